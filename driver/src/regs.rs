@@ -1,0 +1,654 @@
+//! Register offsets and bit definitions of the 82599 family (82599ES / X520,
+//! X540, X550), named as in the datasheet and in Linux `ixgbe_type.h`.
+//!
+//! These are datasheet facts only: no code that touches a device lives here,
+//! so the simulator can share them without depending on the driver. Offsets
+//! are byte offsets into BAR0. Each block cites the datasheet section that
+//! defines it (82599 datasheet, revision 3.x numbering).
+
+// ---------------------------------------------------------------------------
+// General control and status (82599 datasheet 8.2.3.1)
+// ---------------------------------------------------------------------------
+
+/// Device Control Register (8.2.3.1.1).
+pub const CTRL: u32 = 0x00000;
+/// CTRL: master disable (8.2.3.1.1).
+pub const CTRL_PCIE_MASTER_DISABLE: u32 = 1 << 2;
+/// CTRL: link reset, self-clearing (8.2.3.1.1).
+pub const CTRL_LRST: u32 = 1 << 3;
+/// CTRL: device reset, self-clearing (8.2.3.1.1, 4.6.3.2).
+pub const CTRL_RST: u32 = 1 << 26;
+/// Both reset bits, as written by a global reset (4.6.3.2).
+pub const CTRL_RST_MASK: u32 = CTRL_LRST | CTRL_RST;
+
+/// Device Status Register (8.2.3.1.2).
+pub const STATUS: u32 = 0x00008;
+/// STATUS: link up (8.2.3.1.2).
+pub const STATUS_LU: u32 = 1 << 7;
+/// STATUS: PCIe master enable status (8.2.3.1.2).
+pub const STATUS_GIO_MASTER_ENABLE: u32 = 1 << 19;
+
+/// Extended Device Control Register (8.2.3.1.3).
+pub const CTRL_EXT: u32 = 0x00018;
+/// CTRL_EXT: no snoop disable (8.2.3.1.3).
+pub const CTRL_EXT_NS_DIS: u32 = 1 << 16;
+/// CTRL_EXT: driver loaded (8.2.3.1.3).
+pub const CTRL_EXT_DRV_LOAD: u32 = 1 << 28;
+
+// ---------------------------------------------------------------------------
+// EEPROM / flash (8.2.3.2)
+// ---------------------------------------------------------------------------
+
+/// EEPROM/Flash Control Register (8.2.3.2.1).
+pub const EEC: u32 = 0x10010;
+/// EEC: EEPROM present (8.2.3.2.1).
+pub const EEC_PRES: u32 = 1 << 8;
+/// EEC: EEPROM auto-read done, set by hardware after reset (8.2.3.2.1).
+pub const EEC_ARD: u32 = 1 << 9;
+
+// ---------------------------------------------------------------------------
+// Interrupts (8.2.3.5)
+// ---------------------------------------------------------------------------
+
+/// Extended Interrupt Cause Register, RW1C; also cleared on read while
+/// GPIE.OCD is 0 (8.2.3.5.1).
+pub const EICR: u32 = 0x00800;
+/// Extended Interrupt Cause Set (8.2.3.5.2).
+pub const EICS: u32 = 0x00808;
+/// Extended Interrupt Mask Set/Read (8.2.3.5.3).
+pub const EIMS: u32 = 0x00880;
+/// Extended Interrupt Mask Clear (8.2.3.5.4).
+pub const EIMC: u32 = 0x00888;
+/// EICR: link status change (8.2.3.5.1).
+pub const EICR_LSC: u32 = 1 << 20;
+/// Mask covering every interrupt cause bit of EIMS/EIMC (bits 30:0; bit 31 is
+/// reserved), written to EIMC to disable interrupts (4.6.3.1, 8.2.3.5.4).
+/// Linux `IXGBE_IRQ_CLEAR_MASK` is 0xFFFFFFFF, used for EICR instead.
+pub const IRQ_CLEAR_MASK: u32 = 0x7FFF_FFFF;
+/// General Purpose Interrupt Enable (8.2.3.5.18).
+pub const GPIE: u32 = 0x00898;
+
+// ---------------------------------------------------------------------------
+// Receive registers (8.2.3.8)
+// ---------------------------------------------------------------------------
+
+/// Receive Descriptor Base Address Low, queue `i` (8.2.3.8.1).
+pub const fn rdbal(i: u32) -> u32 {
+    if i < 64 {
+        0x01000 + i * 0x40
+    } else {
+        0x0D000 + (i - 64) * 0x40
+    }
+}
+/// Receive Descriptor Base Address High, queue `i` (8.2.3.8.2).
+pub const fn rdbah(i: u32) -> u32 {
+    rdbal(i) + 0x04
+}
+/// Receive Descriptor Length in bytes, queue `i` (8.2.3.8.3).
+pub const fn rdlen(i: u32) -> u32 {
+    rdbal(i) + 0x08
+}
+/// Receive Descriptor Head, queue `i` (8.2.3.8.4).
+pub const fn rdh(i: u32) -> u32 {
+    rdbal(i) + 0x10
+}
+/// Receive Descriptor Tail, queue `i` (8.2.3.8.5).
+pub const fn rdt(i: u32) -> u32 {
+    rdbal(i) + 0x18
+}
+/// Receive Descriptor Control, queue `i` (8.2.3.8.6).
+pub const fn rxdctl(i: u32) -> u32 {
+    rdbal(i) + 0x28
+}
+/// RXDCTL: queue enable; reads back the actual queue state (8.2.3.8.6).
+pub const RXDCTL_ENABLE: u32 = 1 << 25;
+
+/// Split Receive Control, queue `i` (8.2.3.8.7). Queues 0..15 use the
+/// 82598-compatible block at 0x02100, as Linux `IXGBE_SRRCTL` does.
+pub const fn srrctl(i: u32) -> u32 {
+    if i <= 15 {
+        0x02100 + i * 4
+    } else if i < 64 {
+        0x01014 + i * 0x40
+    } else {
+        0x0D014 + (i - 64) * 0x40
+    }
+}
+/// SRRCTL: packet buffer size in 1 KiB units, bits 4:0 on the 82599
+/// (8.2.3.8.7); Linux's 0x7F mask covers later parts.
+pub const SRRCTL_BSIZEPKT_MASK: u32 = 0x1F;
+/// SRRCTL: shift turning a byte size into BSIZEPACKET units (8.2.3.8.7).
+pub const SRRCTL_BSIZEPKT_SHIFT: u32 = 10;
+/// SRRCTL: header buffer size field, bits 13:8, 64-byte units (8.2.3.8.7).
+pub const SRRCTL_BSIZEHDR_MASK: u32 = 0x3F << 8;
+/// SRRCTL: descriptor type field, bits 27:25 (8.2.3.8.7).
+pub const SRRCTL_DESCTYPE_MASK: u32 = 0x7 << 25;
+/// SRRCTL.DESCTYPE: legacy descriptors (8.2.3.8.7).
+pub const SRRCTL_DESCTYPE_LEGACY: u32 = 0;
+/// SRRCTL.DESCTYPE: advanced descriptors, one buffer (8.2.3.8.7).
+pub const SRRCTL_DESCTYPE_ADV_ONEBUF: u32 = 1 << 25;
+/// SRRCTL: drop packets when no descriptor is available (8.2.3.8.7).
+pub const SRRCTL_DROP_EN: u32 = 1 << 28;
+/// SRRCTL value after reset (8.2.3.8.7): BSIZEPACKET 2 (2 KiB), BSIZEHEADER 4
+/// (256 B), legacy descriptors, Drop_En 0. Not confirmed against the
+/// datasheet table (no source reachable); field layout is confirmed.
+pub const SRRCTL_DEFAULT: u32 = 0x0000_0402;
+
+/// Receive DMA Control Register (8.2.3.8.8).
+pub const RDRXCTL: u32 = 0x02F00;
+/// RDRXCTL: strip the Ethernet CRC; must match HLREG0.RXCRCSTRP (4.6.7,
+/// 8.2.3.8.8). Resets to 0 although HLREG0.RXCRCSTRP resets to 1.
+pub const RDRXCTL_CRCSTRIP: u32 = 1 << 1;
+/// RDRXCTL: DMA initialization done, set by hardware (8.2.3.8.8).
+pub const RDRXCTL_DMAIDONE: u32 = 1 << 3;
+
+/// Receive Packet Buffer Size, buffer `i` of 8 (8.2.3.8.9).
+pub const fn rxpbsize(i: u32) -> u32 {
+    0x03C00 + i * 4
+}
+/// RXPBSIZE: size in KiB, bits 19:10 (8.2.3.8.9).
+pub const RXPBSIZE_SHIFT: u32 = 10;
+/// RXPBSIZE[0] after reset: 512 KiB, SIZE = 0x200 (8.2.3.8.9). The datasheet
+/// gives PB[1..7] the same 0x200 default, meaningless without DCB.
+pub const RXPBSIZE_DEFAULT: u32 = 512 << RXPBSIZE_SHIFT;
+
+/// Receive Control Register (8.2.3.8.10).
+pub const RXCTRL: u32 = 0x03000;
+/// RXCTRL: receive enable (8.2.3.8.10).
+pub const RXCTRL_RXEN: u32 = 1 << 0;
+
+/// Receive Checksum Control (8.2.3.7.5).
+pub const RXCSUM: u32 = 0x05000;
+
+// ---------------------------------------------------------------------------
+// Receive filtering (8.2.3.7)
+// ---------------------------------------------------------------------------
+
+/// Filter Control Register (8.2.3.7.1).
+pub const FCTRL: u32 = 0x05080;
+/// FCTRL: store bad packets (8.2.3.7.1).
+pub const FCTRL_SBP: u32 = 1 << 1;
+/// FCTRL: multicast promiscuous enable (8.2.3.7.1).
+pub const FCTRL_MPE: u32 = 1 << 8;
+/// FCTRL: unicast promiscuous enable (8.2.3.7.1).
+pub const FCTRL_UPE: u32 = 1 << 9;
+/// FCTRL: broadcast accept mode (8.2.3.7.1).
+pub const FCTRL_BAM: u32 = 1 << 10;
+
+/// Receive Address Low, entry `i` of 128 (8.2.3.7.8). Linux `IXGBE_RAL` maps
+/// i <= 15 to the 82598 block at 0x05400; the 82599 uses 0x0A200 for all.
+pub const fn ral(i: u32) -> u32 {
+    0x0A200 + i * 8
+}
+/// Receive Address High, entry `i` of 128 (8.2.3.7.9).
+pub const fn rah(i: u32) -> u32 {
+    0x0A204 + i * 8
+}
+/// RAH: address valid (8.2.3.7.9).
+pub const RAH_AV: u32 = 1 << 31;
+
+/// Multiple Receive Queues Command Register (8.2.3.7.12). Linux `IXGBE_MRQC`
+/// is 0x05818, the 82598 address; Snabb, TinyNF and Barrelfish use 0x0EC80.
+pub const MRQC: u32 = 0x0EC80;
+/// MRQC.MRQE field, bits 3:0 (8.2.3.7.12).
+pub const MRQC_MRQE_MASK: u32 = 0xF;
+/// MRQC.MRQE = RSS only (8.2.3.7.12).
+pub const MRQC_RSSEN: u32 = 0x1;
+/// MRQC field enable: IPv4 with TCP ports (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV4_TCP: u32 = 1 << 16;
+/// MRQC field enable: IPv4 addresses (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV4: u32 = 1 << 17;
+/// MRQC field enable: IPv6 with extension headers (not modelled by the sim).
+pub const MRQC_RSS_FIELD_IPV6_EX_TCP: u32 = 1 << 18;
+/// MRQC field enable: IPv6 extension header addresses (not modelled by the sim).
+pub const MRQC_RSS_FIELD_IPV6_EX: u32 = 1 << 19;
+/// MRQC field enable: IPv6 addresses (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV6: u32 = 1 << 20;
+/// MRQC field enable: IPv6 with TCP ports (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV6_TCP: u32 = 1 << 21;
+/// MRQC field enable: IPv4 with UDP ports (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV4_UDP: u32 = 1 << 22;
+/// MRQC field enable: IPv6 with UDP ports (8.2.3.7.12).
+pub const MRQC_RSS_FIELD_IPV6_UDP: u32 = 1 << 23;
+/// MRQC field enable: IPv6 extension headers with UDP (not modelled by the sim).
+pub const MRQC_RSS_FIELD_IPV6_EX_UDP: u32 = 1 << 24;
+
+/// RSS Random Key Register `i` of 10 (8.2.3.7.14): key bytes 4i..4i+3,
+/// byte 4i in bits 7:0.
+pub const fn rssrk(i: u32) -> u32 {
+    0x0EB80 + i * 4
+}
+/// Redirection Table register `i` of 32 (8.2.3.7.15): entries 4i..4i+3,
+/// entry 4i in bits 7:0; the 82599 uses bits 3:0 of each entry.
+pub const fn reta(i: u32) -> u32 {
+    0x0EB00 + i * 4
+}
+
+/// EType Queue Filter `i` of 8 (8.2.3.7.21).
+pub const fn etqf(i: u32) -> u32 {
+    0x05128 + i * 4
+}
+
+// ---------------------------------------------------------------------------
+// MAC (8.2.3.22)
+// ---------------------------------------------------------------------------
+
+/// MAC Core Control 0 (8.2.3.22.8).
+pub const HLREG0: u32 = 0x04240;
+/// HLREG0: append CRC to transmitted frames (8.2.3.22.8).
+pub const HLREG0_TXCRCEN: u32 = 1 << 0;
+/// HLREG0: strip CRC from received frames (8.2.3.22.8).
+pub const HLREG0_RXCRCSTRP: u32 = 1 << 1;
+/// HLREG0: accept jumbo frames up to MAXFRS.MFS (8.2.3.22.8).
+pub const HLREG0_JUMBOEN: u32 = 1 << 2;
+/// HLREG0: pad short transmitted frames (8.2.3.22.8).
+pub const HLREG0_TXPADEN: u32 = 1 << 10;
+/// HLREG0: MAC loopback (8.2.3.22.8).
+pub const HLREG0_LPBK: u32 = 1 << 15;
+/// HLREG0: check 802.3 length fields (8.2.3.22.8).
+pub const HLREG0_RXLNGTHERREN: u32 = 1 << 27;
+/// HLREG0 after reset (8.2.3.22.8).
+pub const HLREG0_DEFAULT: u32 = 0x0000_2FFF & !HLREG0_JUMBOEN & !HLREG0_LPBK | HLREG0_RXLNGTHERREN;
+
+/// Max Frame Size (8.2.3.22.13): MFS in bits 31:16, CRC included.
+pub const MAXFRS: u32 = 0x04268;
+/// MAXFRS.MFS shift (8.2.3.22.13).
+pub const MAXFRS_MFS_SHIFT: u32 = 16;
+/// Largest standard frame with CRC, used while HLREG0.JUMBOEN is clear.
+pub const MAX_STD_FRAME: u32 = 1518;
+
+/// Auto-Negotiation Control Register (8.2.3.22.19).
+pub const AUTOC: u32 = 0x042A0;
+/// AUTOC: link mode select, bits 15:13 (8.2.3.22.19).
+pub const AUTOC_LMS_MASK: u32 = 0x7 << 13;
+/// AUTOC.LMS: 10G serial (8.2.3.22.19).
+pub const AUTOC_LMS_10G_SERIAL: u32 = 0x3 << 13;
+/// AUTOC.LMS: KX4/KX/KR auto-negotiation (8.2.3.22.19).
+pub const AUTOC_LMS_KX4_KX_KR: u32 = 0x4 << 13;
+/// AUTOC: 10G PMA/PMD select, bits 8:7 (8.2.3.22.19).
+pub const AUTOC_10G_PMA_PMD_MASK: u32 = 0x3 << 7;
+/// AUTOC: restart auto-negotiation, self-clearing (8.2.3.22.19).
+pub const AUTOC_AN_RESTART: u32 = 1 << 12;
+
+/// Link Status Register (8.2.3.22.20).
+pub const LINKS: u32 = 0x042A4;
+/// LINKS: link up (8.2.3.22.20).
+pub const LINKS_UP: u32 = 1 << 30;
+/// LINKS: link speed field, bits 29:28 (8.2.3.22.20).
+pub const LINKS_SPEED_MASK: u32 = 0x3 << 28;
+/// LINKS.SPEED: 10 Gb/s (8.2.3.22.20).
+pub const LINKS_SPEED_10G: u32 = 0x3 << 28;
+/// LINKS.SPEED: 1 Gb/s (8.2.3.22.20).
+pub const LINKS_SPEED_1G: u32 = 0x2 << 28;
+/// LINKS.SPEED: 100 Mb/s (8.2.3.22.20).
+pub const LINKS_SPEED_100M: u32 = 0x1 << 28;
+
+// ---------------------------------------------------------------------------
+// Transmit registers (8.2.3.9)
+// ---------------------------------------------------------------------------
+
+/// Transmit Descriptor Base Address Low, queue `i` (8.2.3.9.5).
+pub const fn tdbal(i: u32) -> u32 {
+    0x06000 + i * 0x40
+}
+/// Transmit Descriptor Base Address High, queue `i` (8.2.3.9.6).
+pub const fn tdbah(i: u32) -> u32 {
+    tdbal(i) + 0x04
+}
+/// Transmit Descriptor Length in bytes, queue `i` (8.2.3.9.7).
+pub const fn tdlen(i: u32) -> u32 {
+    tdbal(i) + 0x08
+}
+/// Transmit Descriptor Head, queue `i` (8.2.3.9.8).
+pub const fn tdh(i: u32) -> u32 {
+    tdbal(i) + 0x10
+}
+/// Transmit Descriptor Tail, queue `i` (8.2.3.9.9).
+pub const fn tdt(i: u32) -> u32 {
+    tdbal(i) + 0x18
+}
+/// Transmit Descriptor Control, queue `i` (8.2.3.9.10).
+pub const fn txdctl(i: u32) -> u32 {
+    tdbal(i) + 0x28
+}
+/// TXDCTL: queue enable; reads back the actual queue state (8.2.3.9.10).
+pub const TXDCTL_ENABLE: u32 = 1 << 25;
+
+/// DMA Tx Control (8.2.3.9.2).
+pub const DMATXCTL: u32 = 0x04A80;
+/// DMATXCTL: transmit enable (8.2.3.9.2).
+pub const DMATXCTL_TE: u32 = 1 << 0;
+/// DMA Tx TCP Max Allow Size Requests (8.2.3.9.1).
+pub const DTXMXSZRQ: u32 = 0x08100;
+/// Transmit Packet Buffer Size, buffer `i` of 8 (8.2.3.9.13).
+pub const fn txpbsize(i: u32) -> u32 {
+    0x0CC00 + i * 4
+}
+/// TXPBSIZE[0] after reset: 160 KiB (8.2.3.9.13).
+pub const TXPBSIZE_DEFAULT: u32 = 160 << 10;
+/// DCB Transmit Descriptor Plane Control and Status (8.2.3.10.2).
+pub const RTTDCS: u32 = 0x04900;
+/// RTTDCS: DCB arbiter disable, set while configuring (8.2.3.10.2).
+pub const RTTDCS_ARBDIS: u32 = 1 << 6;
+
+// ---------------------------------------------------------------------------
+// Statistics (8.2.3.23): all counters below are clear-on-read
+// ---------------------------------------------------------------------------
+
+/// CRC Error Count (8.2.3.23.1).
+pub const CRCERRS: u32 = 0x04000;
+/// Illegal Byte Error Count (8.2.3.23.2).
+pub const ILLERRC: u32 = 0x04004;
+/// Error Byte Count (8.2.3.23.3).
+pub const ERRBC: u32 = 0x04008;
+/// Missed Packets Count, packet buffer `i` of 8 (8.2.3.23.4).
+pub const fn mpc(i: u32) -> u32 {
+    0x03FA0 + i * 4
+}
+/// Receive Length Error Count (8.2.3.23.8).
+pub const RLEC: u32 = 0x04040;
+/// Good Packets Received Count (8.2.3.23.18).
+pub const GPRC: u32 = 0x04074;
+/// Broadcast Packets Received Count (8.2.3.23.19).
+pub const BPRC: u32 = 0x04078;
+/// Multicast Packets Received Count (8.2.3.23.20).
+pub const MPRC: u32 = 0x0407C;
+/// Good Packets Transmitted Count (8.2.3.23.21).
+pub const GPTC: u32 = 0x04080;
+/// Good Octets Received Count, low 32 bits (8.2.3.23.22).
+pub const GORCL: u32 = 0x04088;
+/// Good Octets Received Count, high bits (8.2.3.23.22).
+pub const GORCH: u32 = 0x0408C;
+/// Good Octets Transmitted Count, low 32 bits (8.2.3.23.23).
+pub const GOTCL: u32 = 0x04090;
+/// Good Octets Transmitted Count, high bits (8.2.3.23.23).
+pub const GOTCH: u32 = 0x04094;
+/// Receive No Buffers Count, packet buffer `i` of 8 (8.2.3.23.24).
+pub const fn rnbc(i: u32) -> u32 {
+    0x03FC0 + i * 4
+}
+/// Receive Undersize Count (8.2.3.23.25).
+pub const RUC: u32 = 0x040A4;
+/// Receive Fragment Count (8.2.3.23.26).
+pub const RFC: u32 = 0x040A8;
+/// Receive Oversize Count (8.2.3.23.27).
+pub const ROC: u32 = 0x040AC;
+/// Receive Jabber Count (8.2.3.23.28).
+pub const RJC: u32 = 0x040B0;
+/// Total Octets Received, low (8.2.3.23.32).
+pub const TORL: u32 = 0x040C0;
+/// Total Octets Received, high (8.2.3.23.32).
+pub const TORH: u32 = 0x040C4;
+/// Total Packets Received (8.2.3.23.33).
+pub const TPR: u32 = 0x040D0;
+/// Total Packets Transmitted (8.2.3.23.34).
+pub const TPT: u32 = 0x040D4;
+/// Multicast Packets Transmitted Count (8.2.3.23.41).
+pub const MPTC: u32 = 0x040F0;
+/// Broadcast Packets Transmitted Count (8.2.3.23.42).
+pub const BPTC: u32 = 0x040F4;
+/// First and last offsets of the contiguous MAC statistics block (8.2.3.23).
+pub const STATS_BLOCK: (u32, u32) = (0x04000, 0x04124);
+
+/// Receive Queue Statistic Mapping `i` of 32 (8.2.3.8.12): byte j maps
+/// queue 4i+j to a counter index (bits 3:0).
+pub const fn rqsmr(i: u32) -> u32 {
+    0x02300 + i * 4
+}
+/// Transmit Queue Statistic Mapping `i` of 32, 82599 (8.2.3.9.14).
+pub const fn tqsm(i: u32) -> u32 {
+    0x08600 + i * 4
+}
+/// Number of per-queue statistics counter sets (8.2.3.23.x).
+pub const NUM_QUEUE_STATS: u32 = 16;
+/// Queue Packets Received Count `i` of 16 (8.2.3.23.71).
+pub const fn qprc(i: u32) -> u32 {
+    0x01030 + i * 0x40
+}
+/// Queue Packets Transmitted Count `i` of 16 (8.2.3.23.73).
+pub const fn qptc(i: u32) -> u32 {
+    0x08680 + i * 4
+}
+/// Queue Bytes Received Count, low, `i` of 16 (8.2.3.23.74).
+pub const fn qbrc_l(i: u32) -> u32 {
+    0x01034 + i * 0x40
+}
+/// Queue Bytes Received Count, high, `i` of 16 (8.2.3.23.75).
+pub const fn qbrc_h(i: u32) -> u32 {
+    0x01038 + i * 0x40
+}
+/// Queue Bytes Transmitted Count, low, `i` of 16 (8.2.3.23.76).
+pub const fn qbtc_l(i: u32) -> u32 {
+    0x08700 + i * 8
+}
+/// Queue Bytes Transmitted Count, high, `i` of 16 (8.2.3.23.77).
+pub const fn qbtc_h(i: u32) -> u32 {
+    0x08704 + i * 8
+}
+/// Queue Packets Received Drop Count `i` of 16 (8.2.3.23.72).
+pub const fn qprdc(i: u32) -> u32 {
+    0x01430 + i * 0x40
+}
+
+// ---------------------------------------------------------------------------
+// IEEE 1588 time sync (8.2.3.26, 7.9)
+// ---------------------------------------------------------------------------
+
+/// Rx Time Sync Control (8.2.3.26.1).
+pub const TSYNCRXCTL: u32 = 0x05188;
+/// TSYNCRXCTL / TSYNCTXCTL: timestamp valid, cleared by reading the high word.
+pub const TSYNCRXCTL_VALID: u32 = 1 << 0;
+/// TSYNCRXCTL: type field, bits 3:1 (8.2.3.26.1).
+pub const TSYNCRXCTL_TYPE_MASK: u32 = 0x7 << 1;
+/// TSYNCRXCTL.TYPE: L2 PTP v2 (EtherType 0x88F7) event frames.
+pub const TSYNCRXCTL_TYPE_L2_V2: u32 = 0x0 << 1;
+/// TSYNCRXCTL.TYPE: PTP v1 over UDP (port 319), message type from RXMTRL.
+pub const TSYNCRXCTL_TYPE_L4_V1: u32 = 0x1 << 1;
+/// TSYNCRXCTL.TYPE: PTP v2 over L2 or UDP, message id from RXMTRL.
+pub const TSYNCRXCTL_TYPE_L2_L4_V2: u32 = 0x2 << 1;
+/// TSYNCRXCTL.TYPE: every PTP v2 event message, L2 or UDP.
+pub const TSYNCRXCTL_TYPE_EVENT_V2: u32 = 0x5 << 1;
+/// TSYNCRXCTL: enable Rx timestamping (8.2.3.26.1).
+pub const TSYNCRXCTL_ENABLED: u32 = 1 << 4;
+/// Rx Timestamp Low (8.2.3.26.2).
+pub const RXSTMPL: u32 = 0x051E8;
+/// Rx Timestamp High; reading it unlocks the next Rx timestamp (8.2.3.26.3).
+pub const RXSTMPH: u32 = 0x051A4;
+/// Rx Timestamp Attributes Low: source id bytes (8.2.3.26.4).
+pub const RXSATRL: u32 = 0x051A0;
+/// Rx Timestamp Attributes High: source id (15:0) and sequence id (31:16).
+pub const RXSATRH: u32 = 0x051A8;
+/// Rx Message Type Register (8.2.3.26.6): V1 control (7:0), V2 message id (15:8).
+pub const RXMTRL: u32 = 0x05120;
+/// Tx Time Sync Control (8.2.3.26.7).
+pub const TSYNCTXCTL: u32 = 0x08C00;
+/// TSYNCTXCTL: timestamp valid, cleared by reading TXSTMPH (8.2.3.26.7).
+pub const TSYNCTXCTL_VALID: u32 = 1 << 0;
+/// TSYNCTXCTL: enable Tx timestamping (8.2.3.26.7).
+pub const TSYNCTXCTL_ENABLED: u32 = 1 << 4;
+/// Tx Timestamp Low (8.2.3.26.8).
+pub const TXSTMPL: u32 = 0x08C04;
+/// Tx Timestamp High; reading it unlocks the next Tx timestamp (8.2.3.26.9).
+pub const TXSTMPH: u32 = 0x08C08;
+/// System Time Low (8.2.3.26.10).
+pub const SYSTIML: u32 = 0x08C0C;
+/// System Time High (8.2.3.26.11).
+pub const SYSTIMH: u32 = 0x08C10;
+/// Increment Attributes (8.2.3.26.12): period in 31:24, value in 23:0.
+pub const TIMINCA: u32 = 0x08C14;
+/// TIMINCA: increment period shift (8.2.3.26.12).
+pub const TIMINCA_IP_SHIFT: u32 = 24;
+/// TIMINCA: increment value mask (8.2.3.26.12).
+pub const TIMINCA_IV_MASK: u32 = 0x00FF_FFFF;
+/// Time Adjustment Offset Low (8.2.3.26.13).
+pub const TIMADJL: u32 = 0x08C18;
+/// Time Adjustment Offset High; bit 31 is the sign (8.2.3.26.14).
+pub const TIMADJH: u32 = 0x08C1C;
+/// TIMADJH: subtract the offset instead of adding it (8.2.3.26.14).
+pub const TIMADJH_SIGN: u32 = 1 << 31;
+/// UDP port of PTP event messages (IEEE 1588 annex D).
+pub const PTP_EVENT_UDP_PORT: u16 = 319;
+/// EtherType of PTP over Ethernet (IEEE 1588 annex F).
+pub const PTP_ETHERTYPE: u16 = 0x88F7;
+/// Length of one SYSTIM tick period unit at 10 Gb/s, in picoseconds (7.9.1.2).
+pub const SYSTIM_CLOCK_PERIOD_PS_10G: u64 = 6400;
+
+// ---------------------------------------------------------------------------
+// Descriptors (7.1.5, 7.1.6, 7.2.3)
+// ---------------------------------------------------------------------------
+
+/// Advanced Rx write-back, status: descriptor done (7.1.6.2).
+pub const RXD_STAT_DD: u32 = 1 << 0;
+/// Advanced Rx write-back, status: end of packet (7.1.6.2).
+pub const RXD_STAT_EOP: u32 = 1 << 1;
+/// Advanced Rx write-back, status: IEEE 1588 timestamp latched (7.1.6.2).
+pub const RXD_STAT_TS: u32 = 1 << 16;
+/// Advanced Rx write-back, error: Rx data error (7.1.6.2).
+pub const RXDADV_ERR_RXE: u32 = 1 << 29;
+/// Advanced Rx write-back, packet type: IPv4 header present (7.1.6.2).
+pub const RXDADV_PKTTYPE_IPV4: u32 = 0x0000_0010;
+/// Advanced Rx write-back, packet type: IPv4 with options (7.1.6.2).
+pub const RXDADV_PKTTYPE_IPV4_EX: u32 = 0x0000_0020;
+/// Advanced Rx write-back, packet type: IPv6 header present (7.1.6.2).
+pub const RXDADV_PKTTYPE_IPV6: u32 = 0x0000_0040;
+/// Advanced Rx write-back, packet type: IPv6 with extension headers (7.1.6.2).
+pub const RXDADV_PKTTYPE_IPV6_EX: u32 = 0x0000_0080;
+/// Advanced Rx write-back, packet type: TCP header present (7.1.6.2).
+pub const RXDADV_PKTTYPE_TCP: u32 = 0x0000_0100;
+/// Advanced Rx write-back, packet type: UDP header present (7.1.6.2).
+pub const RXDADV_PKTTYPE_UDP: u32 = 0x0000_0200;
+/// Advanced Rx write-back, packet type: SCTP header present (7.1.6.2).
+pub const RXDADV_PKTTYPE_SCTP: u32 = 0x0000_0400;
+/// Advanced Rx write-back, RSS type: no hash computed (7.1.6.2).
+pub const RXDADV_RSSTYPE_NONE: u32 = 0x0;
+/// Advanced Rx write-back, RSS type: IPv4 with TCP (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV4_TCP: u32 = 0x1;
+/// Advanced Rx write-back, RSS type: IPv4 (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV4: u32 = 0x2;
+/// Advanced Rx write-back, RSS type: IPv6 with TCP (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV6_TCP: u32 = 0x3;
+/// Advanced Rx write-back, RSS type: IPv6 (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV6: u32 = 0x5;
+/// Advanced Rx write-back, RSS type: IPv4 with UDP (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV4_UDP: u32 = 0x7;
+/// Advanced Rx write-back, RSS type: IPv6 with UDP (7.1.6.2).
+pub const RXDADV_RSSTYPE_IPV6_UDP: u32 = 0x8;
+
+/// Tx descriptor command: end of packet (7.2.3.2.4).
+pub const TXD_CMD_EOP: u32 = 1 << 24;
+/// Tx descriptor command: insert FCS / CRC (7.2.3.2.4).
+pub const TXD_CMD_IFCS: u32 = 1 << 25;
+/// Tx descriptor command: report status, write back DD (7.2.3.2.4).
+pub const TXD_CMD_RS: u32 = 1 << 27;
+/// Tx descriptor command: descriptor extension, advanced format (7.2.3.2.4).
+pub const TXD_CMD_DEXT: u32 = 1 << 29;
+/// Tx descriptor status: descriptor done, in the upper dword (7.2.3.2.4).
+pub const TXD_STAT_DD: u32 = 1 << 0;
+/// Advanced Tx descriptor: descriptor type field, bits 23:20 (7.2.3.2.4).
+pub const ADVTXD_DTYP_MASK: u32 = 0xF << 20;
+/// Advanced Tx descriptor type: data (7.2.3.2.4).
+pub const ADVTXD_DTYP_DATA: u32 = 0x3 << 20;
+/// Advanced Tx descriptor type: context (7.2.3.2.3).
+pub const ADVTXD_DTYP_CTXT: u32 = 0x2 << 20;
+/// Advanced Tx data descriptor: IEEE 1588 timestamp this frame (7.2.3.2.4).
+pub const ADVTXD_MAC_TSTAMP: u32 = 1 << 19;
+/// Advanced Tx data descriptor: data length mask, bits 15:0 (7.2.3.2.4).
+pub const ADVTXD_DTALEN_MASK: u32 = 0xFFFF;
+/// Advanced Tx data descriptor: PAYLEN shift in olinfo_status (7.2.3.2.4).
+pub const ADVTXD_PAYLEN_SHIFT: u32 = 14;
+
+// ---------------------------------------------------------------------------
+// Read side effects (DESIGN.md 3): which reads change device state
+// ---------------------------------------------------------------------------
+
+/// What reading a register does besides returning its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadEffect {
+    /// A plain read.
+    None,
+    /// The register clears to zero when read (statistics, EICR).
+    ClearOnRead,
+    /// Reading clears `bit` in register `reg` (timestamp-valid bits).
+    ClearBit {
+        /// The register holding the bit.
+        reg: u32,
+        /// The bit that the read clears.
+        bit: u32,
+    },
+}
+
+/// The read side effect of `reg`, a datasheet fact (8.2.3.23, 8.2.3.26).
+pub fn read_effect(reg: u32) -> ReadEffect {
+    let in_queue_block = |base: u32, stride: u32| {
+        reg >= base && reg < base + stride * NUM_QUEUE_STATS && (reg - base) % stride == 0
+    };
+    match reg {
+        RXSTMPH => ReadEffect::ClearBit {
+            reg: TSYNCRXCTL,
+            bit: TSYNCRXCTL_VALID,
+        },
+        TXSTMPH => ReadEffect::ClearBit {
+            reg: TSYNCTXCTL,
+            bit: TSYNCTXCTL_VALID,
+        },
+        EICR => ReadEffect::ClearOnRead,
+        r if (STATS_BLOCK.0..=STATS_BLOCK.1).contains(&r) => ReadEffect::ClearOnRead,
+        r if (mpc(0)..=rnbc(7)).contains(&r) => ReadEffect::ClearOnRead,
+        _ if in_queue_block(qprc(0), 0x40)
+            || in_queue_block(qbrc_l(0), 0x40)
+            || in_queue_block(qbrc_h(0), 0x40)
+            || in_queue_block(qprdc(0), 0x40)
+            || in_queue_block(qptc(0), 4)
+            || in_queue_block(qbtc_l(0), 8)
+            || in_queue_block(qbtc_h(0), 8) =>
+        {
+            ReadEffect::ClearOnRead
+        }
+        _ => ReadEffect::None,
+    }
+}
+
+/// Number of queues of each direction on the 82599 (1.3).
+pub const NUM_QUEUES: u32 = 128;
+/// Size of the BAR0 memory window (9.3.6.1).
+pub const BAR0_SIZE: usize = 512 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_register_blocks_follow_ixgbe_type_h() {
+        assert_eq!(rdbal(0), 0x01000);
+        assert_eq!(rdbal(63), 0x01FC0);
+        assert_eq!(rdbal(64), 0x0D000);
+        assert_eq!(rdt(1), 0x01058);
+        assert_eq!(rxdctl(0), 0x01028);
+        assert_eq!(srrctl(15), 0x0213C);
+        assert_eq!(srrctl(16), 0x01414);
+        assert_eq!(tdt(2), 0x06098);
+        assert_eq!(txdctl(127), 0x06000 + 127 * 0x40 + 0x28);
+    }
+
+    #[test]
+    fn read_effects_cover_counters_and_timestamps() {
+        assert_eq!(read_effect(GPRC), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(GORCH), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(mpc(0)), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(qprc(15)), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(qbtc_h(3)), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(qprdc(7)), ReadEffect::ClearOnRead);
+        // Registers sharing the queue blocks are not counters.
+        assert_eq!(read_effect(rdbal(0)), ReadEffect::None);
+        assert_eq!(read_effect(rxdctl(3)), ReadEffect::None);
+        assert_eq!(read_effect(LINKS), ReadEffect::None);
+        assert_eq!(
+            read_effect(RXSTMPH),
+            ReadEffect::ClearBit {
+                reg: TSYNCRXCTL,
+                bit: TSYNCRXCTL_VALID
+            }
+        );
+        assert_eq!(read_effect(RXSTMPL), ReadEffect::None);
+    }
+}

@@ -1,0 +1,532 @@
+//! A lab: simulated ports, the cables between them, the IOMMU table, the
+//! polling thread that runs the model and the control socket.
+
+use crate::bar::SimCounter;
+use crate::control;
+use crate::iommu::{Table, Translator};
+use crate::port::{Port, Timing};
+use crate::tx::TxContext;
+use crate::wire::WireFrame;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Largest number of ports in one lab.
+pub const MAX_PORTS: usize = 16;
+/// Environment variable naming the directory that holds labs.
+pub const ENV_DIR: &str = "IXY_SIM_DIR";
+/// Labs live here unless `IXY_SIM_DIR` says otherwise.
+pub const DEFAULT_DIR: &str = "/dev/shm/ixy-sim";
+
+/// What a lab looks like; see `ixy-sim --help` for the defaults.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// The lab's name: its directory under `root`.
+    pub name: String,
+    /// Directory holding labs (`$IXY_SIM_DIR` or `/dev/shm/ixy-sim`).
+    pub root: PathBuf,
+    /// Number of ports.
+    pub ports: usize,
+    /// Cables between pairs of ports.
+    pub cables: Vec<(usize, usize)>,
+    /// Pace every cable at 10 Gbit/s.
+    pub line_rate: bool,
+    /// Time from reset or AN restart to link up.
+    pub link_delay: Duration,
+    /// Time from CTRL.RST to the end of the reset.
+    pub reset_delay: Duration,
+    /// Propagation delay of every cable.
+    pub cable_delay: Duration,
+    /// Longest sleep of the idle polling loop.
+    pub max_idle_sleep: Duration,
+}
+
+impl LabConfig {
+    /// The default lab: 4 ports, cables 0-2 and 1-3, line rate on.
+    pub fn new(name: &str) -> Self {
+        LabConfig {
+            name: name.to_string(),
+            root: std::env::var_os(ENV_DIR)
+                .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from),
+            ports: 4,
+            cables: vec![(0, 2), (1, 3)],
+            line_rate: true,
+            link_delay: Duration::from_millis(10),
+            reset_delay: Duration::from_millis(1),
+            cable_delay: Duration::from_nanos(50),
+            max_idle_sleep: Duration::from_millis(1),
+        }
+    }
+
+    /// The lab directory.
+    pub fn dir(&self) -> PathBuf {
+        self.root.join(&self.name)
+    }
+
+    /// Checks names, port numbers and cables.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::Config(m));
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            && !self.name.starts_with('.');
+        if !name_ok {
+            return bad(format!(
+                "lab name {:?}: use 1-64 letters, digits, '-', '_' or '.'",
+                self.name
+            ));
+        }
+        if self.ports == 0 || self.ports > MAX_PORTS {
+            return bad(format!("{} ports: a lab has 1 to {MAX_PORTS}", self.ports));
+        }
+        let mut used = vec![false; self.ports];
+        for &(a, b) in &self.cables {
+            if a >= self.ports || b >= self.ports {
+                return bad(format!(
+                    "cable {a}-{b}: the lab has ports 0 to {}",
+                    self.ports - 1
+                ));
+            }
+            if a == b {
+                return bad(format!("cable {a}-{b}: a cable joins two different ports"));
+            }
+            for p in [a, b] {
+                if std::mem::replace(&mut used[p], true) {
+                    return bad(format!("port {p} has two cables; each port has one"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a lab could not start.
+#[derive(Debug)]
+pub enum Error {
+    /// The configuration is invalid.
+    Config(String),
+    /// A lab of that name is running.
+    Running {
+        /// The lab directory.
+        dir: PathBuf,
+        /// The process running it.
+        pid: u32,
+    },
+    /// A file operation failed.
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(m) => write!(f, "{m}"),
+            Error::Running { dir, pid } => write!(
+                f,
+                "lab {} is already running (pid {pid}); stop it or pick another --lab name",
+                dir.display()
+            ),
+            Error::Io { what, source } => write!(f, "{what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+/// A request to the polling thread: a control line and where to answer.
+pub(crate) struct Request {
+    pub line: String,
+    pub reply: mpsc::Sender<String>,
+}
+
+/// A running lab. Dropping it stops the model and removes the directory.
+pub struct Lab {
+    dir: PathBuf,
+    ports: usize,
+    stop: Arc<AtomicBool>,
+    requests: mpsc::Sender<Request>,
+    engine: Option<JoinHandle<()>>,
+    control: Option<control::Server>,
+}
+
+impl Lab {
+    /// Creates the lab directory and starts the model on its own thread.
+    pub fn start(cfg: LabConfig) -> Result<Lab, Error> {
+        cfg.validate()?;
+        let dir = cfg.dir();
+        claim_dir(&dir)?;
+        let engine = Engine::new(&cfg, &dir)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let control = control::Server::start(&dir.join("control"), tx.clone())
+            .map_err(io_err("control socket"))?;
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("ixy-sim-{}", cfg.name))
+            .spawn(move || engine.run(&flag, &rx))
+            .map_err(io_err("spawning the model thread"))?;
+        log::info!(
+            "sim lab {} up: {} ports, cables {:?}, line rate {}",
+            dir.display(),
+            cfg.ports,
+            cfg.cables,
+            if cfg.line_rate {
+                "10 Gbit/s"
+            } else {
+                "unlimited"
+            }
+        );
+        Ok(Lab {
+            dir,
+            ports: cfg.ports,
+            stop,
+            requests: tx,
+            engine: Some(handle),
+            control: Some(control),
+        })
+    }
+
+    /// The lab directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of ports.
+    pub fn ports(&self) -> usize {
+        self.ports
+    }
+
+    /// The BAR file of `port`.
+    pub fn bar_path(&self, port: usize) -> PathBuf {
+        bar_path(&self.dir, port)
+    }
+
+    /// The IOMMU table file.
+    pub fn iommu_path(&self) -> PathBuf {
+        self.dir.join("iommu")
+    }
+
+    /// Runs one control command (the same text as over the control socket)
+    /// and returns the answer; `Err` carries the error line.
+    pub fn control(&self, line: &str) -> Result<String, String> {
+        let (tx, rx) = mpsc::channel();
+        self.requests
+            .send(Request {
+                line: line.to_string(),
+                reply: tx,
+            })
+            .map_err(|_| "error: the model thread has stopped".to_string())?;
+        let answer = rx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "error: the model thread did not answer".to_string())?;
+        if answer.starts_with("error") {
+            Err(answer)
+        } else {
+            Ok(answer)
+        }
+    }
+
+    /// Stops the model and removes the lab directory.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(c) = self.control.take() {
+            c.stop();
+        }
+        if let Some(h) = self.engine.take() {
+            if h.join().is_err() {
+                log::error!("sim lab {}: the model thread panicked", self.dir.display());
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            log::warn!(
+                "sim lab {}: cannot remove the directory: {e}",
+                self.dir.display()
+            );
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.engine.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+/// The BAR file of `port` in lab directory `dir`.
+pub fn bar_path(dir: &Path, port: usize) -> PathBuf {
+    dir.join(format!("port{port}")).join("bar0")
+}
+
+/// Makes `dir` ours: refuses a running lab, clears a stale one.
+fn claim_dir(dir: &Path) -> Result<(), Error> {
+    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
+        if let Ok(pid) = pid.trim().parse::<u32>() {
+            if pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists() {
+                return Err(Error::Running {
+                    dir: dir.to_path_buf(),
+                    pid,
+                });
+            }
+        }
+    }
+    if dir.exists() {
+        log::warn!(
+            "sim lab {}: removing what a stopped lab left behind",
+            dir.display()
+        );
+        std::fs::remove_dir_all(dir)
+            .map_err(io_err(format!("removing stale lab {}", dir.display())))?;
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(io_err(format!("creating lab directory {}", dir.display())))?;
+    std::fs::write(dir.join("pid"), format!("{}\n", std::process::id()))
+        .map_err(io_err("writing the pid file"))
+}
+
+/// The model: everything the polling thread owns.
+struct Engine {
+    ports: Vec<Port>,
+    peer: Vec<Option<usize>>,
+    /// Frames in flight, indexed by destination port.
+    wires: Vec<VecDeque<WireFrame>>,
+    table: Table,
+    iommu: Translator,
+    free: Vec<Vec<u8>>,
+    line_rate: bool,
+    cable_delay_ps: u64,
+    max_idle_sleep: Duration,
+    epoch: Instant,
+}
+
+fn ps(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX / 2_000)
+        .saturating_mul(1000)
+}
+
+impl Engine {
+    fn new(cfg: &LabConfig, dir: &Path) -> Result<Engine, Error> {
+        let timing = Timing {
+            reset_ps: ps(cfg.reset_delay),
+            link_ps: ps(cfg.link_delay),
+        };
+        let mut ports = Vec::with_capacity(cfg.ports);
+        for i in 0..cfg.ports {
+            let path = bar_path(dir, i);
+            let create = || {
+                std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+                Port::create(i, &path, mac_of(i), timing)
+            };
+            ports.push(create().map_err(io_err(format!("creating {}", path.display())))?);
+        }
+        let mut peer = vec![None; cfg.ports];
+        for &(a, b) in &cfg.cables {
+            peer[a] = Some(b);
+            peer[b] = Some(a);
+        }
+        let mut info = format!(
+            "ports={}\ncables={}\nline_rate={}\ncable_delay_ns={}\n",
+            cfg.ports,
+            cfg.cables
+                .iter()
+                .map(|(a, b)| format!("{a}-{b}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            u8::from(cfg.line_rate),
+            cfg.cable_delay.as_nanos()
+        );
+        for i in 0..cfg.ports {
+            let m = mac_of(i);
+            info += &format!(
+                "port{i}.mac={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\n",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            );
+        }
+        std::fs::write(dir.join("lab.conf"), info).map_err(io_err("writing lab.conf"))?;
+        let table =
+            Table::create(&dir.join("iommu")).map_err(io_err("creating the IOMMU table"))?;
+        Ok(Engine {
+            ports,
+            peer,
+            wires: (0..cfg.ports).map(|_| VecDeque::new()).collect(),
+            table,
+            iommu: Translator::default(),
+            free: Vec::new(),
+            line_rate: cfg.line_rate,
+            cable_delay_ps: ps(cfg.cable_delay),
+            max_idle_sleep: cfg.max_idle_sleep,
+            epoch: Instant::now(),
+        })
+    }
+
+    fn run(mut self, stop: &AtomicBool, requests: &mpsc::Receiver<Request>) {
+        let mut idle: u32 = 0;
+        let mut busy = false;
+        while !stop.load(Ordering::Acquire) {
+            while let Ok(req) = requests.try_recv() {
+                let answer = self.command(&req.line);
+                // The asker may have given up waiting; nothing to do then.
+                let _ = req.reply.send(answer);
+                idle = 0;
+            }
+            let now = ps(self.epoch.elapsed());
+            let work = self.pass(now, busy);
+            busy = work > 0;
+            if busy {
+                idle = 0;
+                continue;
+            }
+            idle = idle.saturating_add(1);
+            let in_flight = self.wires.iter().any(|w| !w.is_empty());
+            if idle < 64 {
+                std::hint::spin_loop();
+            } else if idle < 128 || in_flight {
+                std::thread::yield_now();
+            } else {
+                let exp = ((idle - 128) / 8).min(20);
+                std::thread::sleep(Duration::from_micros(1 << exp).min(self.max_idle_sleep));
+            }
+        }
+    }
+
+    /// One pass over the model. Returns how much happened.
+    fn pass(&mut self, now: u64, busy: bool) -> usize {
+        self.iommu.refresh(&self.table);
+        let mut work = 0;
+        for p in &mut self.ports {
+            work += usize::from(p.control(now, busy));
+        }
+        for i in 0..self.ports.len() {
+            let up = self.peer[i].is_some_and(|j| {
+                let (a, b) = (&self.ports[i], &self.ports[j]);
+                a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
+            });
+            self.ports[i].set_link(up);
+        }
+        for (i, port) in self.ports.iter_mut().enumerate() {
+            let wire = match self.peer[i] {
+                Some(j) => Some(&mut self.wires[j]),
+                None => None,
+            };
+            let mut cx = TxContext {
+                now_ps: now,
+                line_rate: self.line_rate,
+                cable_delay_ps: self.cable_delay_ps,
+                iommu: &mut self.iommu,
+                free: &mut self.free,
+                wire,
+            };
+            work += port.transmit(&mut cx);
+        }
+        for (port, wire) in self.ports.iter_mut().zip(&mut self.wires) {
+            while wire.front().is_some_and(|f| f.arrival_ps <= now) {
+                let Some(frame) = wire.pop_front() else { break };
+                work += 1;
+                if let Some(rejected) = port.receive(frame) {
+                    self.free.push(rejected.data);
+                }
+            }
+            work += port.deliver(&mut self.iommu, &mut self.free);
+        }
+        work
+    }
+
+    /// Executes one control command.
+    fn command(&mut self, line: &str) -> String {
+        let now = ps(self.epoch.elapsed());
+        match control::parse(line, self.ports.len()) {
+            Err(e) => format!("error: {e}"),
+            Ok(cmd) => self.execute(cmd, now),
+        }
+    }
+
+    fn execute(&mut self, cmd: control::Command, now: u64) -> String {
+        use control::Command as C;
+        match cmd {
+            C::Link { port, up } => {
+                self.ports[port].forced_down = !up;
+                "ok".into()
+            }
+            C::Inject { port, kind, count } => {
+                let mac = self.ports[port].mac;
+                for n in 0..count {
+                    let mut data = self.free.pop().unwrap_or_default();
+                    let fcs_ok = control::fault_frame(kind, mac, n, &mut data);
+                    self.wires[port].push_back(WireFrame {
+                        data,
+                        fcs_ok,
+                        rx_sfd_ps: now,
+                        arrival_ps: now,
+                    });
+                }
+                "ok".into()
+            }
+            C::Drop { port, count } => {
+                self.ports[port].drop_next += count;
+                "ok".into()
+            }
+            C::Remove { port } => {
+                self.ports[port].remove();
+                log::info!("sim port {port}: surprise removal");
+                "ok".into()
+            }
+            C::Counters { port } => {
+                let p = &self.ports[port];
+                let mut out = String::from("ok");
+                for c in SimCounter::ALL {
+                    out += &format!("\n{} {}", c.name(), p.regs.sim_count(c));
+                }
+                out
+            }
+            C::Status => {
+                let mut out = String::from("ok");
+                for (i, p) in self.ports.iter().enumerate() {
+                    let state = if p.removed {
+                        "removed"
+                    } else if p.link_up {
+                        "up"
+                    } else {
+                        "down"
+                    };
+                    let rx = p.rxq.iter().filter(|q| q.enabled).count();
+                    out += &format!(
+                        "\nport{i} link={state} peer={} rx_queues={rx} tx_queues={} buffered={}",
+                        self.peer[i].map_or("-".to_string(), |j| j.to_string()),
+                        p.tx_enabled.len(),
+                        p.rx_fifo.len(),
+                    );
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The MAC address of port `i`: locally administered, unique in the lab.
+pub fn mac_of(i: usize) -> [u8; 6] {
+    [0x02, 0x1c, 0x59, 0x90, 0x00, i as u8]
+}

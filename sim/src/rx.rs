@@ -1,0 +1,339 @@
+//! The receive path of a port: MAC checks, L2 filtering, statistics, RSS,
+//! 1588 timestamps and the shared Rx packet buffer (82599 datasheet 7.1),
+//! then DMA into the queues' descriptor rings with write-back (7.1.6).
+
+use crate::bar::SimCounter;
+use crate::frame::{self, Parsed};
+use crate::iommu::Translator;
+use crate::port::Port;
+use crate::rss;
+use crate::wire::WireFrame;
+use driver::regs;
+
+/// Frames moved from the packet buffer to host memory per port and pass.
+const RX_BUDGET: usize = 64;
+/// Legacy Rx write-back status bits (7.1.5.1): DD and EOP.
+const LEGACY_STAT_DD: u64 = 0x01;
+const LEGACY_STAT_EOP: u64 = 0x02;
+
+/// A frame in the Rx packet buffer, classified and waiting for DMA.
+#[derive(Debug)]
+pub struct RxEntry {
+    frame: WireFrame,
+    queue: u32,
+    hash: u32,
+    rss_type: u32,
+    packet_type: u32,
+    timestamped: bool,
+    rnbc_counted: bool,
+}
+
+impl Port {
+    /// A frame arrives from the wire (7.1.1): checked, filtered, counted,
+    /// classified and stored in the packet buffer, or dropped and counted.
+    /// Returns the frame's buffer when it was not kept.
+    pub fn receive(&mut self, frame: WireFrame) -> Option<WireFrame> {
+        if !self.operational() || !self.link_up {
+            self.count_sim(SimCounter::RxLinkDown);
+            return Some(frame);
+        }
+        if self.drop_next > 0 {
+            self.drop_next -= 1;
+            self.count_sim(SimCounter::CableDropped);
+            return Some(frame);
+        }
+        let r = &self.regs;
+        let wire_len = frame.data.len() as u64 + 4;
+        // 8.2.3.23: TPR/TOR count every frame, good or bad.
+        r.count(regs::TPR, 1);
+        r.count64(regs::TORL, regs::TORH, wire_len);
+        if !frame.fcs_ok {
+            r.count(regs::CRCERRS, 1);
+            return Some(frame);
+        }
+        let hlreg0 = r.read(regs::HLREG0);
+        let max_len = if hlreg0 & regs::HLREG0_JUMBOEN != 0 {
+            r.read(regs::MAXFRS) >> regs::MAXFRS_MFS_SHIFT
+        } else {
+            regs::MAX_STD_FRAME
+        };
+        if wire_len < 64 {
+            r.count(regs::RUC, 1);
+            return Some(frame);
+        }
+        if wire_len > u64::from(max_len) {
+            r.count(regs::ROC, 1);
+            return Some(frame);
+        }
+        let parsed = frame::parse(&frame.data);
+        if hlreg0 & regs::HLREG0_RXLNGTHERREN != 0 && length_error(&parsed, frame.data.len()) {
+            r.count(regs::RLEC, 1);
+            return Some(frame);
+        }
+        if r.read(regs::RXCTRL) & regs::RXCTRL_RXEN == 0 {
+            self.count_sim(SimCounter::RxWhileDisabled);
+            return Some(frame);
+        }
+        if !self.address_filter(&parsed.dst) {
+            self.count_sim(SimCounter::RxFiltered);
+            return Some(frame);
+        }
+        let capacity =
+            ((self.regs.read(regs::rxpbsize(0)) >> regs::RXPBSIZE_SHIFT) & 0x3FF) as usize * 1024;
+        if self.rx_fifo_bytes + wire_len as usize > capacity {
+            self.regs.count(regs::mpc(0), 1);
+            return Some(frame);
+        }
+        let r = &self.regs;
+        r.count(regs::GPRC, 1);
+        r.count64(regs::GORCL, regs::GORCH, wire_len);
+        if parsed.dst == [0xFF; 6] {
+            r.count(regs::BPRC, 1);
+        } else if parsed.dst[0] & 1 != 0 {
+            r.count(regs::MPRC, 1);
+        }
+        let rss = rss::classify(&self.rss, &parsed);
+        let timestamped = self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);
+        self.rx_fifo_bytes += wire_len as usize;
+        self.rx_fifo.push_back(RxEntry {
+            queue: rss.queue,
+            hash: rss.hash,
+            rss_type: rss.rss_type,
+            packet_type: frame::packet_type(&parsed),
+            timestamped,
+            rnbc_counted: false,
+            frame,
+        });
+        None
+    }
+
+    /// Unicast: RAL/RAH entries with AV, or FCTRL.UPE; broadcast: FCTRL.BAM;
+    /// multicast: FCTRL.MPE (7.1.1.1; the multicast table is not modelled).
+    fn address_filter(&self, dst: &[u8; 6]) -> bool {
+        let fctrl = self.regs.read(regs::FCTRL);
+        if *dst == [0xFF; 6] {
+            return fctrl & regs::FCTRL_BAM != 0;
+        }
+        if dst[0] & 1 != 0 {
+            return fctrl & regs::FCTRL_MPE != 0;
+        }
+        if fctrl & regs::FCTRL_UPE != 0 {
+            return true;
+        }
+        let low = u32::from_le_bytes([dst[0], dst[1], dst[2], dst[3]]);
+        let high = u32::from(u16::from_le_bytes([dst[4], dst[5]])) | regs::RAH_AV;
+        (0..16).any(|i| {
+            let rah = self.regs.read(regs::rah(i));
+            rah & regs::RAH_AV != 0
+                && rah & (regs::RAH_AV | 0xFFFF) == high
+                && self.regs.read(regs::ral(i)) == low
+        })
+    }
+
+    /// Latches RXSTMPL/H and the attributes for a PTP frame matching
+    /// TSYNCRXCTL, unless a previous timestamp is still unread (7.9.2.1).
+    fn latch_rx_timestamp(&mut self, parsed: &Parsed, sfd_ps: u64) -> bool {
+        let ctl = self.regs.read(regs::TSYNCRXCTL);
+        if ctl & regs::TSYNCRXCTL_ENABLED == 0 || ctl & regs::TSYNCRXCTL_VALID != 0 {
+            return false;
+        }
+        let Some(ptp) = parsed.ptp else {
+            return false;
+        };
+        if !ptp_matches(ctl, self.regs.read(regs::RXMTRL), &ptp) {
+            return false;
+        }
+        let t = self.clock.value_at(sfd_ps);
+        let r = &self.regs;
+        let id = ptp.source_id;
+        r.write(regs::RXSTMPL, t as u32);
+        r.write(regs::RXSTMPH, (t >> 32) as u32);
+        r.write(
+            regs::RXSATRL,
+            u32::from_le_bytes([id[0], id[1], id[2], id[3]]),
+        );
+        r.write(
+            regs::RXSATRH,
+            u32::from(u16::from_le_bytes([id[4], id[5]])) | (u32::from(ptp.sequence_id) << 16),
+        );
+        r.set_bits(regs::TSYNCRXCTL, regs::TSYNCRXCTL_VALID);
+        true
+    }
+
+    /// Moves frames from the packet buffer into host memory (7.1.6),
+    /// head of line first. Returns the number of frames handled and the
+    /// buffers of frames no longer needed.
+    pub fn deliver(&mut self, iommu: &mut Translator, free: &mut Vec<Vec<u8>>) -> usize {
+        let mut done = 0;
+        while done < RX_BUDGET {
+            let Some(entry) = self.rx_fifo.front_mut() else {
+                break;
+            };
+            let q = entry.queue;
+            match self.dma_frame(q, iommu) {
+                Dma::Blocked => break,
+                Dma::Done | Dma::Dropped => {}
+            }
+            if let Some(entry) = self.rx_fifo.pop_front() {
+                self.rx_fifo_bytes -= entry.frame.data.len() + 4;
+                free.push(entry.frame.data);
+            }
+            done += 1;
+        }
+        done
+    }
+
+    fn drop_for_queue(&self, q: u32, counter: Option<SimCounter>) {
+        self.regs
+            .count(regs::qprdc(self.stat_index(regs::rqsmr(q / 4), q)), 1);
+        if let Some(c) = counter {
+            self.count_sim(c);
+        }
+    }
+
+    /// DMA of the frame at the head of the packet buffer into queue `q`.
+    fn dma_frame(&mut self, q: u32, iommu: &mut Translator) -> Dma {
+        let qi = q as usize;
+        if !self.rxq[qi].enabled {
+            self.drop_for_queue(q, Some(SimCounter::RxToDisabledQueue));
+            return Dma::Dropped;
+        }
+        let srrctl = self.regs.read(regs::srrctl(q));
+        let desc_type = srrctl & regs::SRRCTL_DESCTYPE_MASK;
+        let bsize = (srrctl & regs::SRRCTL_BSIZEPKT_MASK) as usize * 1024;
+        let advanced = desc_type == regs::SRRCTL_DESCTYPE_ADV_ONEBUF;
+        if bsize == 0 || !(advanced || desc_type == regs::SRRCTL_DESCTYPE_LEGACY) {
+            self.warn_once("desctype", || {
+                format!("rx queue {q}: SRRCTL {srrctl:#010x} asks for an unmodelled descriptor type or a zero buffer size; frames dropped")
+            });
+            self.count_sim(SimCounter::RxUnsupportedDescType);
+            return Dma::Dropped;
+        }
+        let strip = self.regs.read(regs::HLREG0) & regs::HLREG0_RXCRCSTRP != 0;
+        if strip != (self.regs.read(regs::RDRXCTL) & regs::RDRXCTL_CRCSTRIP != 0) {
+            self.warn_once("crcstrip", || {
+                "HLREG0.RXCRCSTRP and RDRXCTL.CRCSTRIP disagree (datasheet 8.2.3.8.8 requires both equal); HLREG0 wins".into()
+            });
+        }
+        let tail = self.regs.read(regs::rdt(q));
+        let ring = &self.rxq[qi];
+        let Some(entry) = self.rx_fifo.front_mut() else {
+            return Dma::Blocked;
+        };
+        if !strip {
+            let fcs = frame::crc32(&entry.frame.data).to_le_bytes();
+            entry.frame.data.extend_from_slice(&fcs);
+        }
+        let len = entry.frame.data.len();
+        let needed = len.div_ceil(bsize) as u32;
+        let available = if tail >= ring.size || ring.faulted_tail == Some(tail) {
+            0
+        } else {
+            (tail + ring.size - ring.head) % ring.size
+        };
+        if available < needed {
+            if !strip {
+                entry.frame.data.truncate(len - 4);
+            }
+            if srrctl & regs::SRRCTL_DROP_EN != 0 {
+                self.regs.count(regs::rnbc(0), 1);
+                self.drop_for_queue(q, None);
+                return Dma::Dropped;
+            }
+            if !entry.rnbc_counted {
+                entry.rnbc_counted = true;
+                self.regs.count(regs::rnbc(0), 1);
+            }
+            return Dma::Blocked;
+        }
+        let mut head = ring.head;
+        let (base, size) = (ring.base, ring.size);
+        let mut fault = false;
+        for (i, chunk) in entry.frame.data.chunks(bsize).enumerate() {
+            let desc_iova = base + u64::from(head) * 16;
+            let last = (i + 1) as u32 == needed;
+            let ok = iommu.read_desc(desc_iova).is_some_and(|d| {
+                iommu.write(d[0], chunk)
+                    && iommu.write_desc(desc_iova, write_back(entry, advanced, last, chunk.len()))
+            });
+            if !ok {
+                fault = true;
+                break;
+            }
+            head = (head + 1) % size;
+        }
+        if !strip {
+            entry.frame.data.truncate(len - 4);
+        }
+        let ring = &mut self.rxq[qi];
+        if fault {
+            ring.faulted_tail = Some(tail);
+            let first = !std::mem::replace(&mut ring.fault_logged, true);
+            self.count_sim(SimCounter::IommuFaults);
+            if first {
+                log::warn!(
+                    "sim port {}: IOMMU fault on rx queue {q} (ring at {base:#x}): DMA to an unmapped address; frame dropped",
+                    self.index
+                );
+            }
+            return Dma::Dropped;
+        }
+        ring.head = head;
+        self.regs.write(regs::rdh(q), head);
+        let idx = self.stat_index(regs::rqsmr(q / 4), q);
+        self.regs.count(regs::qprc(idx), 1);
+        self.regs
+            .count64(regs::qbrc_l(idx), regs::qbrc_h(idx), len as u64);
+        Dma::Done
+    }
+}
+
+enum Dma {
+    Done,
+    Dropped,
+    Blocked,
+}
+
+/// The write-back form of one Rx descriptor (7.1.6.2 advanced, 7.1.5.1 legacy).
+fn write_back(e: &RxEntry, advanced: bool, last: bool, len: usize) -> [u64; 2] {
+    let len = len as u64 & 0xFFFF;
+    if !advanced {
+        let status = LEGACY_STAT_DD | if last { LEGACY_STAT_EOP } else { 0 };
+        return [0, len | (status << 32)];
+    }
+    let mut status = regs::RXD_STAT_DD;
+    if last {
+        status |= regs::RXD_STAT_EOP;
+        if e.timestamped {
+            status |= regs::RXD_STAT_TS;
+        }
+    }
+    let lo = u64::from(e.rss_type | e.packet_type) | (u64::from(e.hash) << 32);
+    [lo, u64::from(status) | (len << 32)]
+}
+
+/// An 802.3 length field (EtherType < 0x600) that disagrees with the frame
+/// (8.2.3.23.8): longer than the payload, or unequal to an unpadded payload.
+fn length_error(p: &Parsed, frame_len: usize) -> bool {
+    let field = usize::from(p.ethertype);
+    if field >= 0x600 {
+        return false;
+    }
+    let payload = frame_len.saturating_sub(p.l3_offset);
+    field > payload || (payload > 46 && field != payload)
+}
+
+/// Whether a PTP frame is one TSYNCRXCTL.TYPE asks to timestamp (8.2.3.26.1).
+fn ptp_matches(ctl: u32, rxmtrl: u32, ptp: &frame::Ptp) -> bool {
+    let v1_control = (rxmtrl & 0xFF) as u8;
+    let v2_message = ((rxmtrl >> 8) & 0xFF) as u8;
+    match ctl & regs::TSYNCRXCTL_TYPE_MASK {
+        regs::TSYNCRXCTL_TYPE_L2_V2 => ptp.l2 && ptp.version == 2 && ptp.message_type == v2_message,
+        regs::TSYNCRXCTL_TYPE_L4_V1 => {
+            !ptp.l2 && ptp.version == 1 && ptp.message_type == v1_control
+        }
+        regs::TSYNCRXCTL_TYPE_L2_L4_V2 => ptp.version == 2 && ptp.message_type == v2_message,
+        regs::TSYNCRXCTL_TYPE_EVENT_V2 => ptp.version == 2 && ptp.message_type < 4,
+        _ => false,
+    }
+}

@@ -1,0 +1,316 @@
+//! The transmit path of a port: descriptor fetch (legacy 7.2.3.2.2 and
+//! advanced 7.2.3.2.3-4), data DMA, DD write-back on RS, TDH advance,
+//! statistics, 1588 Tx timestamps and 10 Gbit/s pacing onto the cable.
+
+use crate::bar::SimCounter;
+use crate::frame;
+use crate::iommu::Translator;
+use crate::port::Port;
+use crate::wire::{wire_time_ps, WireFrame};
+use driver::regs;
+use std::collections::VecDeque;
+
+/// Frames sent per port and pass of the polling loop.
+const TX_BUDGET: usize = 64;
+/// Largest frame the model assembles from descriptors (no TSO).
+const MAX_TX_FRAME: usize = 16 * 1024;
+/// Minimum frame without FCS, reached by padding when HLREG0.TXPADEN is set.
+const MIN_PADDED: usize = 60;
+
+/// Where a pass of the transmit path sends its frames.
+pub struct TxContext<'a> {
+    /// Lab time of this pass.
+    pub now_ps: u64,
+    /// Pace frames at 10 Gbit/s (false: as fast as the model runs).
+    pub line_rate: bool,
+    /// Propagation delay of the cable.
+    pub cable_delay_ps: u64,
+    /// DMA translations.
+    pub iommu: &'a mut Translator,
+    /// Recycled frame buffers.
+    pub free: &'a mut Vec<Vec<u8>>,
+    /// Frames in flight to the peer port, `None` without a cable.
+    pub wire: Option<&'a mut VecDeque<WireFrame>>,
+}
+
+/// Outcome of one attempt to send a frame from a queue.
+enum Tx {
+    /// Nothing (complete) to send.
+    Idle,
+    /// A frame went out, or was consumed and dropped.
+    Sent,
+}
+
+/// What the descriptors of one frame said.
+struct FrameDesc {
+    /// Descriptors used, context descriptors included.
+    count: u32,
+    timestamp: bool,
+    ifcs: bool,
+    malformed: Option<&'static str>,
+}
+
+impl Port {
+    /// Sends up to a budget of frames from the enabled Tx queues, round
+    /// robin, while the wire is free. Returns the number of frames handled.
+    pub fn transmit(&mut self, cx: &mut TxContext) -> usize {
+        if !self.operational() || self.regs.read(regs::DMATXCTL) & regs::DMATXCTL_TE == 0 {
+            return 0;
+        }
+        let n = self.tx_enabled.len();
+        let (mut sent, mut idle) = (0, 0);
+        while sent < TX_BUDGET && idle < n {
+            if cx.line_rate && self.wire_free_ps > cx.now_ps {
+                break;
+            }
+            let q = self.tx_enabled[self.tx_next % n];
+            self.tx_next = self.tx_next.wrapping_add(1);
+            match self.transmit_one(q, cx) {
+                Tx::Sent => {
+                    sent += 1;
+                    idle = 0;
+                }
+                Tx::Idle => idle += 1,
+            }
+        }
+        sent
+    }
+
+    /// Notes a new TDT and returns it when the queue has work.
+    fn observe_tail(&mut self, q: u32, now_ps: u64) -> Option<u32> {
+        let tail = self.regs.read(regs::tdt(q));
+        let ring = &mut self.txq[q as usize];
+        if tail >= ring.size {
+            self.warn_once("tdt", || {
+                format!("tx queue {q}: TDT {tail} beyond the ring; queue stalls")
+            });
+            return None;
+        }
+        if tail != ring.seen_tail {
+            ring.seen_total += u64::from((tail + ring.size - ring.seen_tail) % ring.size);
+            ring.seen_tail = tail;
+            if ring.seen_at.len() >= ring.size as usize {
+                ring.seen_at.pop_front();
+            }
+            ring.seen_at.push_back((ring.seen_total, now_ps));
+        }
+        (ring.head != tail && ring.faulted_tail != Some(tail)).then_some(tail)
+    }
+
+    fn transmit_one(&mut self, q: u32, cx: &mut TxContext) -> Tx {
+        let Some(tail) = self.observe_tail(q, cx.now_ps) else {
+            return Tx::Idle;
+        };
+        let mut data = cx.free.pop().unwrap_or_default();
+        data.clear();
+        let desc = match self.fetch_frame(q, tail, cx.iommu, &mut data) {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                cx.free.push(data);
+                return Tx::Idle;
+            }
+            Err(()) => {
+                cx.free.push(data);
+                self.tx_fault(q, tail);
+                return Tx::Sent;
+            }
+        };
+        // Complete the descriptors: DD on those with RS, then TDH.
+        let ring = &self.txq[q as usize];
+        let (base, size, mut idx) = (ring.base, ring.size, ring.head);
+        for _ in 0..desc.count {
+            let iova = base + u64::from(idx) * 16;
+            if let Some(d) = cx.iommu.read_desc(iova) {
+                if d[1] as u32 & regs::TXD_CMD_RS != 0 {
+                    cx.iommu
+                        .write_desc(iova, [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]);
+                }
+            }
+            idx = (idx + 1) % size;
+        }
+        let ring = &mut self.txq[q as usize];
+        ring.head = idx;
+        ring.done_total += u64::from(desc.count);
+        while ring
+            .seen_at
+            .front()
+            .is_some_and(|&(total, _)| total < ring.done_total)
+        {
+            ring.seen_at.pop_front();
+        }
+        let ready_ps = ring
+            .seen_at
+            .front()
+            .map_or(cx.now_ps, |&(_, t)| t.min(cx.now_ps));
+        self.regs.write(regs::tdh(q), idx);
+        if let Some(why) = desc.malformed {
+            self.warn_once(why, || {
+                format!("tx queue {q}: {why}; frame dropped, descriptors completed")
+            });
+            self.count_sim(SimCounter::TxMalformed);
+            cx.free.push(data);
+            return Tx::Sent;
+        }
+        self.send(q, data, &desc, ready_ps, cx);
+        Tx::Sent
+    }
+
+    /// Reads the descriptors of the frame at the head of queue `q` and DMAs
+    /// its data into `data`. `Ok(None)`: no complete frame before `tail`.
+    /// `Err`: IOMMU fault.
+    fn fetch_frame(
+        &mut self,
+        q: u32,
+        tail: u32,
+        iommu: &mut Translator,
+        data: &mut Vec<u8>,
+    ) -> Result<Option<FrameDesc>, ()> {
+        let ring = &self.txq[q as usize];
+        let (base, size) = (ring.base, ring.size);
+        let mut idx = ring.head;
+        let mut fd = FrameDesc {
+            count: 0,
+            timestamp: false,
+            ifcs: false,
+            malformed: None,
+        };
+        let mut paylen = None;
+        loop {
+            if idx == tail {
+                return Ok(None);
+            }
+            let d = iommu.read_desc(base + u64::from(idx) * 16).ok_or(())?;
+            fd.count += 1;
+            idx = (idx + 1) % size;
+            let cmd = d[1] as u32;
+            let olinfo = (d[1] >> 32) as u32;
+            let dext = cmd & regs::TXD_CMD_DEXT != 0;
+            if dext && cmd & regs::ADVTXD_DTYP_MASK == regs::ADVTXD_DTYP_CTXT {
+                continue; // offload context: nothing to send (7.2.3.2.3)
+            }
+            if dext && cmd & regs::ADVTXD_DTYP_MASK != regs::ADVTXD_DTYP_DATA {
+                fd.malformed
+                    .get_or_insert("advanced descriptor with an unknown DTYP");
+            }
+            let len = (cmd & regs::ADVTXD_DTALEN_MASK) as usize;
+            if len == 0 {
+                fd.malformed.get_or_insert("data descriptor of length 0");
+            } else if data.len() + len > MAX_TX_FRAME {
+                fd.malformed
+                    .get_or_insert("frame longer than 16 KiB without TSO");
+            } else if fd.malformed.is_none() {
+                let start = data.len();
+                data.resize(start + len, 0);
+                if !iommu.read(d[0], &mut data[start..]) {
+                    return Err(());
+                }
+            }
+            if dext && paylen.is_none() {
+                paylen = Some(olinfo >> regs::ADVTXD_PAYLEN_SHIFT);
+                fd.timestamp = cmd & regs::ADVTXD_MAC_TSTAMP != 0;
+            }
+            fd.ifcs |= cmd & regs::TXD_CMD_IFCS != 0;
+            if cmd & regs::TXD_CMD_EOP != 0 {
+                break;
+            }
+            if fd.count >= size {
+                fd.malformed.get_or_insert("no EOP in the whole ring");
+                break;
+            }
+        }
+        if paylen.is_some_and(|p| p as usize != data.len()) && fd.malformed.is_none() {
+            fd.malformed = Some("PAYLEN differs from the sum of the data lengths (7.2.3.2.4)");
+        }
+        Ok(Some(fd))
+    }
+
+    fn tx_fault(&mut self, q: u32, tail: u32) {
+        let ring = &mut self.txq[q as usize];
+        ring.faulted_tail = Some(tail);
+        let first = !std::mem::replace(&mut ring.fault_logged, true);
+        let base = ring.base;
+        self.count_sim(SimCounter::IommuFaults);
+        if first {
+            log::warn!(
+                "sim port {}: IOMMU fault on tx queue {q} (ring at {base:#x}): DMA from an unmapped address; queue waits for a new tail",
+                self.index
+            );
+        }
+    }
+
+    /// Puts a frame on the wire: CRC, padding, pacing, counters, timestamp.
+    fn send(
+        &mut self,
+        q: u32,
+        mut data: Vec<u8>,
+        desc: &FrameDesc,
+        ready_ps: u64,
+        cx: &mut TxContext,
+    ) {
+        // Without IFCS the last four bytes of the buffer are the FCS.
+        let fcs_ok = desc.ifcs || {
+            let split = data.len().saturating_sub(4);
+            let ok = data.len() >= 4 && frame::fcs_ok(&data);
+            data.truncate(split);
+            ok
+        };
+        if data.len() < MIN_PADDED && self.regs.read(regs::HLREG0) & regs::HLREG0_TXPADEN != 0 {
+            data.resize(MIN_PADDED, 0);
+        }
+        let len = data.len();
+        let departure = if cx.line_rate {
+            self.wire_free_ps.max(ready_ps)
+        } else {
+            cx.now_ps
+        };
+        let wire_ps = wire_time_ps(len);
+        self.wire_free_ps = departure + wire_ps;
+        if desc.timestamp {
+            self.latch_tx_timestamp(departure);
+        }
+        let Some(wire) = cx.wire.as_deref_mut().filter(|_| self.link_up) else {
+            self.count_sim(SimCounter::TxLinkDown);
+            cx.free.push(data);
+            return;
+        };
+        let r = &self.regs;
+        r.count(regs::GPTC, 1);
+        r.count(regs::TPT, 1);
+        r.count64(regs::GOTCL, regs::GOTCH, len as u64 + 4);
+        if data.first().is_some_and(|b| b & 1 != 0) {
+            let reg = if data.get(..6) == Some(&[0xFF; 6]) {
+                regs::BPTC
+            } else {
+                regs::MPTC
+            };
+            r.count(reg, 1);
+        }
+        let idx = self.stat_index(regs::tqsm(q / 4), q);
+        r.count(regs::qptc(idx), 1);
+        r.count64(regs::qbtc_l(idx), regs::qbtc_h(idx), len as u64);
+        let rx_sfd_ps = departure + cx.cable_delay_ps;
+        let arrival_ps = if cx.line_rate {
+            rx_sfd_ps + wire_ps
+        } else {
+            cx.now_ps
+        };
+        wire.push_back(WireFrame {
+            data,
+            fcs_ok,
+            rx_sfd_ps,
+            arrival_ps,
+        });
+    }
+
+    /// Latches TXSTMPL/H unless the previous timestamp is unread (7.9.2.2).
+    fn latch_tx_timestamp(&mut self, departure_ps: u64) {
+        let ctl = self.regs.read(regs::TSYNCTXCTL);
+        if ctl & regs::TSYNCTXCTL_ENABLED == 0 || ctl & regs::TSYNCTXCTL_VALID != 0 {
+            return;
+        }
+        let t = self.clock.value_at(departure_ps);
+        self.regs.write(regs::TXSTMPL, t as u32);
+        self.regs.write(regs::TXSTMPH, (t >> 32) as u32);
+        self.regs.set_bits(regs::TSYNCTXCTL, regs::TSYNCTXCTL_VALID);
+    }
+}
