@@ -219,7 +219,11 @@ pub const fn rssrk(i: u32) -> u32 {
     0x0EB80 + i * 4
 }
 /// Redirection Table register `i` of 32 (8.2.3.7.15): entries 4i..4i+3,
-/// entry 4i in bits 7:0; the 82599 uses bits 3:0 of each entry.
+/// entry 4i in bits 7:0; the 82599 uses bits 3:0 of each entry. Linux
+/// `IXGBE_RETA`/`IXGBE_RSSRK` use the 82598 addresses 0x05C00/0x05C80.
+/// A packet that matches no enabled hash type (or is not IP) does not index
+/// the table: it gets RSS output index 0, hash 0 and RSS type 0 (7.1.2.8;
+/// same rule and figure in the 82598 and I210 datasheets).
 pub const fn reta(i: u32) -> u32 {
     0x0EB00 + i * 4
 }
@@ -247,10 +251,17 @@ pub const HLREG0_TXPADEN: u32 = 1 << 10;
 pub const HLREG0_LPBK: u32 = 1 << 15;
 /// HLREG0: check 802.3 length fields (8.2.3.22.8).
 pub const HLREG0_RXLNGTHERREN: u32 = 1 << 27;
-/// HLREG0 after reset (8.2.3.22.8).
-pub const HLREG0_DEFAULT: u32 = 0x0000_2FFF & !HLREG0_JUMBOEN & !HLREG0_LPBK | HLREG0_RXLNGTHERREN;
+/// HLREG0 after reset (8.2.3.22.8), assembled from the field init values:
+/// TXCRCEN 1, RXCRCSTRP 1, JUMBOEN 0, reserved 9:3 = 0x1, TXPADEN 1,
+/// reserved 14:11 = 0101b, LPBK 0, MDCSPD 1, CONTMDC 0, PREPEND 0,
+/// RXLNGTHERREN 1, RXPADSTRIPEN 0. The functional bits are quoted by TinyNF;
+/// the reserved and MDCSPD bits match what Snabb `intel10g.lua` writes and
+/// Barrelfish `e10k.dev` (bit 3 must be 1, bits 9:4 zero). The datasheet's own
+/// literal could not be retrieved.
+pub const HLREG0_DEFAULT: u32 = 0x0801_2C0B;
 
-/// Max Frame Size (8.2.3.22.13): MFS in bits 31:16, CRC included.
+/// Max Frame Size (8.2.3.22.13): MFS in bits 31:16, CRC included; resets to
+/// 1518 (0x5EE, not confirmed against a reachable source).
 pub const MAXFRS: u32 = 0x04268;
 /// MAXFRS.MFS shift (8.2.3.22.13).
 pub const MAXFRS_MFS_SHIFT: u32 = 16;
@@ -332,7 +343,12 @@ pub const RTTDCS: u32 = 0x04900;
 pub const RTTDCS_ARBDIS: u32 = 1 << 6;
 
 // ---------------------------------------------------------------------------
-// Statistics (8.2.3.23): all counters below are clear-on-read
+// Statistics (8.2.3.23): all counters below are clear-on-read (4.6.5: "all
+// of the statistical counters are cleared on read"). Section numbers follow
+// the datasheet order (anchors: GPRC .26, RXDGPC .32, GPTC .44, TXDGPC .47,
+// RUC..RJC .50-.53, TPR .59, TPT .60, MSPDC .69, RQSMR .71, TQSM .73,
+// QPRDC .75, cited by EbbRT, Barrelfish e10k.dev, TinyNF and ixy notes; the
+// rest are interpolated from the register order in Snabb intel10g.lua).
 // ---------------------------------------------------------------------------
 
 /// CRC Error Count (8.2.3.23.1).
@@ -341,91 +357,103 @@ pub const CRCERRS: u32 = 0x04000;
 pub const ILLERRC: u32 = 0x04004;
 /// Error Byte Count (8.2.3.23.3).
 pub const ERRBC: u32 = 0x04008;
-/// Missed Packets Count, packet buffer `i` of 8 (8.2.3.23.4).
+/// Rx Missed Packets Count (RXMPC), packet buffer `i` of 8 (8.2.3.23.4).
 pub const fn mpc(i: u32) -> u32 {
     0x03FA0 + i * 4
 }
-/// Receive Length Error Count (8.2.3.23.8).
+/// Receive Length Error Count (8.2.3.23.7).
 pub const RLEC: u32 = 0x04040;
-/// Good Packets Received Count (8.2.3.23.18).
+/// Good Packets Received Count (8.2.3.23.26): good frames that passed L2
+/// filtering (RXNFGPC counts regardless of filtering). EbbRT and Barrelfish
+/// label it RO, but Linux, Snabb and 4.6.5 treat it as clear-on-read.
 pub const GPRC: u32 = 0x04074;
-/// Broadcast Packets Received Count (8.2.3.23.19).
+/// Broadcast Packets Received Count (8.2.3.23.24).
 pub const BPRC: u32 = 0x04078;
-/// Multicast Packets Received Count (8.2.3.23.20).
+/// Multicast Packets Received Count (8.2.3.23.25).
 pub const MPRC: u32 = 0x0407C;
-/// Good Packets Transmitted Count (8.2.3.23.21).
+/// Good Packets Transmitted Count (8.2.3.23.44).
 pub const GPTC: u32 = 0x04080;
-/// Good Octets Received Count, low 32 bits (8.2.3.23.22).
+/// Good Octets Received Count, low 32 bits (8.2.3.23.27). Counts octets of
+/// good frames that passed L2 filtering, destination address through CRC.
+/// Read GORCL first, then GORCH (Linux reads L then H "to clear").
 pub const GORCL: u32 = 0x04088;
-/// Good Octets Received Count, high bits (8.2.3.23.22).
+/// Good Octets Received Count, high bits (8.2.3.23.28).
 pub const GORCH: u32 = 0x0408C;
-/// Good Octets Transmitted Count, low 32 bits (8.2.3.23.23).
+/// Good Octets Transmitted Count, low 32 bits (8.2.3.23.45); includes CRC.
+/// Read GOTCL before GOTCH.
 pub const GOTCL: u32 = 0x04090;
-/// Good Octets Transmitted Count, high bits (8.2.3.23.23).
+/// Good Octets Transmitted Count, high bits (8.2.3.23.46).
 pub const GOTCH: u32 = 0x04094;
-/// Receive No Buffers Count, packet buffer `i` of 8 (8.2.3.23.24).
+/// Receive No Buffers Count, packet buffer `i` of 8: an 82598 register
+/// (Linux reads `IXGBE_RNBC` only on the 82598). The 82599 datasheet has no
+/// RNBC; it counts descriptor-starvation drops per queue in QPRDC
+/// (8.2.3.23.75).
 pub const fn rnbc(i: u32) -> u32 {
     0x03FC0 + i * 4
 }
-/// Receive Undersize Count (8.2.3.23.25).
+/// Receive Undersize Count (8.2.3.23.50).
 pub const RUC: u32 = 0x040A4;
-/// Receive Fragment Count (8.2.3.23.26).
+/// Receive Fragment Count (8.2.3.23.51).
 pub const RFC: u32 = 0x040A8;
-/// Receive Oversize Count (8.2.3.23.27).
+/// Receive Oversize Count (8.2.3.23.52).
 pub const ROC: u32 = 0x040AC;
-/// Receive Jabber Count (8.2.3.23.28).
+/// Receive Jabber Count (8.2.3.23.53).
 pub const RJC: u32 = 0x040B0;
-/// Total Octets Received, low (8.2.3.23.32).
+/// Total Octets Received, low (8.2.3.23.57).
 pub const TORL: u32 = 0x040C0;
-/// Total Octets Received, high (8.2.3.23.32).
+/// Total Octets Received, high (8.2.3.23.58).
 pub const TORH: u32 = 0x040C4;
-/// Total Packets Received (8.2.3.23.33).
+/// Total Packets Received (8.2.3.23.59).
 pub const TPR: u32 = 0x040D0;
-/// Total Packets Transmitted (8.2.3.23.34).
+/// Total Packets Transmitted (8.2.3.23.60).
 pub const TPT: u32 = 0x040D4;
-/// Multicast Packets Transmitted Count (8.2.3.23.41).
+/// Multicast Packets Transmitted Count (8.2.3.23.67).
 pub const MPTC: u32 = 0x040F0;
-/// Broadcast Packets Transmitted Count (8.2.3.23.42).
+/// Broadcast Packets Transmitted Count (8.2.3.23.68).
 pub const BPTC: u32 = 0x040F4;
-/// First and last offsets of the contiguous MAC statistics block (8.2.3.23).
-pub const STATS_BLOCK: (u32, u32) = (0x04000, 0x04124);
+/// First and last offsets of the contiguous MAC statistics block (8.2.3.23):
+/// CRCERRS at 0x04000 through XEC at 0x04120 (8.2.3.23.70).
+pub const STATS_BLOCK: (u32, u32) = (0x04000, 0x04120);
 
-/// Receive Queue Statistic Mapping `i` of 32 (8.2.3.8.12): byte j maps
+/// Receive Queue Statistic Mapping `i` of 32 (8.2.3.23.71): byte j maps
 /// queue 4i+j to a counter index (bits 3:0).
 pub const fn rqsmr(i: u32) -> u32 {
     0x02300 + i * 4
 }
-/// Transmit Queue Statistic Mapping `i` of 32, 82599 (8.2.3.9.14).
+/// Transmit Queue Statistic Mapping `i` of 32, 82599 (8.2.3.23.73); same
+/// byte layout as RQSMR.
 pub const fn tqsm(i: u32) -> u32 {
     0x08600 + i * 4
 }
-/// Number of per-queue statistics counter sets (8.2.3.23.x).
+/// Number of per-queue statistics counter sets (8.2.3.23.71-80); all are
+/// clear-on-read (Snabb marks them RC; Linux accumulates reads).
 pub const NUM_QUEUE_STATS: u32 = 16;
-/// Queue Packets Received Count `i` of 16 (8.2.3.23.71).
+/// Queue Packets Received Count `i` of 16 (8.2.3.23.74).
 pub const fn qprc(i: u32) -> u32 {
     0x01030 + i * 0x40
 }
-/// Queue Packets Transmitted Count `i` of 16 (8.2.3.23.73).
+/// Queue Packets Transmitted Count `i` of 16 (8.2.3.23.78). Snabb uses this
+/// 82599 address; Linux `IXGBE_QPTC` keeps the 82598 one (0x06030 + 0x40*i).
 pub const fn qptc(i: u32) -> u32 {
     0x08680 + i * 4
 }
-/// Queue Bytes Received Count, low, `i` of 16 (8.2.3.23.74).
+/// Queue Bytes Received Count, low, `i` of 16 (8.2.3.23.76).
 pub const fn qbrc_l(i: u32) -> u32 {
     0x01034 + i * 0x40
 }
-/// Queue Bytes Received Count, high, `i` of 16 (8.2.3.23.75).
+/// Queue Bytes Received Count, high, `i` of 16 (8.2.3.23.77).
 pub const fn qbrc_h(i: u32) -> u32 {
     0x01038 + i * 0x40
 }
-/// Queue Bytes Transmitted Count, low, `i` of 16 (8.2.3.23.76).
+/// Queue Bytes Transmitted Count, low, `i` of 16 (8.2.3.23.79).
 pub const fn qbtc_l(i: u32) -> u32 {
     0x08700 + i * 8
 }
-/// Queue Bytes Transmitted Count, high, `i` of 16 (8.2.3.23.77).
+/// Queue Bytes Transmitted Count, high, `i` of 16 (8.2.3.23.80).
 pub const fn qbtc_h(i: u32) -> u32 {
     0x08704 + i * 8
 }
-/// Queue Packets Received Drop Count `i` of 16 (8.2.3.23.72).
+/// Queue Packets Received Drop Count `i` of 16 (8.2.3.23.75).
 pub const fn qprdc(i: u32) -> u32 {
     0x01430 + i * 0x40
 }
@@ -436,17 +464,24 @@ pub const fn qprdc(i: u32) -> u32 {
 
 /// Rx Time Sync Control (8.2.3.26.1).
 pub const TSYNCRXCTL: u32 = 0x05188;
-/// TSYNCRXCTL / TSYNCTXCTL: timestamp valid, cleared by reading the high word.
+/// TSYNCRXCTL / TSYNCTXCTL: timestamp valid (RXTT/TXTT), cleared by reading
+/// the high timestamp word (8.2.3.26.1, 8.2.3.26.7).
 pub const TSYNCRXCTL_VALID: u32 = 1 << 0;
-/// TSYNCRXCTL: type field, bits 3:1 (8.2.3.26.1).
+/// TSYNCRXCTL: type field, bits 3:1 (8.2.3.26.1). Encodings 000b, 001b, 010b
+/// and 101b are used on the 82599; Linux's TYPE_ALL (100b) is only used on
+/// X550 and later, the 82599 cannot timestamp all packets.
 pub const TSYNCRXCTL_TYPE_MASK: u32 = 0x7 << 1;
-/// TSYNCRXCTL.TYPE: L2 PTP v2 (EtherType 0x88F7) event frames.
+/// TSYNCRXCTL.TYPE 000b: PTP v2 over L2 (EtherType 0x88F7) only, messageId
+/// selected by RXMTRL bits 15:8.
 pub const TSYNCRXCTL_TYPE_L2_V2: u32 = 0x0 << 1;
-/// TSYNCRXCTL.TYPE: PTP v1 over UDP (port 319), message type from RXMTRL.
+/// TSYNCRXCTL.TYPE 001b: PTP v1 over UDP only, control field selected by
+/// RXMTRL bits 7:0, UDP port by RXMTRL bits 31:16.
 pub const TSYNCRXCTL_TYPE_L4_V1: u32 = 0x1 << 1;
-/// TSYNCRXCTL.TYPE: PTP v2 over L2 or UDP, message id from RXMTRL.
+/// TSYNCRXCTL.TYPE 010b: PTP v2 over L2 or UDP, messageId selected by RXMTRL
+/// bits 15:8.
 pub const TSYNCRXCTL_TYPE_L2_L4_V2: u32 = 0x2 << 1;
-/// TSYNCRXCTL.TYPE: every PTP v2 event message, L2 or UDP.
+/// TSYNCRXCTL.TYPE 101b: every PTP v2 event message (messageId 0..3), L2 or
+/// UDP; RXMTRL's message fields are not used.
 pub const TSYNCRXCTL_TYPE_EVENT_V2: u32 = 0x5 << 1;
 /// TSYNCRXCTL: enable Rx timestamping (8.2.3.26.1).
 pub const TSYNCRXCTL_ENABLED: u32 = 1 << 4;
@@ -454,12 +489,22 @@ pub const TSYNCRXCTL_ENABLED: u32 = 1 << 4;
 pub const RXSTMPL: u32 = 0x051E8;
 /// Rx Timestamp High; reading it unlocks the next Rx timestamp (8.2.3.26.3).
 pub const RXSTMPH: u32 = 0x051A4;
-/// Rx Timestamp Attributes Low: source id bytes (8.2.3.26.4).
+/// Rx Timestamp Attributes Low: bits 31:0 of the timestamped message's source
+/// UUID (8.2.3.26.4).
 pub const RXSATRL: u32 = 0x051A0;
-/// Rx Timestamp Attributes High: source id (15:0) and sequence id (31:16).
+/// Rx Timestamp Attributes High (8.2.3.26.5): source UUID bits 47:32 in 15:0,
+/// PTP sequenceId in 31:16.
 pub const RXSATRH: u32 = 0x051A8;
-/// Rx Message Type Register (8.2.3.26.6): V1 control (7:0), V2 message id (15:8).
+/// Rx Message Type Register Low (8.2.3.26.6): V1 control field to match in
+/// 7:0 (CTRLT), V2 messageId to match in 15:8 (MSGT), UDP destination port
+/// to match in 31:16 (UDPT; Linux writes 319 there).
 pub const RXMTRL: u32 = 0x05120;
+/// RXMTRL.CTRLT: PTP v1 control field to timestamp, bits 7:0 (8.2.3.26.6).
+pub const RXMTRL_CTRLT_MASK: u32 = 0xFF;
+/// RXMTRL.MSGT: PTP v2 messageId to timestamp, bits 15:8 (8.2.3.26.6).
+pub const RXMTRL_MSGT_MASK: u32 = 0xFF << 8;
+/// RXMTRL.UDPT: UDP port of timestamped PTP messages, bits 31:16 (8.2.3.26.6).
+pub const RXMTRL_UDPT_SHIFT: u32 = 16;
 /// Tx Time Sync Control (8.2.3.26.7).
 pub const TSYNCTXCTL: u32 = 0x08C00;
 /// TSYNCTXCTL: timestamp valid, cleared by reading TXSTMPH (8.2.3.26.7).
@@ -474,7 +519,11 @@ pub const TXSTMPH: u32 = 0x08C08;
 pub const SYSTIML: u32 = 0x08C0C;
 /// System Time High (8.2.3.26.11).
 pub const SYSTIMH: u32 = 0x08C10;
-/// Increment Attributes (8.2.3.26.12): period in 31:24, value in 23:0.
+/// Increment Attributes (8.2.3.26.12): IP (increment period) in 31:24, IV
+/// (increment value) in 23:0. Every IP periods of the time-sync clock,
+/// SYSTIM grows by IV; the clock period is 6.4 ns at 10 Gb/s (and with no
+/// link), 64 ns at 1 Gb/s, 640 ns at 100 Mb/s. Linux programs IP = 1 and
+/// IV = 0xCCCCCC, so SYSTIM counts 2^-21 ns units.
 pub const TIMINCA: u32 = 0x08C14;
 /// TIMINCA: increment period shift (8.2.3.26.12).
 pub const TIMINCA_IP_SHIFT: u32 = 24;
@@ -490,7 +539,9 @@ pub const TIMADJH_SIGN: u32 = 1 << 31;
 pub const PTP_EVENT_UDP_PORT: u16 = 319;
 /// EtherType of PTP over Ethernet (IEEE 1588 annex F).
 pub const PTP_ETHERTYPE: u16 = 0x88F7;
-/// Length of one SYSTIM tick period unit at 10 Gb/s, in picoseconds (7.9.1.2).
+/// Period of the time-sync clock that TIMINCA.IP counts at 10 Gb/s, in
+/// picoseconds (6.4 ns; Linux ixgbe_ptp.c). Datasheet section 7.9 (exact
+/// subsection not confirmed).
 pub const SYSTIM_CLOCK_PERIOD_PS_10G: u64 = 6400;
 
 // ---------------------------------------------------------------------------
@@ -610,7 +661,9 @@ pub fn read_effect(reg: u32) -> ReadEffect {
 
 /// Number of queues of each direction on the 82599 (1.3).
 pub const NUM_QUEUES: u32 = 128;
-/// Size of the BAR0 memory window (9.3.6.1).
+/// Size of the BAR0 memory window (9.3.6.1). The datasheet gives the memory
+/// BAR region as 128 KB of registers plus the flash size (8.1), so the real
+/// size depends on the EEPROM; 512 KiB is this project's choice.
 pub const BAR0_SIZE: usize = 512 * 1024;
 
 #[cfg(test)]

@@ -179,8 +179,9 @@ impl Regs {
     }
 
     /// Zeroes the register space (not the sim page), as a reset does.
+    /// CTRL (offset 0) is left alone: its RST bit must read 1 throughout.
     pub fn clear_registers(&self) {
-        self.map.fill(0, SIM_PAGE as usize, 0);
+        self.map.fill(4, SIM_PAGE as usize, 0);
     }
 
     /// Makes every register and queue state read 0xFFFFFFFF, like a PCI

@@ -200,16 +200,31 @@ impl Table {
 }
 
 /// The simulator's translations: each valid entry mapped into this process.
-#[derive(Debug, Default)]
+/// Every DMA first checks the table's generation, so a mapping removed by
+/// a driver is gone for the device by the time `unmap` returns, as with a
+/// real IOMMU after its IOTLB flush.
+#[derive(Debug)]
 pub struct Translator {
+    table: Table,
     generation: Option<u64>,
     regions: Vec<(Entry, Mapping)>,
     last: usize,
 }
 
 impl Translator {
+    /// Translations through `table`.
+    pub fn new(table: Table) -> Self {
+        Translator {
+            table,
+            generation: None,
+            regions: Vec::new(),
+            last: 0,
+        }
+    }
+
     /// Re-reads the table if it changed since the last call.
-    pub fn refresh(&mut self, table: &Table) {
+    pub fn refresh(&mut self) {
+        let table = &self.table;
         let generation = table.generation();
         if self.generation == Some(generation) {
             return;
@@ -247,6 +262,7 @@ impl Translator {
 
     /// The mapping and offset holding `len` bytes at `iova`, if one does.
     fn find(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
+        self.refresh();
         let fits = |e: &Entry| {
             iova >= e.iova
                 && iova

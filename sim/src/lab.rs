@@ -313,7 +313,6 @@ struct Engine {
     peer: Vec<Option<usize>>,
     /// Frames in flight, indexed by destination port.
     wires: Vec<VecDeque<WireFrame>>,
-    table: Table,
     iommu: Translator,
     free: Vec<Vec<u8>>,
     line_rate: bool,
@@ -373,8 +372,7 @@ impl Engine {
             ports,
             peer,
             wires: (0..cfg.ports).map(|_| VecDeque::new()).collect(),
-            table,
-            iommu: Translator::default(),
+            iommu: Translator::new(table),
             free: Vec::new(),
             line_rate: cfg.line_rate,
             cable_delay_ps: ps(cfg.cable_delay),
@@ -415,18 +413,11 @@ impl Engine {
 
     /// One pass over the model. Returns how much happened.
     fn pass(&mut self, now: u64, busy: bool) -> usize {
-        self.iommu.refresh(&self.table);
+        self.iommu.refresh();
+        // Transmit first: every register write a driver made before its
+        // TDT write is then visible to the control pass below, which the
+        // receive side of this pass uses (RSS tables are read there).
         let mut work = 0;
-        for p in &mut self.ports {
-            work += usize::from(p.control(now, busy));
-        }
-        for i in 0..self.ports.len() {
-            let up = self.peer[i].is_some_and(|j| {
-                let (a, b) = (&self.ports[i], &self.ports[j]);
-                a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
-            });
-            self.ports[i].set_link(up);
-        }
         for (i, port) in self.ports.iter_mut().enumerate() {
             let wire = match self.peer[i] {
                 Some(j) => Some(&mut self.wires[j]),
@@ -442,6 +433,16 @@ impl Engine {
             };
             work += port.transmit(&mut cx);
         }
+        for p in &mut self.ports {
+            work += usize::from(p.control(now, busy));
+        }
+        for i in 0..self.ports.len() {
+            let up = self.peer[i].is_some_and(|j| {
+                let (a, b) = (&self.ports[i], &self.ports[j]);
+                a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
+            });
+            self.ports[i].set_link(up);
+        }
         for (port, wire) in self.ports.iter_mut().zip(&mut self.wires) {
             while wire.front().is_some_and(|f| f.arrival_ps <= now) {
                 let Some(frame) = wire.pop_front() else { break };
@@ -449,6 +450,8 @@ impl Engine {
                 if let Some(rejected) = port.receive(frame) {
                     self.free.push(rejected.data);
                 }
+                // DMA keeps pace with the wire: drain as frames arrive.
+                work += port.deliver(&mut self.iommu, &mut self.free);
             }
             work += port.deliver(&mut self.iommu, &mut self.free);
         }

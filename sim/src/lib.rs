@@ -25,6 +25,7 @@ pub mod bar;
 pub mod clock;
 pub mod control;
 pub mod frame;
+pub mod harness;
 pub mod iommu;
 pub mod lab;
 pub mod mem;

@@ -1,0 +1,598 @@
+//! The simulated 82599 driven register by register through its BAR file and
+//! the IOMMU table, as a driver written from the datasheet would.
+
+mod common;
+
+use common::{fixture, receive, send_all, WAIT};
+use driver::regs;
+use sim::harness::{udp_frame, wait_for};
+use sim::{Bar, SimCounter};
+use std::time::Duration;
+
+fn flow_frame(f: &common::Fixture, i: u32, len: usize) -> Vec<u8> {
+    let src = [10, 0, (i >> 8) as u8, i as u8];
+    udp_frame(
+        f.dut_mac(),
+        src,
+        [10, 1, 0, 1],
+        1000 + (i % 50) as u16,
+        4000,
+        len,
+        u64::from(i),
+    )
+}
+
+#[test]
+fn reset_handshake_restores_defaults_and_disables_queues() {
+    let f = fixture("reset", |c| c.reset_delay = Duration::from_millis(300));
+    let bar = &f.dut;
+    let rx = f.rx(bar, 3, 64, 2048, true);
+    bar.write(regs::FCTRL, regs::FCTRL_UPE | regs::FCTRL_BAM);
+    bar.write(regs::CTRL, regs::CTRL_RST);
+    // During the reset the handshakes read as not done.
+    assert!(wait_for(WAIT, || bar.read(regs::EEC) & regs::EEC_ARD == 0));
+    assert_eq!(bar.read(regs::CTRL) & regs::CTRL_RST, regs::CTRL_RST);
+    assert_eq!(bar.read(regs::RDRXCTL) & regs::RDRXCTL_DMAIDONE, 0);
+    // Then RST self-clears and both handshakes complete.
+    assert!(wait_for(WAIT, || bar.read(regs::CTRL) & regs::CTRL_RST == 0));
+    assert_ne!(bar.read(regs::EEC) & regs::EEC_ARD, 0);
+    assert_ne!(bar.read(regs::RDRXCTL) & regs::RDRXCTL_DMAIDONE, 0);
+    assert_eq!(bar.read(regs::FCTRL), 0, "FCTRL back to its reset value");
+    assert_eq!(bar.read(regs::srrctl(3)), regs::SRRCTL_DEFAULT);
+    assert_eq!(
+        bar.read(regs::rxdctl(rx.queue)) & regs::RXDCTL_ENABLE,
+        0,
+        "reset disables queues"
+    );
+    assert_eq!(bar.read(regs::HLREG0), regs::HLREG0_DEFAULT);
+    // The MAC address is loaded from the "EEPROM" with AV set.
+    let mac = sim::lab::mac_of(0);
+    assert_eq!(
+        bar.read(regs::ral(0)),
+        u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]])
+    );
+    assert_eq!(bar.read(regs::rah(0)) & regs::RAH_AV, regs::RAH_AV);
+}
+
+#[test]
+fn link_comes_up_after_autoneg_and_follows_the_cable() {
+    let f = fixture("link", |c| c.link_delay = Duration::from_millis(200));
+    let (dut, tester) = (&f.dut, &f.tester);
+    assert_eq!(
+        dut.read(regs::LINKS) & regs::LINKS_SPEED_MASK,
+        regs::LINKS_SPEED_10G
+    );
+    dut.read(regs::EICR);
+    // An AN restart takes the link down for the configured delay.
+    dut.write(regs::AUTOC, dut.read(regs::AUTOC) | regs::AUTOC_AN_RESTART);
+    assert!(wait_for(WAIT, || dut.read(regs::LINKS) & regs::LINKS_UP == 0));
+    assert_eq!(
+        dut.read(regs::AUTOC) & regs::AUTOC_AN_RESTART,
+        0,
+        "AN restart self-clears"
+    );
+    assert!(wait_for(WAIT, || dut.read(regs::LINKS) & regs::LINKS_UP != 0));
+    assert_ne!(
+        dut.read(regs::EICR) & regs::EICR_LSC,
+        0,
+        "link changes raise LSC"
+    );
+    assert_eq!(dut.read(regs::EICR), 0, "EICR clears on read");
+    // Forcing one end down takes both ends of the cable down.
+    f.lab.control("link 0 down").unwrap();
+    assert!(wait_for(WAIT, || tester.read(regs::LINKS) & regs::LINKS_UP == 0));
+    assert_eq!(dut.read(regs::LINKS) & regs::LINKS_UP, 0);
+    assert_eq!(dut.read(regs::STATUS) & regs::STATUS_LU, 0);
+    f.lab.control("link 0 up").unwrap();
+    assert!(wait_for(WAIT, || tester.read(regs::LINKS) & regs::LINKS_UP != 0));
+    // Port 1's peer (3) was never initialised but is powered: its link is up.
+    let p1 = Bar::open(&f.lab.bar_path(1)).unwrap();
+    assert!(wait_for(WAIT, || p1.read(regs::LINKS) & regs::LINKS_UP != 0));
+}
+
+#[test]
+fn frame_from_port_2_arrives_on_port_0_with_write_back() {
+    let f = fixture("basic", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    let frame = flow_frame(&f, 7, 128);
+    assert!(tx.send(&f.tester, &frame, 0));
+    let got = receive(&f.dut, &mut rx, 1);
+    assert_eq!(got.len(), 1);
+    let (desc, data) = &got[0];
+    assert_eq!(data, &frame, "bytes arrive unchanged, CRC stripped");
+    assert_eq!(usize::from(desc.len), frame.len());
+    assert_eq!(
+        desc.status & (regs::RXD_STAT_DD | regs::RXD_STAT_EOP),
+        regs::RXD_STAT_DD | regs::RXD_STAT_EOP
+    );
+    let ptype = desc.info & 0x1FFF0;
+    assert_eq!(ptype, regs::RXDADV_PKTTYPE_IPV4 | regs::RXDADV_PKTTYPE_UDP);
+    assert_eq!(desc.rss_type(), regs::RXDADV_RSSTYPE_NONE, "RSS is off");
+    // RDH advanced; TDH advanced and DD written back on the Tx side.
+    assert_eq!(f.dut.read(regs::rdh(0)), 1);
+    assert!(wait_for(WAIT, || tx.idle()));
+    assert_eq!(f.tester.read(regs::tdh(0)), 1);
+    // Frames to another unicast address are filtered (no UPE on the DUT).
+    let mut other = frame.clone();
+    other[5] ^= 0x55;
+    assert!(tx.send(&f.tester, &other, 0));
+    assert!(wait_for(WAIT, || f.dut.sim_counter(SimCounter::RxFiltered) == 1));
+    // Broadcast is accepted (BAM).
+    let mut bcast = frame.clone();
+    bcast[..6].fill(0xFF);
+    assert!(tx.send(&f.tester, &bcast, 0));
+    assert_eq!(receive(&f.dut, &mut rx, 1).len(), 1);
+    assert_eq!(f.dut.read(regs::BPRC), 1);
+}
+
+/// Programs RSS: key, RETA entry j -> queue j % queues, all hash fields.
+fn program_rss(bar: &Bar, key: &[u8; 40], queues: u32) {
+    for i in 0..10 {
+        let k = &key[4 * i..4 * i + 4];
+        bar.write(
+            regs::rssrk(i as u32),
+            u32::from_le_bytes([k[0], k[1], k[2], k[3]]),
+        );
+    }
+    for i in 0..32u32 {
+        let e = |j: u32| (4 * i + j) % queues;
+        bar.write(regs::reta(i), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
+    }
+    bar.write(
+        regs::MRQC,
+        regs::MRQC_RSSEN
+            | regs::MRQC_RSS_FIELD_IPV4
+            | regs::MRQC_RSS_FIELD_IPV4_TCP
+            | regs::MRQC_RSS_FIELD_IPV4_UDP
+            | regs::MRQC_RSS_FIELD_IPV6
+            | regs::MRQC_RSS_FIELD_IPV6_TCP
+            | regs::MRQC_RSS_FIELD_IPV6_UDP,
+    );
+}
+
+const MS_KEY: [u8; 40] = [
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+    0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+    0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+];
+
+fn tcp_frame(dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
+    let mut f = udp_frame(dst_mac, src, dst, sport, dport, 80, 0);
+    f[23] = 6; // TCP
+    f[46] = 0x50; // data offset 5
+    f
+}
+
+#[test]
+fn rss_spreads_known_flows_to_the_queues_the_datasheet_says() {
+    let f = fixture("rss", |_| {});
+    program_rss(&f.dut, &MS_KEY, 4);
+    let mut rings: Vec<_> = (0..4).map(|q| f.rx(&f.dut, q, 64, 2048, true)).collect();
+    let mut tx = f.tx(&f.tester, 0, 64);
+    // The published verification vectors (IPv4 with TCP ports).
+    let vectors: [([u8; 4], u16, [u8; 4], u16, u32); 5] = [
+        (
+            [66, 9, 149, 187],
+            2794,
+            [161, 142, 100, 80],
+            1766,
+            0x51cc_c178,
+        ),
+        (
+            [199, 92, 111, 2],
+            14230,
+            [65, 69, 140, 83],
+            4739,
+            0xc626_b0ea,
+        ),
+        (
+            [24, 19, 198, 95],
+            12898,
+            [12, 22, 207, 184],
+            38024,
+            0x5c2b_394a,
+        ),
+        (
+            [38, 27, 205, 30],
+            48228,
+            [209, 142, 163, 6],
+            2217,
+            0xafc7_327f,
+        ),
+        (
+            [153, 39, 163, 191],
+            44251,
+            [202, 188, 127, 2],
+            1303,
+            0x10e8_28a2,
+        ),
+    ];
+    for (src, sport, dst, dport, hash) in vectors {
+        let frame = tcp_frame(f.dut_mac(), src, dst, sport, dport);
+        assert!(tx.send(&f.tester, &frame, 0));
+        let q = (hash & 0x7F) % 4;
+        let got = receive(&f.dut, &mut rings[q as usize], 1);
+        assert_eq!(got.len(), 1, "flow with hash {hash:#x} lands on queue {q}");
+        assert_eq!(got[0].0.hash, hash);
+        assert_eq!(got[0].0.rss_type(), regs::RXDADV_RSSTYPE_IPV4_TCP);
+        assert_eq!(got[0].1, frame);
+    }
+    // A non-IP frame goes to queue 0 with no hash.
+    let mut arp = flow_frame(&f, 1, 60);
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    assert!(tx.send(&f.tester, &arp, 0));
+    let got = receive(&f.dut, &mut rings[0], 1);
+    assert_eq!(
+        (got[0].0.hash, got[0].0.rss_type()),
+        (0, regs::RXDADV_RSSTYPE_NONE)
+    );
+    // Nothing else arrived anywhere.
+    std::thread::sleep(Duration::from_millis(20));
+    for r in &mut rings {
+        assert!(r.poll(&f.dut).is_none());
+    }
+}
+
+#[test]
+fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
+    for drop_en in [true, false] {
+        let f = fixture(if drop_en { "dropen1" } else { "dropen0" }, |_| {});
+        program_rss(&f.dut, &MS_KEY, 2);
+        // A small packet buffer so that blocking shows quickly.
+        f.dut.write(regs::rxpbsize(0), 32 << regs::RXPBSIZE_SHIFT);
+        let mut q0 = f.rx(&f.dut, 0, 256, 2048, drop_en);
+        let _stuck = f.rx(&f.dut, 1, 32, 2048, drop_en);
+        let mut tx = f.tx(&f.tester, 0, 256);
+        let cfg = sim::rss::RssConfig {
+            mrqc: f.dut.read(regs::MRQC),
+            key: MS_KEY,
+            reta: std::array::from_fn(|j| (j % 2) as u8),
+        };
+        let (mut to0, mut to1) = (Vec::new(), Vec::new());
+        for i in 0..400 {
+            let frame = flow_frame(&f, i, 512);
+            match sim::rss::classify(&cfg, &sim::frame::parse(&frame)).queue {
+                0 => to0.push(frame),
+                _ => to1.push(frame),
+            }
+        }
+        // Fill queue 1 beyond its ring, then send to queue 0.
+        send_all(&f.tester, &mut tx, to1.iter().take(100).cloned());
+        assert!(wait_for(WAIT, || tx.idle()));
+        send_all(&f.tester, &mut tx, to0.iter().take(100).cloned());
+        assert!(wait_for(WAIT, || tx.idle()));
+        let got = if drop_en {
+            receive(&f.dut, &mut q0, 100)
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+            std::iter::from_fn(|| q0.poll(&f.dut)).collect()
+        };
+        if drop_en {
+            assert_eq!(got.len(), 100, "queue 0 loses nothing");
+            for (g, want) in got.iter().zip(&to0) {
+                assert_eq!(&g.1, want, "in order");
+            }
+            // 31 descriptors of queue 1 were usable; the rest were dropped.
+            // Queue 1 had 31 armed descriptors; QPRDC (both queues map to
+            // counter 0) counts the rest of its frames as dropped.
+            let mut dropped = 0;
+            wait_for(WAIT, || {
+                dropped += f.dut.read(regs::qprdc(0));
+                dropped >= 69
+            });
+            assert_eq!(dropped, 69);
+            assert_eq!(f.dut.read(regs::mpc(0)), 0);
+        } else {
+            assert!(
+                got.is_empty(),
+                "queue 1 blocks the shared buffer: {} arrived",
+                got.len()
+            );
+            assert!(f.dut.read(regs::mpc(0)) > 0, "a full buffer misses frames");
+            assert!(f.dut.read(regs::rnbc(0)) > 0);
+        }
+    }
+}
+
+#[test]
+fn jumbo_frame_spans_descriptors_with_eop_on_the_last() {
+    let f = fixture("jumbo", |_| {});
+    f.dut.write(
+        regs::HLREG0,
+        f.dut.read(regs::HLREG0) | regs::HLREG0_JUMBOEN,
+    );
+    f.dut.write(regs::MAXFRS, 9018 << regs::MAXFRS_MFS_SHIFT);
+    let mut rx = f.rx(&f.dut, 0, 64, 1024, true);
+    let mut tx = f.tx(&f.tester, 0, 16);
+    let frame = flow_frame(&f, 3, 2000);
+    assert!(tx.send(&f.tester, &frame, 0));
+    let got = receive(&f.dut, &mut rx, 2);
+    assert_eq!(
+        got.len(),
+        2,
+        "2000 bytes in 1 KiB buffers take two descriptors"
+    );
+    assert_eq!(got[0].0.status & regs::RXD_STAT_EOP, 0);
+    assert_ne!(got[1].0.status & regs::RXD_STAT_EOP, 0);
+    assert_eq!((got[0].0.len, got[1].0.len), (1024, 2000 - 1024));
+    let joined: Vec<u8> = got.iter().flat_map(|g| g.1.iter().copied()).collect();
+    assert_eq!(joined, frame);
+    // Without JUMBOEN the same frame is oversize.
+    f.dut.write(
+        regs::HLREG0,
+        f.dut.read(regs::HLREG0) & !regs::HLREG0_JUMBOEN,
+    );
+    assert!(tx.send(&f.tester, &frame, 0));
+    let mut roc = 0;
+    assert!(wait_for(WAIT, || {
+        roc += f.dut.read(regs::ROC);
+        roc == 1
+    }));
+}
+
+#[test]
+fn statistics_count_what_was_sent_and_clear_on_read() {
+    let f = fixture("stats", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 512, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 512);
+    // Map queue 0 to counter 5 on both sides.
+    f.dut.write(regs::rqsmr(0), 5);
+    f.tester.write(regs::tqsm(0), 5);
+    send_all(&f.tester, &mut tx, (0..300).map(|i| flow_frame(&f, i, 100)));
+    assert_eq!(receive(&f.dut, &mut rx, 300).len(), 300);
+    assert_eq!(f.tester.read(regs::GPTC), 300);
+    assert_eq!(
+        f.tester.read(regs::GOTCL),
+        300 * 104,
+        "octets include the CRC"
+    );
+    assert_eq!(f.tester.read(regs::GOTCH), 0);
+    assert_eq!(f.tester.read(regs::qptc(5)), 300);
+    assert_eq!(f.tester.read(regs::qbtc_l(5)), 300 * 100);
+    assert_eq!(f.dut.read(regs::GPRC), 300);
+    assert_eq!(f.dut.read(regs::TPR), 300);
+    assert_eq!(f.dut.read(regs::GORCL), 300 * 104);
+    assert_eq!(f.dut.read(regs::qprc(5)), 300);
+    assert_eq!(f.dut.read(regs::qbrc_l(5)), 300 * 100);
+    assert_eq!(f.dut.read(regs::qprc(0)), 0, "unmapped counter stays 0");
+    // Clear on read.
+    for reg in [
+        regs::GPRC,
+        regs::TPR,
+        regs::GORCL,
+        regs::qprc(5),
+        regs::qbrc_l(5),
+    ] {
+        assert_eq!(f.dut.read(reg), 0, "register {reg:#x} cleared by the read");
+    }
+    assert_eq!(f.tester.read(regs::GPTC), 0);
+}
+
+#[test]
+fn bad_frames_are_counted_and_never_delivered() {
+    let f = fixture("faults", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    for cmd in [
+        "inject 0 corrupt 3",
+        "inject 0 runt 2",
+        "inject 0 oversize 4",
+        "inject 0 length 5",
+    ] {
+        f.lab.control(cmd).unwrap();
+    }
+    let (mut crc, mut ruc, mut roc, mut rlec) = (0, 0, 0, 0);
+    assert!(
+        wait_for(WAIT, || {
+            crc += f.dut.read(regs::CRCERRS);
+            ruc += f.dut.read(regs::RUC);
+            roc += f.dut.read(regs::ROC);
+            rlec += f.dut.read(regs::RLEC);
+            (crc, ruc, roc, rlec) == (3, 2, 4, 5)
+        }),
+        "CRCERRS {crc} RUC {ruc} ROC {roc} RLEC {rlec}"
+    );
+    assert!(rx.poll(&f.dut).is_none());
+    assert_eq!(f.dut.read(regs::GPRC), 0);
+    assert!(f
+        .lab
+        .control("inject 9 runt 1")
+        .unwrap_err()
+        .contains("ports 0 to 3"));
+    // The same commands work over the control socket.
+    let answer = sim::control::send(f.lab.dir(), "counters 0").unwrap();
+    assert!(answer.contains("iommu_faults 0"), "{answer}");
+    assert!(sim::control::send(f.lab.dir(), "bogus")
+        .unwrap_err()
+        .contains("unknown command"));
+}
+
+#[test]
+fn disabled_queue_does_no_dma_and_reads_back_disabled() {
+    let f = fixture("disable", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    assert!(tx.send(&f.tester, &flow_frame(&f, 1, 64), 0));
+    assert_eq!(receive(&f.dut, &mut rx, 1).len(), 1);
+    rx.disable(&f.dut).unwrap();
+    let snapshot: Vec<u64> = (0..64).map(|i| rx.mem.read_u64(i * 16 + 8)).collect();
+    send_all(&f.tester, &mut tx, (0..10).map(|i| flow_frame(&f, i, 64)));
+    assert!(wait_for(WAIT, || f
+        .dut
+        .sim_counter(SimCounter::RxToDisabledQueue)
+        == 10));
+    let after: Vec<u64> = (0..64).map(|i| rx.mem.read_u64(i * 16 + 8)).collect();
+    assert_eq!(snapshot, after, "no descriptor written after the disable");
+    // After the read-back said disabled, the memory may go: no fault.
+    drop(rx);
+    send_all(&f.tester, &mut tx, (0..10).map(|i| flow_frame(&f, i, 64)));
+    assert!(wait_for(WAIT, || f
+        .dut
+        .sim_counter(SimCounter::RxToDisabledQueue)
+        == 20));
+    assert_eq!(f.dut.sim_counter(SimCounter::IommuFaults), 0);
+    // Tx: a disabled queue does not transmit.
+    let mut tx1 = f.tx(&f.tester, 1, 16);
+    f.tester.write(regs::txdctl(1), 0);
+    assert!(wait_for(WAIT, || f.tester.read(regs::txdctl(1))
+        & regs::TXDCTL_ENABLE
+        == 0));
+    assert!(tx1.send(&f.tester, &flow_frame(&f, 1, 64), 0));
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(!tx1.idle(), "nothing completed on a disabled Tx queue");
+    assert_eq!(f.tester.read(regs::tdh(1)), 0);
+}
+
+#[test]
+fn dma_to_unmapped_memory_is_an_iommu_fault_and_the_model_carries_on() {
+    let f = fixture("iommu", |_| {});
+    let rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    // Point the next Rx descriptor at an address nobody mapped.
+    rx.mem.write_u64(0, 0xdead_0000_0000);
+    assert!(tx.send(&f.tester, &flow_frame(&f, 1, 64), 0));
+    assert!(wait_for(WAIT, || f
+        .dut
+        .sim_counter(SimCounter::IommuFaults)
+        == 1));
+    assert_eq!(
+        f.dut.read(regs::rdh(0)),
+        0,
+        "the faulting descriptor was not consumed"
+    );
+    // Unmapping the Tx ring makes the next send fault on the tester port.
+    tx.mem.unmap().unwrap();
+    assert!(tx.send(&f.tester, &flow_frame(&f, 2, 64), 0));
+    assert!(wait_for(WAIT, || f
+        .tester
+        .sim_counter(SimCounter::IommuFaults)
+        == 1));
+    assert_eq!(
+        f.tester.read(regs::tdh(0)),
+        1,
+        "the faulting frame was not consumed"
+    );
+    // The model keeps running: a fresh pair of rings works.
+    let mut rx1 = f.rx(&f.dut, 1, 64, 2048, true);
+    f.dut.write(regs::rxdctl(0), 0);
+    let mut tx1 = f.tx(&f.tester, 1, 64);
+    program_rss(&f.dut, &MS_KEY, 1);
+    f.dut.write(regs::reta(0), 1 | 1 << 8 | 1 << 16 | 1 << 24);
+    for i in 1..32 {
+        f.dut.write(regs::reta(i), 0x0101_0101);
+    }
+    assert!(tx1.send(&f.tester, &flow_frame(&f, 3, 64), 0));
+    assert_eq!(receive(&f.dut, &mut rx1, 1).len(), 1);
+    let status = f.lab.control("status").unwrap();
+    assert!(status.contains("port0 link=up"), "{status}");
+}
+
+#[test]
+fn ptp_frames_latch_timestamps_that_differ_by_the_cable_delay() {
+    let delay = Duration::from_micros(64);
+    let f = fixture("ptp", |c| c.cable_delay = delay);
+    let ports = [
+        (&f.dut, f.rx(&f.dut, 0, 64, 2048, true), f.tx(&f.dut, 0, 64)),
+        (
+            &f.tester,
+            f.rx(&f.tester, 0, 64, 2048, true),
+            f.tx(&f.tester, 0, 64),
+        ),
+    ];
+    let [(dut, mut dut_rx, mut dut_tx), (tester, mut tester_rx, mut tester_tx)] = ports;
+    for bar in [dut, tester] {
+        // SYSTIM ticks once per 6.4 ns clock period.
+        bar.write(regs::TIMINCA, (1 << regs::TIMINCA_IP_SHIFT) | 1);
+        bar.write(
+            regs::TSYNCRXCTL,
+            regs::TSYNCRXCTL_ENABLED | regs::TSYNCRXCTL_TYPE_L2_L4_V2,
+        );
+        bar.write(
+            regs::RXMTRL,
+            u32::from(regs::PTP_EVENT_UDP_PORT) << regs::RXMTRL_UDPT_SHIFT,
+        );
+        bar.write(regs::TSYNCTXCTL, regs::TSYNCTXCTL_ENABLED);
+    }
+    assert!(
+        wait_for(WAIT, || dut.read(regs::SYSTIML) != 0
+            && tester.read(regs::SYSTIML) != 0),
+        "SYSTIM runs"
+    );
+    // One probe each way: the sum of both differences cancels the clock offset.
+    let one_way = |from: &Bar,
+                   tx: &mut sim::harness::TxRing,
+                   to: &Bar,
+                   rx: &mut sim::harness::RxRing,
+                   mac| {
+        let probe = sim::harness::ptp_frame(mac, 7, 90);
+        assert!(tx.send(from, &probe, regs::ADVTXD_MAC_TSTAMP));
+        let got = receive(to, rx, 1);
+        assert_eq!(got.len(), 1);
+        assert_ne!(
+            got[0].0.status & regs::RXD_STAT_TS,
+            0,
+            "descriptor says timestamped"
+        );
+        assert!(wait_for(WAIT, || from.read(regs::TSYNCTXCTL)
+            & regs::TSYNCTXCTL_VALID
+            != 0));
+        assert_ne!(to.read(regs::TSYNCRXCTL) & regs::TSYNCRXCTL_VALID, 0);
+        let tx_ts = u64::from(from.read(regs::TXSTMPL)) | u64::from(from.read(regs::TXSTMPH)) << 32;
+        let rx_ts = u64::from(to.read(regs::RXSTMPL)) | u64::from(to.read(regs::RXSTMPH)) << 32;
+        assert_eq!(
+            to.read(regs::TSYNCRXCTL) & regs::TSYNCRXCTL_VALID,
+            0,
+            "reading RXSTMPH unlocks"
+        );
+        assert_eq!(
+            from.read(regs::TSYNCTXCTL) & regs::TSYNCTXCTL_VALID,
+            0,
+            "reading TXSTMPH unlocks"
+        );
+        assert_eq!(to.read(regs::RXSATRH) >> 16, 7, "sequence id latched");
+        rx_ts as i64 - tx_ts as i64
+    };
+    let there = one_way(
+        tester,
+        &mut tester_tx,
+        dut,
+        &mut dut_rx,
+        sim::lab::mac_of(0),
+    );
+    let back = one_way(
+        dut,
+        &mut dut_tx,
+        tester,
+        &mut tester_rx,
+        sim::lab::mac_of(2),
+    );
+    let ticks = (delay.as_nanos() * 10 / 64) as i64; // 6.4 ns per tick
+    assert!(
+        (there + back - 2 * ticks).abs() <= 2,
+        "there {there} + back {back} vs 2 x {ticks}"
+    );
+    // A frame that is not PTP gets no timestamp.
+    assert!(tester_tx.send(tester, &flow_frame(&f, 1, 90), 0));
+    let got = receive(dut, &mut dut_rx, 1);
+    assert_eq!(got[0].0.status & regs::RXD_STAT_TS, 0);
+    assert_eq!(dut.read(regs::TSYNCRXCTL) & regs::TSYNCRXCTL_VALID, 0);
+}
+
+#[test]
+fn surprise_removal_reads_all_ones_and_stops_the_link() {
+    let f = fixture("removal", |_| {});
+    f.lab.control("remove 0").unwrap();
+    assert!(wait_for(WAIT, || f.dut.read(regs::STATUS) == 0xFFFF_FFFF));
+    assert_eq!(f.dut.read(regs::LINKS), 0xFFFF_FFFF);
+    assert_eq!(f.dut.read(regs::rxdctl(0)), 0xFFFF_FFFF);
+    assert!(wait_for(WAIT, || f.tester.read(regs::LINKS)
+        & regs::LINKS_UP
+        == 0));
+    // The tester keeps working: its frames are lost on a dead link.
+    let mut tx = f.tx(&f.tester, 0, 16);
+    assert!(tx.send(&f.tester, &flow_frame(&f, 1, 64), 0));
+    assert!(wait_for(WAIT, || f
+        .tester
+        .sim_counter(SimCounter::TxLinkDown)
+        == 1));
+}
