@@ -148,7 +148,7 @@ pub const fn rxpbsize(i: u32) -> u32 {
 }
 /// RXPBSIZE: size in KiB, bits 19:10 (8.2.3.8.9).
 pub const RXPBSIZE_SHIFT: u32 = 10;
-/// RXPBSIZE[0] after reset: 512 KiB, SIZE = 0x200 (8.2.3.8.9). The datasheet
+/// RXPBSIZE(0) after reset: 512 KiB, SIZE = 0x200 (8.2.3.8.9). The datasheet
 /// gives PB[1..7] the same 0x200 default, meaningless without DCB.
 pub const RXPBSIZE_DEFAULT: u32 = 512 << RXPBSIZE_SHIFT;
 
@@ -335,7 +335,7 @@ pub const DTXMXSZRQ: u32 = 0x08100;
 pub const fn txpbsize(i: u32) -> u32 {
     0x0CC00 + i * 4
 }
-/// TXPBSIZE[0] after reset: 160 KiB (8.2.3.9.13).
+/// TXPBSIZE(0) after reset: 160 KiB (8.2.3.9.13).
 pub const TXPBSIZE_DEFAULT: u32 = 160 << 10;
 /// DCB Transmit Descriptor Plane Control and Status (8.2.3.10.2).
 pub const RTTDCS: u32 = 0x04900;
@@ -631,7 +631,7 @@ pub enum ReadEffect {
 /// The read side effect of `reg`, a datasheet fact (8.2.3.23, 8.2.3.26).
 pub fn read_effect(reg: u32) -> ReadEffect {
     let in_queue_block = |base: u32, stride: u32| {
-        reg >= base && reg < base + stride * NUM_QUEUE_STATS && (reg - base) % stride == 0
+        reg >= base && reg < base + stride * NUM_QUEUE_STATS && (reg - base).is_multiple_of(stride)
     };
     match reg {
         RXSTMPH => ReadEffect::ClearBit {

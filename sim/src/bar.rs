@@ -261,7 +261,7 @@ fn queue_enable_state(reg: u32) -> Option<(u32, u32)> {
     let rx_lo = regs::rxdctl(0);
     let rx_hi = regs::rxdctl(64);
     let queue_of =
-        |base: u32| (reg >= base && (reg - base) % 0x40 == 0).then(|| (reg - base) / 0x40);
+        |base: u32| (reg >= base && (reg - base).is_multiple_of(0x40)).then(|| (reg - base) / 0x40);
     if let Some(q) = queue_of(rx_lo).filter(|&q| q < 64) {
         return Some((RX_QUEUE_STATE + 4 * q, regs::RXDCTL_ENABLE));
     }

@@ -214,7 +214,7 @@ impl RxRing {
         drop_en: bool,
     ) -> io::Result<RxRing> {
         let ring_bytes = size as usize * 16;
-        if mem.len() < ring_bytes + size as usize * buf_size || buf_size % 1024 != 0 {
+        if mem.len() < ring_bytes + size as usize * buf_size || !buf_size.is_multiple_of(1024) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "Rx ring memory too small",
@@ -288,6 +288,28 @@ impl RxRing {
         bar.write(regs::rdt(self.queue), self.next);
         self.next = (self.next + 1) % self.size;
         Some((desc, data))
+    }
+
+    /// Returns every completed descriptor to the device without copying
+    /// the data, with one RDT write; returns how many frames completed.
+    pub fn recycle(&mut self, bar: &Bar) -> usize {
+        let mut n = 0;
+        loop {
+            let d = self.next as usize * 16;
+            if self.mem.read_u64(d + 8) as u32 & regs::RXD_STAT_DD == 0 {
+                break;
+            }
+            self.arm(self.next);
+            self.next = (self.next + 1) % self.size;
+            n += 1;
+        }
+        if n > 0 {
+            bar.write(
+                regs::rdt(self.queue),
+                (self.next + self.size - 1) % self.size,
+            );
+        }
+        n
     }
 
     /// Disables the queue and waits until it reads back disabled (4.6.7.1.2).

@@ -97,7 +97,7 @@ impl Mapping {
 
     /// The 32-bit word at `offset`, or `None` when out of bounds or unaligned.
     pub fn u32_at(&self, offset: usize) -> Option<&AtomicU32> {
-        if !self.in_bounds(offset, 4) || offset % 4 != 0 {
+        if !self.in_bounds(offset, 4) || !offset.is_multiple_of(4) {
             return None;
         }
         // SAFETY: in bounds and 4-byte aligned (the mapping is page aligned);
@@ -108,7 +108,7 @@ impl Mapping {
 
     /// The 64-bit word at `offset`, or `None` when out of bounds or unaligned.
     pub fn u64_at(&self, offset: usize) -> Option<&AtomicU64> {
-        if !self.in_bounds(offset, 8) || offset % 8 != 0 {
+        if !self.in_bounds(offset, 8) || !offset.is_multiple_of(8) {
             return None;
         }
         // SAFETY: as in `u32_at`, with 8-byte alignment.

@@ -373,7 +373,7 @@ impl Port {
     ) -> Option<(u64, u32)> {
         let base = (u64::from(self.regs.read(bah)) << 32) | u64::from(self.regs.read(bal) & !0x7F);
         let bytes = self.regs.read(len);
-        if bytes == 0 || bytes % 128 != 0 {
+        if bytes == 0 || !bytes.is_multiple_of(128) {
             self.warn_once(what, || {
                 format!("{what} queue {q}: length register {bytes} is not a non-zero multiple of 128; queue stays disabled")
             });

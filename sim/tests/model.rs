@@ -171,7 +171,8 @@ fn rss_spreads_known_flows_to_the_queues_the_datasheet_says() {
     let mut rings: Vec<_> = (0..4).map(|q| f.rx(&f.dut, q, 64, 2048, true)).collect();
     let mut tx = f.tx(&f.tester, 0, 64);
     // The published verification vectors (IPv4 with TCP ports).
-    let vectors: [([u8; 4], u16, [u8; 4], u16, u32); 5] = [
+    type Vector = ([u8; 4], u16, [u8; 4], u16, u32);
+    let vectors: [Vector; 5] = [
         (
             [66, 9, 149, 187],
             2794,

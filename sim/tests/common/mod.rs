@@ -18,11 +18,12 @@ pub struct Fixture {
 }
 
 pub fn root() -> PathBuf {
-    PathBuf::from(format!("/dev/shm/ixy-sim-tests-{}", std::process::id()))
+    PathBuf::from("/dev/shm/ixy-sim-tests")
 }
 
+/// A lab named after the test and this process, so runs never collide.
 pub fn config(name: &str) -> LabConfig {
-    let mut cfg = LabConfig::new(name);
+    let mut cfg = LabConfig::new(&format!("{name}-{}", std::process::id()));
     cfg.root = root();
     cfg.line_rate = false;
     cfg

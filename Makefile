@@ -1,0 +1,50 @@
+# ixy-mp: the two commands that matter are `make demo` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+# Tests start several simulated labs at once on a 2-core machine; the
+# simulator's polling threads back off when idle, so parallel tests are fine.
+TEST_FLAGS ?=
+
+.PHONY: all build test demo bench lint fmt doc hugepages clean
+
+all: build
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+## The main job: the simulated NIC, traffic, stats and a latency histogram.
+demo: hugepages-if-possible
+	$(CARGO) build --release -p sim --example demo
+	./target/release/examples/demo
+
+## Every test of the workspace (unit, integration, doc).
+test:
+	@mkdir -p target
+	set -o pipefail; $(CARGO) test --workspace $(TEST_FLAGS) 2>&1 | tee target/test.log
+	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
+
+## Benchmarks print figures; targets live here, never in tests.
+bench:
+	$(CARGO) bench --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+fmt:
+	$(CARGO) fmt --all
+
+doc:
+	$(CARGO) doc --workspace --no-deps
+
+## 512 hugepages of 2 MiB and a hugetlbfs mount on /mnt/huge (needs root).
+hugepages:
+	./scripts/setup-hugepages.sh
+
+# The demo runs without hugepages too (the simulator falls back to /dev/shm).
+hugepages-if-possible:
+	@./scripts/setup-hugepages.sh || echo "demo: continuing without hugepages"
+
+clean:
+	$(CARGO) clean

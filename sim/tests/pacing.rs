@@ -1,0 +1,52 @@
+//! Line-rate pacing: a cable carries at most 10 Gbit/s, preamble, FCS and
+//! inter-frame gap counted. Alone in its own test binary so that no other
+//! test competes for the two cores while it measures.
+
+mod common;
+
+use common::{fixture, WAIT};
+use driver::regs;
+use sim::harness::{udp_frame, wait_for};
+use sim::wire::line_rate_pps;
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_saturated_cable_runs_at_line_rate_within_two_percent() {
+    let f = fixture("pacing", |c| c.line_rate = true);
+    let len = 1514; // largest standard frame without FCS
+    let frame = udp_frame(f.dut_mac(), [10, 0, 0, 1], [10, 1, 0, 1], 1, 2, len, 0);
+    let mut tx = f.tx(&f.tester, 0, 1024);
+    // The DUT has no Rx queue: TPR counts every frame the cable delivers.
+    let keep_full = |tx: &mut sim::harness::TxRing| {
+        let mut queued = false;
+        while tx.push(&frame, 0) {
+            queued = true;
+        }
+        if queued {
+            tx.flush(&f.tester);
+        }
+    };
+    let warmup = Instant::now();
+    while warmup.elapsed() < Duration::from_millis(200) {
+        keep_full(&mut tx);
+    }
+    f.dut.read(regs::TPR);
+    let start = Instant::now();
+    let mut frames = 0u64;
+    while start.elapsed() < Duration::from_secs(1) {
+        keep_full(&mut tx);
+        frames += u64::from(f.dut.read(regs::TPR));
+    }
+    frames += u64::from(f.dut.read(regs::TPR));
+    let rate = frames as f64 / start.elapsed().as_secs_f64();
+    let line = line_rate_pps(len);
+    let ratio = rate / line;
+    println!("{frames} frames of {len} B in 1 s: {rate:.0} fps, line rate {line:.0} fps, ratio {ratio:.4}");
+    assert!(
+        (0.98..=1.02).contains(&ratio),
+        "cable ran at {:.2}% of line rate",
+        ratio * 100.0
+    );
+    // Every frame queued before the end goes out: the ring drains.
+    assert!(wait_for(WAIT, || tx.idle()));
+}
