@@ -57,7 +57,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         regs::MRQC,
         regs::MRQC_RSSEN | regs::MRQC_RSS_FIELD_IPV4 | regs::MRQC_RSS_FIELD_IPV4_UDP,
     );
-    // Queue i counts in statistics set i (RQSMR, 8.2.3.8.x).
+    // Queue i counts in statistics set i (RQSMR, 8.2.3.23.71).
     dut.write(regs::rqsmr(0), 0x0302_0100);
 
     let mut iova = 1u64 << 32;

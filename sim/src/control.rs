@@ -68,6 +68,8 @@ pub enum Command {
     },
     /// `status`: one line per port.
     Status,
+    /// `help`: the command summary.
+    Help,
 }
 
 /// Parses one command line for a lab of `ports` ports.
@@ -149,7 +151,7 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
             arity(1)?;
             Ok(Command::Status)
         }
-        "help" => Err(HELP.into()),
+        "help" => Ok(Command::Help),
         w => Err(format!("unknown command {w:?}; try 'help'")),
     }
 }

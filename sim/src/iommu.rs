@@ -207,8 +207,23 @@ impl Table {
 pub struct Translator {
     table: Table,
     generation: Option<u64>,
-    regions: Vec<(Entry, Mapping)>,
+    regions: Vec<Region>,
     last: usize,
+}
+
+/// A mapped entry and the identity (device, inode) of the file it maps,
+/// so that a file deleted and created again under the same name is mapped
+/// anew rather than written through the old mapping.
+#[derive(Debug)]
+struct Region {
+    entry: Entry,
+    file: (u64, u64),
+    map: Mapping,
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl Translator {
@@ -234,7 +249,11 @@ impl Translator {
         // Keep mappings of entries that are still there; map new ones.
         let mut old = std::mem::take(&mut self.regions);
         for entry in entries {
-            if let Some(pos) = old.iter().position(|(e, _)| *e == entry) {
+            let file = file_id(&entry.path);
+            if let Some(pos) = old
+                .iter()
+                .position(|r| r.entry == entry && Some(r.file) == file)
+            {
                 self.regions.push(old.swap_remove(pos));
                 continue;
             }
@@ -246,17 +265,22 @@ impl Translator {
                 );
                 continue;
             };
-            match Mapping::open(&entry.path, entry.file_offset, len) {
-                Ok(map) => self.regions.push((entry, map)),
-                Err(e) => log::warn!(
+            match (Mapping::open(&entry.path, entry.file_offset, len), file) {
+                (Ok(map), Some(file)) => self.regions.push(Region { entry, file, map }),
+                (Err(e), _) => log::warn!(
                     "IOMMU entry {} at {:#x}: cannot map {}: {e}; DMA there will fault",
                     entry.slot,
                     entry.iova,
                     entry.path.display()
                 ),
+                (Ok(_), None) => log::warn!(
+                    "IOMMU entry {} at {:#x}: backing file vanished",
+                    entry.slot,
+                    entry.iova
+                ),
             }
         }
-        self.regions.sort_by_key(|(e, _)| e.iova);
+        self.regions.sort_by_key(|r| r.entry.iova);
         self.last = 0;
     }
 
@@ -269,18 +293,18 @@ impl Translator {
                     .checked_add(len as u64)
                     .is_some_and(|end| end <= e.iova + e.len)
         };
-        if !self.regions.get(self.last).is_some_and(|(e, _)| fits(e)) {
+        if !self.regions.get(self.last).is_some_and(|r| fits(&r.entry)) {
             let idx = self
                 .regions
-                .partition_point(|(e, _)| e.iova <= iova)
+                .partition_point(|r| r.entry.iova <= iova)
                 .checked_sub(1)?;
-            if !fits(&self.regions[idx].0) {
+            if !fits(&self.regions[idx].entry) {
                 return None;
             }
             self.last = idx;
         }
-        let (e, m) = &self.regions[self.last];
-        Some((m, (iova - e.iova) as usize))
+        let r = &self.regions[self.last];
+        Some((&r.map, (iova - r.entry.iova) as usize))
     }
 
     /// DMA read; false is an IOMMU fault.

@@ -45,6 +45,8 @@ pub struct LabConfig {
     pub cable_delay: Duration,
     /// Longest sleep of the idle polling loop.
     pub max_idle_sleep: Duration,
+    /// Pin the model's thread to this CPU core (benchmarks).
+    pub core: Option<usize>,
 }
 
 impl LabConfig {
@@ -61,6 +63,7 @@ impl LabConfig {
             reset_delay: Duration::from_millis(1),
             cable_delay: Duration::from_nanos(50),
             max_idle_sleep: Duration::from_millis(1),
+            core: None,
         }
     }
 
@@ -165,6 +168,7 @@ pub struct Lab {
     requests: mpsc::Sender<Request>,
     engine: Option<JoinHandle<()>>,
     control: Option<control::Server>,
+    lock: Option<LabLock>,
 }
 
 impl Lab {
@@ -172,16 +176,24 @@ impl Lab {
     pub fn start(cfg: LabConfig) -> Result<Lab, Error> {
         cfg.validate()?;
         let dir = cfg.dir();
-        claim_dir(&dir)?;
+        let lock = claim_dir(&dir)?;
         let engine = Engine::new(&cfg, &dir)?;
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let control = control::Server::start(&dir.join("control"), tx.clone())
             .map_err(io_err("control socket"))?;
         let flag = stop.clone();
+        let core = cfg.core;
         let handle = std::thread::Builder::new()
             .name(format!("ixy-sim-{}", cfg.name))
-            .spawn(move || engine.run(&flag, &rx))
+            .spawn(move || {
+                if let Some(core) = core {
+                    if let Err(e) = pin_to_core(core) {
+                        log::warn!("sim: cannot pin the model thread to core {core}: {e}");
+                    }
+                }
+                engine.run(&flag, &rx)
+            })
             .map_err(io_err("spawning the model thread"))?;
         log::info!(
             "sim lab {} up: {} ports, cables {:?}, line rate {}",
@@ -201,6 +213,7 @@ impl Lab {
             requests: tx,
             engine: Some(handle),
             control: Some(control),
+            lock: Some(lock),
         })
     }
 
@@ -265,6 +278,9 @@ impl Lab {
                 self.dir.display()
             );
         }
+        // Remove the lock file while holding the lock, then release it.
+        let _ = std::fs::remove_file(lock_path(&self.dir));
+        drop(self.lock.take());
     }
 }
 
@@ -276,23 +292,51 @@ impl Drop for Lab {
     }
 }
 
+/// Pins the calling thread to CPU `core`.
+pub fn pin_to_core(core: usize) -> nix::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(core)?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+}
+
 /// The BAR file of `port` in lab directory `dir`.
 pub fn bar_path(dir: &Path, port: usize) -> PathBuf {
     dir.join(format!("port{port}")).join("bar0")
 }
 
+/// The lock that makes a lab directory ours for the lab's lifetime: an
+/// exclusive `flock` on `ROOT/NAME.lock`, released by the kernel when the
+/// process dies, so a lab left behind by a crash is recognised as stale.
+type LabLock = nix::fcntl::Flock<std::fs::File>;
+
+fn lock_path(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    dir.with_file_name(name)
+}
+
 /// Makes `dir` ours: refuses a running lab, clears a stale one.
-fn claim_dir(dir: &Path) -> Result<(), Error> {
-    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
-        if let Ok(pid) = pid.trim().parse::<u32>() {
-            if pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists() {
-                return Err(Error::Running {
-                    dir: dir.to_path_buf(),
-                    pid,
-                });
+fn claim_dir(dir: &Path) -> Result<LabLock, Error> {
+    let root = dir.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(root).map_err(io_err(format!("creating {}", root.display())))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock_path(dir))
+        .map_err(io_err(format!("opening the lock of lab {}", dir.display())))?;
+    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
+        |_| {
+            let pid = std::fs::read_to_string(dir.join("pid"))
+                .ok()
+                .and_then(|p| p.trim().parse().ok())
+                .unwrap_or(0);
+            Error::Running {
+                dir: dir.to_path_buf(),
+                pid,
             }
-        }
-    }
+        },
+    )?;
     if dir.exists() {
         log::warn!(
             "sim lab {}: removing what a stopped lab left behind",
@@ -304,7 +348,8 @@ fn claim_dir(dir: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(dir)
         .map_err(io_err(format!("creating lab directory {}", dir.display())))?;
     std::fs::write(dir.join("pid"), format!("{}\n", std::process::id()))
-        .map_err(io_err("writing the pid file"))
+        .map_err(io_err("writing the pid file"))?;
+    Ok(lock)
 }
 
 /// The model: everything the polling thread owns.
@@ -381,32 +426,35 @@ impl Engine {
         })
     }
 
+    /// The polling loop. Idle back-off by idle *time*: spin for the first
+    /// 50 µs without work, then yield, and after 1 ms sleep an eighth of the
+    /// time idle so far (at most `max_idle_sleep`): a busy lab never sleeps,
+    /// an idle one costs little, and it wakes within 1/8 of its idle time.
     fn run(mut self, stop: &AtomicBool, requests: &mpsc::Receiver<Request>) {
-        let mut idle: u32 = 0;
+        let mut idle_since: Option<Instant> = None;
         let mut busy = false;
         while !stop.load(Ordering::Acquire) {
             while let Ok(req) = requests.try_recv() {
                 let answer = self.command(&req.line);
                 // The asker may have given up waiting; nothing to do then.
                 let _ = req.reply.send(answer);
-                idle = 0;
+                idle_since = None;
             }
             let now = ps(self.epoch.elapsed());
             let work = self.pass(now, busy);
             busy = work > 0;
             if busy {
-                idle = 0;
+                idle_since = None;
                 continue;
             }
-            idle = idle.saturating_add(1);
+            let idle = idle_since.get_or_insert_with(Instant::now).elapsed();
             let in_flight = self.wires.iter().any(|w| !w.is_empty());
-            if idle < 64 {
+            if idle < Duration::from_micros(50) {
                 std::hint::spin_loop();
-            } else if idle < 128 || in_flight {
+            } else if idle < Duration::from_millis(1) || in_flight {
                 std::thread::yield_now();
             } else {
-                let exp = ((idle - 128) / 8).min(20);
-                std::thread::sleep(Duration::from_micros(1 << exp).min(self.max_idle_sleep));
+                std::thread::sleep((idle / 8).min(self.max_idle_sleep));
             }
         }
     }
@@ -432,6 +480,7 @@ impl Engine {
                 wire,
             };
             work += port.transmit(&mut cx);
+            port.flush_stats();
         }
         for p in &mut self.ports {
             work += usize::from(p.control(now, busy));
@@ -454,6 +503,7 @@ impl Engine {
                 work += port.deliver(&mut self.iommu, &mut self.free);
             }
             work += port.deliver(&mut self.iommu, &mut self.free);
+            port.flush_stats();
         }
         work
     }
@@ -505,6 +555,7 @@ impl Engine {
                 }
                 out
             }
+            C::Help => format!("ok\n{}", control::HELP),
             C::Status => {
                 let mut out = String::from("ok");
                 for (i, p) in self.ports.iter().enumerate() {

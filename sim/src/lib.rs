@@ -32,6 +32,7 @@ pub mod mem;
 pub mod port;
 pub mod rss;
 pub mod rx;
+pub mod stats;
 pub mod tx;
 pub mod wire;
 

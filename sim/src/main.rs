@@ -12,7 +12,8 @@ ixy-sim: a simulated Intel 82599 lab (register-level device model)
 
 usage:
   ixy-sim [--lab NAME] [--ports K] [--cable A-B]... [--unlimited]
-          [--link-delay-ms MS] [--reset-delay-ms MS] [--cable-delay-ns NS] [--dir DIR]
+          [--link-delay-ms MS] [--reset-delay-ms MS] [--cable-delay-ns NS]
+          [--core N] [--dir DIR]
   ixy-sim ctl [--lab NAME] [--dir DIR] COMMAND...
 
 Runs the lab in the foreground until SIGINT/SIGTERM, then removes its directory.
@@ -23,6 +24,7 @@ options:
   --cable A-B           a cable between ports A and B; repeat for more
                         (default: --cable 0-2 --cable 1-3)
   --unlimited           lift the 10 Gbit/s line rate of every cable
+  --core N              pin the model's polling thread to CPU core N
   --link-delay-ms MS    reset/AN restart to link up (default: 10)
   --reset-delay-ms MS   CTRL.RST to reset done (default: 1)
   --cable-delay-ns NS   propagation delay of a cable (default: 50)
@@ -87,6 +89,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "--dir" => cfg.root = PathBuf::from(value(args, &mut i, "--dir")?),
             "--ports" => cfg.ports = number(value(args, &mut i, "--ports")?, "--ports")?,
             "--unlimited" => cfg.line_rate = false,
+            "--core" => cfg.core = Some(number(value(args, &mut i, "--core")?, "--core")?),
             "--cable" => {
                 let v = value(args, &mut i, "--cable")?;
                 let (a, b) = v

@@ -6,6 +6,7 @@ use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use crate::clock::Clock;
 use crate::rss::RssConfig;
 use crate::rx::RxEntry;
+use crate::stats::Pending;
 use driver::regs;
 use std::collections::VecDeque;
 use std::path::Path;
@@ -109,6 +110,8 @@ pub struct Port {
     pub(crate) wire_free_ps: u64,
     /// Frames still to be dropped on arrival (`drop` control command).
     pub(crate) drop_next: u64,
+    /// Statistics gathered during the current pass.
+    pub(crate) stats: Pending,
     warned: Vec<&'static str>,
 }
 
@@ -144,6 +147,7 @@ impl Port {
             rx_fifo_bytes: 0,
             wire_free_ps: 0,
             drop_next: 0,
+            stats: Pending::default(),
             warned: Vec::new(),
         };
         // Power-on: like a completed reset, with the link coming up.
@@ -188,6 +192,7 @@ impl Port {
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
         self.clock.reset();
+        self.stats = Pending::default();
         self.eims = 0;
         self.link_up = false;
         self.an_done_at = None;
@@ -305,7 +310,7 @@ impl Port {
         self.set_link(false);
     }
 
-    /// EIMS is write-1-to-set and EIMC write-1-to-clear (8.2.3.5.4-5); the
+    /// EIMS is write-1-to-set and EIMC write-1-to-clear (8.2.3.5.3-4); the
     /// model keeps the mask and shows it in EIMS.
     fn interrupt_masks(&mut self) -> bool {
         let clear = self.regs.read(regs::EIMC);
@@ -425,9 +430,14 @@ impl Port {
     }
 
     /// The statistics counter index queue `q` is mapped to by RQSMR or
-    /// TQSM (8.2.3.8.12, 8.2.3.9.14): byte `q % 4` of register `q / 4`.
+    /// TQSM (8.2.3.23.71, 8.2.3.23.73): byte `q % 4` of register `q / 4`.
     pub(crate) fn stat_index(&self, map_reg: u32, q: u32) -> u32 {
         (self.regs.read(map_reg) >> (8 * (q % 4))) & 0xF
+    }
+
+    /// Adds the statistics of this pass to the registers.
+    pub fn flush_stats(&mut self) {
+        self.stats.flush(&self.regs);
     }
 
     /// Counts a simulator event on this port.

@@ -45,8 +45,8 @@ impl Port {
         let r = &self.regs;
         let wire_len = frame.data.len() as u64 + 4;
         // 8.2.3.23: TPR/TOR count every frame, good or bad.
-        r.count(regs::TPR, 1);
-        r.count64(regs::TORL, regs::TORH, wire_len);
+        self.stats.add(regs::TPR, 1);
+        self.stats.add64(regs::TORL, regs::TORH, wire_len);
         if !frame.fcs_ok {
             r.count(regs::CRCERRS, 1);
             return Some(frame);
@@ -84,13 +84,12 @@ impl Port {
             self.regs.count(regs::mpc(0), 1);
             return Some(frame);
         }
-        let r = &self.regs;
-        r.count(regs::GPRC, 1);
-        r.count64(regs::GORCL, regs::GORCH, wire_len);
+        self.stats.add(regs::GPRC, 1);
+        self.stats.add64(regs::GORCL, regs::GORCH, wire_len);
         if parsed.dst == [0xFF; 6] {
-            r.count(regs::BPRC, 1);
+            self.stats.add(regs::BPRC, 1);
         } else if parsed.dst[0] & 1 != 0 {
-            r.count(regs::MPRC, 1);
+            self.stats.add(regs::MPRC, 1);
         }
         let rss = rss::classify(&self.rss, &parsed);
         let timestamped = self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);
@@ -246,22 +245,25 @@ impl Port {
             }
             return Dma::Blocked;
         }
-        let mut head = ring.head;
+        // All data first, then the write-backs: a fault part way through a
+        // frame leaves no descriptor done (7.1.6: DD means complete).
         let (base, size) = (ring.base, ring.size);
-        let mut fault = false;
-        for (i, chunk) in entry.frame.data.chunks(bsize).enumerate() {
-            let desc_iova = base + u64::from(head) * 16;
-            let last = (i + 1) as u32 == needed;
-            let ok = iommu.read_desc(desc_iova).is_some_and(|d| {
-                iommu.write(d[0], chunk)
-                    && iommu.write_desc(desc_iova, write_back(entry, advanced, last, chunk.len()))
+        let desc_at = |i: u32| base + u64::from((ring.head + i) % size) * 16;
+        let chunks = entry.frame.data.chunks(bsize);
+        let data_ok = chunks.clone().enumerate().all(|(i, chunk)| {
+            iommu
+                .read_desc(desc_at(i as u32))
+                .is_some_and(|d| iommu.write(d[0], chunk))
+        });
+        let fault = !data_ok
+            || !chunks.enumerate().all(|(i, chunk)| {
+                let last = (i + 1) as u32 == needed;
+                iommu.write_desc(
+                    desc_at(i as u32),
+                    write_back(entry, advanced, last, chunk.len()),
+                )
             });
-            if !ok {
-                fault = true;
-                break;
-            }
-            head = (head + 1) % size;
-        }
+        let head = (ring.head + needed) % size;
         if !strip {
             entry.frame.data.truncate(len - 4);
         }
@@ -281,9 +283,9 @@ impl Port {
         ring.head = head;
         self.regs.write(regs::rdh(q), head);
         let idx = self.stat_index(regs::rqsmr(q / 4), q);
-        self.regs.count(regs::qprc(idx), 1);
-        self.regs
-            .count64(regs::qbrc_l(idx), regs::qbrc_h(idx), len as u64);
+        self.stats.add(regs::qprc(idx), 1);
+        self.stats
+            .add64(regs::qbrc_l(idx), regs::qbrc_h(idx), len as u64);
         Dma::Done
     }
 }

@@ -247,8 +247,11 @@ impl Port {
         ready_ps: u64,
         cx: &mut TxContext,
     ) {
-        // Without IFCS the last four bytes of the buffer are the FCS.
-        let fcs_ok = desc.ifcs || {
+        // The MAC appends the FCS when the descriptor asks (IFCS) and
+        // HLREG0.TXCRCEN allows it; otherwise the last four bytes of the
+        // buffer are the FCS (7.2.3.2.4, 8.2.3.22.8).
+        let append = desc.ifcs && self.regs.read(regs::HLREG0) & regs::HLREG0_TXCRCEN != 0;
+        let fcs_ok = append || {
             let split = data.len().saturating_sub(4);
             let ok = data.len() >= 4 && frame::fcs_ok(&data);
             data.truncate(split);
@@ -273,21 +276,22 @@ impl Port {
             cx.free.push(data);
             return;
         };
-        let r = &self.regs;
-        r.count(regs::GPTC, 1);
-        r.count(regs::TPT, 1);
-        r.count64(regs::GOTCL, regs::GOTCH, len as u64 + 4);
+        let s = &mut self.stats;
+        s.add(regs::GPTC, 1);
+        s.add(regs::TPT, 1);
+        s.add64(regs::GOTCL, regs::GOTCH, len as u64 + 4);
         if data.first().is_some_and(|b| b & 1 != 0) {
             let reg = if data.get(..6) == Some(&[0xFF; 6]) {
                 regs::BPTC
             } else {
                 regs::MPTC
             };
-            r.count(reg, 1);
+            s.add(reg, 1);
         }
         let idx = self.stat_index(regs::tqsm(q / 4), q);
-        r.count(regs::qptc(idx), 1);
-        r.count64(regs::qbtc_l(idx), regs::qbtc_h(idx), len as u64);
+        self.stats.add(regs::qptc(idx), 1);
+        self.stats
+            .add64(regs::qbtc_l(idx), regs::qbtc_h(idx), len as u64);
         let rx_sfd_ps = departure + cx.cable_delay_ps;
         let arrival_ps = if cx.line_rate {
             rx_sfd_ps + wire_ps
