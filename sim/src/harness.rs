@@ -168,6 +168,30 @@ pub fn init_port(bar: &Bar, promisc: bool, timeout: Duration) -> io::Result<()> 
     Ok(())
 }
 
+/// Programs a ring's base, length, head and tail (`[BAL, BAH, LEN, H, T]`)
+/// and enables it through `ctl`, waiting for the read-back (4.6.7.1, 4.6.8.1).
+fn enable_ring(
+    bar: &Bar,
+    ring: [u32; 5],
+    ctl: u32,
+    enable: u32,
+    iova: u64,
+    bytes: usize,
+) -> io::Result<()> {
+    let [bal, bah, len, head, tail] = ring;
+    bar.write(bal, iova as u32);
+    bar.write(bah, (iova >> 32) as u32);
+    bar.write(len, bytes as u32);
+    bar.write(head, 0);
+    bar.write(tail, 0);
+    bar.write(ctl, bar.read(ctl) | enable);
+    if wait_for(Duration::from_secs(5), || bar.read(ctl) & enable != 0) {
+        Ok(())
+    } else {
+        Err(timeout_err("the queue enable to read back"))
+    }
+}
+
 /// An Rx ring of advanced one-buffer descriptors and its buffers.
 #[derive(Debug)]
 pub struct RxRing {
@@ -236,21 +260,21 @@ impl RxRing {
             srrctl |= regs::SRRCTL_DROP_EN;
         }
         bar.write(regs::srrctl(queue), srrctl);
-        let iova = ring.mem.iova();
-        bar.write(regs::rdbal(queue), iova as u32);
-        bar.write(regs::rdbah(queue), (iova >> 32) as u32);
-        bar.write(regs::rdlen(queue), ring_bytes as u32);
-        bar.write(regs::rdh(queue), 0);
-        bar.write(regs::rdt(queue), 0);
-        bar.write(
+        let regs = [
+            regs::rdbal(queue),
+            regs::rdbah(queue),
+            regs::rdlen(queue),
+            regs::rdh(queue),
+            regs::rdt(queue),
+        ];
+        enable_ring(
+            bar,
+            regs,
             regs::rxdctl(queue),
-            bar.read(regs::rxdctl(queue)) | regs::RXDCTL_ENABLE,
-        );
-        if !wait_for(Duration::from_secs(5), || {
-            bar.read(regs::rxdctl(queue)) & regs::RXDCTL_ENABLE != 0
-        }) {
-            return Err(timeout_err("RXDCTL.ENABLE"));
-        }
+            regs::RXDCTL_ENABLE,
+            ring.mem.iova(),
+            ring_bytes,
+        )?;
         // 4.6.7.1: hand all but one descriptor to the device.
         bar.write(regs::rdt(queue), size - 1);
         Ok(ring)
@@ -353,21 +377,21 @@ impl TxRing {
                 "Tx ring memory too small",
             ));
         }
-        let iova = mem.iova();
-        bar.write(regs::tdbal(queue), iova as u32);
-        bar.write(regs::tdbah(queue), (iova >> 32) as u32);
-        bar.write(regs::tdlen(queue), ring_bytes as u32);
-        bar.write(regs::tdh(queue), 0);
-        bar.write(regs::tdt(queue), 0);
-        bar.write(
+        let regs = [
+            regs::tdbal(queue),
+            regs::tdbah(queue),
+            regs::tdlen(queue),
+            regs::tdh(queue),
+            regs::tdt(queue),
+        ];
+        enable_ring(
+            bar,
+            regs,
             regs::txdctl(queue),
-            bar.read(regs::txdctl(queue)) | regs::TXDCTL_ENABLE,
-        );
-        if !wait_for(Duration::from_secs(5), || {
-            bar.read(regs::txdctl(queue)) & regs::TXDCTL_ENABLE != 0
-        }) {
-            return Err(timeout_err("TXDCTL.ENABLE"));
-        }
+            regs::TXDCTL_ENABLE,
+            mem.iova(),
+            ring_bytes,
+        )?;
         Ok(TxRing {
             queue,
             mem,

@@ -638,3 +638,53 @@ fn a_running_lab_is_never_started_twice_and_a_stale_one_is_replaced() {
     assert!(!cfg.dir().join("leftover").exists());
     assert!(lab.bar_path(3).exists());
 }
+
+#[test]
+fn random_bytes_on_the_wire_never_stop_the_model() {
+    let f = fixture("garbage", |_| {});
+    f.dut.write(
+        regs::FCTRL,
+        f.dut.read(regs::FCTRL) | regs::FCTRL_UPE | regs::FCTRL_MPE,
+    );
+    program_rss(&f.dut, &MS_KEY, 1);
+    let mut rx = f.rx(&f.dut, 0, 512, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 512);
+    // Frames of random length and content, some shaped like IPv4/IPv6/PTP
+    // headers with random fields, from a fixed-seed xorshift generator.
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let frames: Vec<Vec<u8>> = (0..2000)
+        .map(|i| {
+            let len = 1 + (next() % 2000) as usize;
+            let mut frame: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if len > 14 {
+                let ethertype: [u16; 5] = [0x0800, 0x86DD, 0x88F7, 0x8100, 0x0806];
+                frame[12..14].copy_from_slice(&ethertype[i % 5].to_be_bytes());
+            }
+            frame
+        })
+        .collect();
+    send_all(&f.tester, &mut tx, frames);
+    assert!(wait_for(WAIT, || tx.idle()), "every frame was consumed");
+    // Whatever arrived is well formed; then a normal frame still gets through.
+    let mut arrived = 0;
+    while let Some((desc, data)) = rx.poll(&f.dut) {
+        assert_ne!(desc.status & regs::RXD_STAT_DD, 0);
+        assert_eq!(usize::from(desc.len), data.len());
+        arrived += 1;
+    }
+    let frame = flow_frame(&f, 1, 64);
+    assert!(tx.send(&f.tester, &frame, 0));
+    let got = receive(&f.dut, &mut rx, 1);
+    assert_eq!(
+        got.last().map(|g| &g.1),
+        Some(&frame),
+        "after {arrived} random frames"
+    );
+    assert_eq!(f.dut.sim_counter(SimCounter::IommuFaults), 0);
+}
