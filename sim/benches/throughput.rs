@@ -30,14 +30,14 @@ fn main() {
     let wait = Duration::from_secs(10);
     harness::init_port(&dut, true, wait).expect("DUT init");
     harness::init_port(&tester, true, wait).expect("tester init");
-    let dma = |name: &str, iova: u64, len: usize| {
-        Dma::new(&lab.iommu_path(), &lab.dir().join(name), iova, len).expect("DMA region")
+    let dma = |name: &str, len: usize| {
+        Dma::new(&lab.iommu_path(), &lab.dir().join(name), len).expect("DMA region")
     };
     let size = 2048;
     let mut rx = RxRing::new(
         &dut,
         0,
-        dma("rx", 1 << 32, size as usize * (16 + 2048)),
+        dma("rx", size as usize * (16 + 2048)),
         size,
         2048,
         true,
@@ -46,7 +46,7 @@ fn main() {
     let mut tx = TxRing::new(
         &tester,
         0,
-        dma("tx", 2 << 32, size as usize * (16 + 2048)),
+        dma("tx", size as usize * (16 + 2048)),
         size,
         2048,
     )

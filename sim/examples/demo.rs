@@ -60,11 +60,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Queue i counts in statistics set i (RQSMR, 8.2.3.23.71).
     dut.write(regs::rqsmr(0), 0x0302_0100);
 
-    let mut iova = 1u64 << 32;
     let mut dma = |name: &str, len: usize| -> std::io::Result<Dma> {
-        let d = Dma::new(&lab.iommu_path(), &lab.dir().join(name), iova, len);
-        iova += 1 << 30;
-        d
+        Dma::new(&lab.iommu_path(), &lab.dir().join(name), len)
     };
     let ring = 1024u32;
     let mut rx: Vec<RxRing> = (0..QUEUES)

@@ -51,11 +51,13 @@ pub struct Dma {
 }
 
 impl Dma {
-    /// Creates `len` bytes (rounded up to 4 KiB) backed by `path`, mapped at `iova`.
-    pub fn new(table_path: &Path, path: &Path, iova: u64, len: usize) -> io::Result<Dma> {
+    /// Creates `len` bytes (rounded up to 4 KiB) backed by `path`, mapped
+    /// at an IOVA from the lab-wide allocator of the IOMMU table.
+    pub fn new(table_path: &Path, path: &Path, len: usize) -> io::Result<Dma> {
         let len = len.div_ceil(4096) * 4096;
         let map = Mapping::create(path, len)?;
         let table = Table::open(table_path)?;
+        let iova = table.alloc_iova(len as u64);
         table.map(iova, len as u64, path, 0)?;
         Ok(Dma {
             map,

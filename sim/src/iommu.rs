@@ -3,7 +3,8 @@
 //!
 //! Layout of `LAB/iommu` (little-endian, documented in `sim/README.md`):
 //! a 64-byte header — magic `"IXYIOMMU"` (u64), version (u32), capacity
-//! (u32), generation (u64, bumped on every change) — followed by `capacity`
+//! (u32), generation (u64, bumped on every change), next free IOVA (u64,
+//! the lab-wide IOVA allocator) — followed by `capacity`
 //! entries of [`ENTRY_SIZE`] bytes: state (u32: 0 free, 1 being written,
 //! 2 valid), reserved (u32), iova (u64), len (u64), file offset (u64),
 //! NUL-terminated path of the backing file (the rest of the entry).
@@ -41,6 +42,11 @@ pub const STATE_VALID: u32 = 2;
 const OFF_VERSION: usize = 8;
 const OFF_CAPACITY: usize = 12;
 const OFF_GENERATION: usize = 16;
+const OFF_NEXT_IOVA: usize = 24;
+/// The first IOVA the lab-wide allocator hands out.
+pub const FIRST_IOVA: u64 = 1 << 32;
+/// IOVAs are handed out in multiples of this (a 2 MiB huge page).
+pub const IOVA_ALIGN: u64 = 2 * 1024 * 1024;
 
 /// An open IOMMU table, usable by the simulator and by drivers.
 #[derive(Debug)]
@@ -75,6 +81,7 @@ impl Table {
         };
         t.u32(OFF_VERSION).store(VERSION, Ordering::Relaxed);
         t.u32(OFF_CAPACITY).store(CAPACITY, Ordering::Relaxed);
+        t.u64(OFF_NEXT_IOVA).store(FIRST_IOVA, Ordering::Relaxed);
         t.u64(0).store(MAGIC, Ordering::Release);
         Ok(t)
     }
@@ -115,6 +122,13 @@ impl Table {
     /// The generation counter; it changes whenever a mapping is added or removed.
     pub fn generation(&self) -> u64 {
         self.u64(OFF_GENERATION).load(Ordering::Acquire)
+    }
+
+    /// Reserves `len` bytes of IOVA space (rounded up to 2 MiB) from the
+    /// lab-wide allocator in the header, shared by every process of the lab.
+    pub fn alloc_iova(&self, len: u64) -> u64 {
+        let len = len.div_ceil(IOVA_ALIGN) * IOVA_ALIGN;
+        self.u64(OFF_NEXT_IOVA).fetch_add(len, Ordering::AcqRel)
     }
 
     /// Registers `len` bytes of `path` from `file_offset` on at `iova`.

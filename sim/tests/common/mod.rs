@@ -14,7 +14,7 @@ pub struct Fixture {
     pub lab: Lab,
     pub dut: Bar,
     pub tester: Bar,
-    next_iova: std::cell::Cell<u64>,
+    next_region: std::cell::Cell<u64>,
 }
 
 pub fn root() -> PathBuf {
@@ -42,33 +42,26 @@ pub fn fixture(name: &str, tweak: impl FnOnce(&mut LabConfig)) -> Fixture {
         lab,
         dut,
         tester,
-        next_iova: std::cell::Cell::new(0x1_0000_0000),
+        next_region: std::cell::Cell::new(0),
     }
 }
 
 impl Fixture {
-    /// A fresh DMA region of `len` bytes at the next free IOVA.
+    /// A fresh DMA region of `len` bytes.
     pub fn dma(&self, name: &str, len: usize) -> Dma {
-        let iova = self.next_iova.get();
-        self.next_iova
-            .set(iova + (len as u64).div_ceil(1 << 21) * (1 << 21) + (1 << 21));
-        let path = self.lab.dir().join(format!("dma-{name}"));
-        Dma::new(&self.lab.iommu_path(), &path, iova, len).expect("DMA region")
+        let n = self.next_region.get();
+        self.next_region.set(n + 1);
+        let path = self.lab.dir().join(format!("dma-{name}-{n}"));
+        Dma::new(&self.lab.iommu_path(), &path, len).expect("DMA region")
     }
 
     pub fn rx(&self, bar: &Bar, q: u32, size: u32, buf: usize, drop_en: bool) -> RxRing {
-        let mem = self.dma(
-            &format!("rx{q}-{}", self.next_iova.get()),
-            size as usize * (16 + buf),
-        );
+        let mem = self.dma(&format!("rx{q}"), size as usize * (16 + buf));
         RxRing::new(bar, q, mem, size, buf, drop_en).expect("Rx ring")
     }
 
     pub fn tx(&self, bar: &Bar, q: u32, size: u32) -> TxRing {
-        let mem = self.dma(
-            &format!("tx{q}-{}", self.next_iova.get()),
-            size as usize * (16 + 2048),
-        );
+        let mem = self.dma(&format!("tx{q}"), size as usize * (16 + 2048));
         TxRing::new(bar, q, mem, size, 2048).expect("Tx ring")
     }
 
