@@ -21,6 +21,8 @@ demo: hugepages-if-possible
 test:
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace $(TEST_FLAGS) 2>&1 | tee target/test.log
+	@# The driver once more on the /dev/shm fallback instead of hugepages.
+	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
 
 ## Benchmarks print figures; targets live here, never in tests.

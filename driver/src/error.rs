@@ -72,6 +72,14 @@ impl Error {
         Error::new(kind, device, what).source(source)
     }
 
+    /// Names the device when the error was made without one.
+    pub fn with_device(mut self, device: &str) -> Self {
+        if self.device.is_empty() {
+            self.device = device.to_string();
+        }
+        self
+    }
+
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -135,7 +143,10 @@ mod tests {
         .hint("run as root or bind the device to vfio-pci");
         let s = e.to_string();
         assert!(s.starts_with("0000:03:00.0: opening resource0: "), "{s}");
-        assert!(s.ends_with("; run as root or bind the device to vfio-pci"), "{s}");
+        assert!(
+            s.ends_with("; run as root or bind the device to vfio-pci"),
+            "{s}"
+        );
         assert!(!s.contains('\n'));
         assert_eq!(e.kind(), ErrorKind::Permission);
         assert!(e.is_user_error());

@@ -1,0 +1,473 @@
+//! DMA memory (DESIGN.md 4): hugepage-backed regions with the bus address
+//! the NIC uses for them, mapped into the device's IOMMU when it has one.
+//!
+//! A [`DmaRegion`] is (virtual address, bus address, length, backing file).
+//! Bus addresses are IOVAs for VFIO and the simulator, handed out by an
+//! [`IovaAllocator`] that every process of a device shares, or physical
+//! addresses from `/proc/self/pagemap` for the sysfs backend. Regions live in
+//! files on hugetlbfs (2 MiB pages); only the simulator may fall back to
+//! `/dev/shm` when no hugepages are set up. Dropping a region unmaps it from
+//! the IOMMU first, then from memory, then deletes its file.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::vfio::Vfio;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Size of a huge page.
+pub const HUGE_PAGE: usize = 2 * 1024 * 1024;
+/// Where hugetlbfs is mounted unless /proc/mounts says otherwise.
+pub const DEFAULT_HUGE_MOUNT: &str = "/mnt/huge";
+/// Where simulator DMA memory goes when no hugepages are set up.
+pub const SHM_FALLBACK_DIR: &str = "/dev/shm/ixy-dma";
+/// Set to `off` to make the simulator backend use the `/dev/shm` fallback
+/// even when hugepages exist (tests run both ways).
+pub const ENV_HUGEPAGES: &str = "IXY_HUGEPAGES";
+/// First IOVA handed out: clear of address 0 and of the 32-bit range.
+pub const FIRST_IOVA: u64 = 1 << 32;
+
+/// A shared memory mapping (of a file, or anonymous and shared across
+/// `fork`) with bounds-checked atomic word access.
+#[derive(Debug)]
+pub struct SharedMap {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: shared memory accessed only through atomics or raw copies.
+unsafe impl Send for SharedMap {}
+// SAFETY: see `Send`.
+unsafe impl Sync for SharedMap {}
+
+impl SharedMap {
+    /// Maps `len` bytes of `file` from `offset` on, shared, populated.
+    pub fn file(file: &File, offset: u64, len: usize) -> std::io::Result<Self> {
+        Self::map(Some(file), offset, len)
+    }
+
+    /// An anonymous shared mapping: children forked later share it.
+    pub fn anonymous(len: usize) -> std::io::Result<Self> {
+        Self::map(None, 0, len)
+    }
+
+    fn map(file: Option<&File>, offset: u64, len: usize) -> std::io::Result<Self> {
+        let (fd, flags) = match file {
+            Some(f) => (f.as_raw_fd(), libc::MAP_SHARED | libc::MAP_POPULATE),
+            None => (-1, libc::MAP_SHARED | libc::MAP_ANONYMOUS),
+        };
+        let offset = libc::off_t::try_from(offset)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: a fresh mapping at an address the kernel chooses; no
+        // existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                offset,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr =
+            NonNull::new(ptr.cast()).ok_or_else(|| std::io::Error::other("mmap returned null"))?;
+        Ok(SharedMap { ptr, len })
+    }
+
+    /// Start of the mapping.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mapping is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The aligned u32 at `off`; panics when out of bounds (offsets come
+    /// from this crate's own layouts, never from input).
+    pub fn u32_at(&self, off: usize) -> &AtomicU32 {
+        assert!(
+            off % 4 == 0 && off + 4 <= self.len,
+            "u32 at {off:#x} outside a {}-byte mapping",
+            self.len
+        );
+        // SAFETY: aligned and in bounds; the mapping outlives the reference.
+        unsafe { &*self.ptr.as_ptr().add(off).cast::<AtomicU32>() }
+    }
+
+    /// The aligned u64 at `off`; panics when out of bounds.
+    pub fn u64_at(&self, off: usize) -> &AtomicU64 {
+        assert!(
+            off % 8 == 0 && off + 8 <= self.len,
+            "u64 at {off:#x} outside a {}-byte mapping",
+            self.len
+        );
+        // SAFETY: aligned and in bounds; the mapping outlives the reference.
+        unsafe { &*self.ptr.as_ptr().add(off).cast::<AtomicU64>() }
+    }
+
+    /// Copies `data` to `off`; false when out of bounds.
+    pub fn write_bytes(&self, off: usize, data: &[u8]) -> bool {
+        if off.checked_add(data.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: in bounds of a writable mapping; `data` is ordinary memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(off), data.len())
+        };
+        true
+    }
+
+    /// Copies bytes from `off` into `out`; false when out of bounds.
+    pub fn read_bytes(&self, off: usize, out: &mut [u8]) -> bool {
+        if off.checked_add(out.len()).is_none_or(|end| end > self.len) {
+            return false;
+        }
+        // SAFETY: in bounds of the mapping; `out` is ordinary memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(off), out.as_mut_ptr(), out.len())
+        };
+        true
+    }
+}
+
+impl Drop for SharedMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `map` mapped; references into it
+        // borrowed `self` and are gone.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// Hands out IOVAs, in 2 MiB steps, from a counter in shared memory.
+#[derive(Debug, Clone)]
+pub struct IovaAllocator {
+    map: Arc<SharedMap>,
+    offset: usize,
+}
+
+impl IovaAllocator {
+    /// A counter in anonymous shared memory: create it before `fork` and
+    /// every child allocates from the same space.
+    pub fn anonymous() -> Result<Self> {
+        let map = SharedMap::anonymous(4096)
+            .map_err(|e| Error::new(ErrorKind::Memory, "", "IOVA allocator").source(e))?;
+        map.u64_at(0).store(FIRST_IOVA, Ordering::Release);
+        Ok(IovaAllocator {
+            map: Arc::new(map),
+            offset: 0,
+        })
+    }
+
+    /// The counter at byte `offset` of an existing shared mapping (the
+    /// simulator's IOMMU table keeps one for the whole lab).
+    pub fn in_shared(map: Arc<SharedMap>, offset: usize) -> Self {
+        let counter = map.u64_at(offset);
+        // A fresh table holds 0: start at FIRST_IOVA (only one wins).
+        let _ = counter.compare_exchange(0, FIRST_IOVA, Ordering::AcqRel, Ordering::Acquire);
+        IovaAllocator { map, offset }
+    }
+
+    /// Reserves `len` bytes of IOVA space, 2 MiB aligned.
+    pub fn alloc(&self, len: usize) -> u64 {
+        let len = len.div_ceil(HUGE_PAGE) as u64 * HUGE_PAGE as u64;
+        self.map
+            .u64_at(self.offset)
+            .fetch_add(len, Ordering::AcqRel)
+    }
+}
+
+/// How bus addresses are made: which IOMMU (if any) the device sits behind.
+#[derive(Debug, Clone)]
+pub enum Mapper {
+    /// No IOMMU (sysfs backend): physical addresses from /proc/self/pagemap.
+    Physical,
+    /// VFIO: IOVAs mapped with `VFIO_IOMMU_MAP_DMA`.
+    Vfio(Arc<Vfio>, IovaAllocator),
+    /// The simulator: IOVAs registered in the lab's IOMMU table.
+    Sim(Arc<crate::simdev::IommuTable>, IovaAllocator),
+}
+
+impl Mapper {
+    fn is_sim(&self) -> bool {
+        matches!(self, Mapper::Sim(..))
+    }
+}
+
+/// Bus address(es) of a region.
+#[derive(Debug, Clone)]
+enum Bus {
+    /// One contiguous IOVA range.
+    Iova(u64),
+    /// The physical address of each 2 MiB page.
+    Pages(Vec<u64>),
+}
+
+/// A DMA-able memory region.
+#[derive(Debug)]
+pub struct DmaRegion {
+    map: SharedMap,
+    bus: Bus,
+    path: PathBuf,
+    mapper: Mapper,
+}
+
+/// Where DMA memory goes, and how it is made visible to the device.
+#[derive(Debug, Clone)]
+pub struct DmaContext {
+    /// The device's IOMMU situation.
+    pub mapper: Mapper,
+    /// Directory of the backing files (a hugetlbfs mount, or the fallback).
+    pub dir: PathBuf,
+    /// Whether `dir` is hugetlbfs (files are then sized in 2 MiB pages).
+    pub huge: bool,
+    /// Device name for error messages.
+    pub device: String,
+}
+
+/// The hugetlbfs mount to use: the first one in /proc/mounts, if any.
+pub fn hugetlbfs_mount() -> Option<PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, dir, fs) = (f.next()?, f.next()?, f.next()?);
+            (fs == "hugetlbfs").then(|| PathBuf::from(dir))
+        })
+        .find(|dir| dir.as_os_str() == DEFAULT_HUGE_MOUNT)
+        .or_else(|| {
+            mounts.lines().find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (f.get(2) == Some(&"hugetlbfs")).then(|| PathBuf::from(f[1]))
+            })
+        })
+}
+
+fn free_hugepages() -> usize {
+    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl DmaContext {
+    /// Chooses where DMA memory lives for a device behind `mapper`:
+    /// hugetlbfs when mounted with free pages, else (simulator only) the
+    /// `/dev/shm` fallback with a one-line warning.
+    pub fn new(device: &str, mapper: Mapper) -> Result<Self> {
+        let forced_off = std::env::var(ENV_HUGEPAGES).is_ok_and(|v| v == "off");
+        let huge = if forced_off && mapper.is_sim() {
+            None
+        } else {
+            hugetlbfs_mount()
+        };
+        match huge {
+            Some(dir) if free_hugepages() > 0 || !mapper.is_sim() => Ok(DmaContext {
+                mapper,
+                dir,
+                huge: true,
+                device: device.to_string(),
+            }),
+            _ if mapper.is_sim() => {
+                if !forced_off {
+                    log::warn!("{device}: no free 2 MiB hugepages on a hugetlbfs mount; simulator DMA memory falls back to {SHM_FALLBACK_DIR} (run scripts/setup-hugepages.sh)");
+                }
+                std::fs::create_dir_all(SHM_FALLBACK_DIR)
+                    .map_err(|e| Error::io(device, format!("creating {SHM_FALLBACK_DIR}"), e))?;
+                Ok(DmaContext {
+                    mapper,
+                    dir: PathBuf::from(SHM_FALLBACK_DIR),
+                    huge: false,
+                    device: device.to_string(),
+                })
+            }
+            _ => Err(Error::new(
+                ErrorKind::Memory,
+                device,
+                "no hugetlbfs mount with 2 MiB pages",
+            )
+            .hint("run 'sudo scripts/setup-hugepages.sh' (512 pages on /mnt/huge)")),
+        }
+    }
+
+    /// Allocates a region of at least `len` bytes, named after `tag` (the
+    /// owner, e.g. `w3-rx0`) so that a supervisor can find a dead
+    /// worker's files, and maps it for the device.
+    pub fn alloc(&self, tag: &str, len: usize) -> Result<DmaRegion> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let unit = if self.huge { HUGE_PAGE } else { 4096 };
+        let len = len.max(1).div_ceil(unit) * unit;
+        let path = self.dir.join(format!(
+            "ixy-{}-{tag}-{}-{}",
+            sanitize(&self.device),
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let err = |what: &str, e: std::io::Error| {
+            Error::io(&self.device, format!("{what} {}", path.display()), e)
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| err("creating DMA file", e))?;
+        let cleanup = |e: Error| {
+            let _ = std::fs::remove_file(&path);
+            e
+        };
+        file.set_len(len as u64)
+            .map_err(|e| cleanup(err("sizing DMA file", e)))?;
+        let map = SharedMap::file(&file, 0, len).map_err(|e| {
+            cleanup(
+                Error::new(
+                    ErrorKind::Memory,
+                    &self.device,
+                    format!("mapping {len} bytes of DMA memory"),
+                )
+                .source(e)
+                .hint(
+                    "not enough free hugepages? see /proc/meminfo and scripts/setup-hugepages.sh",
+                ),
+            )
+        })?;
+        let bus = match &self.mapper {
+            Mapper::Physical => Bus::Pages(physical_pages(&map, &self.device).map_err(cleanup)?),
+            Mapper::Vfio(vfio, iova) => {
+                let at = iova.alloc(len);
+                vfio.map_dma(map.as_ptr(), at, len).map_err(cleanup)?;
+                Bus::Iova(at)
+            }
+            Mapper::Sim(table, iova) => {
+                let at = iova.alloc(len);
+                table.map(at, len as u64, &path).map_err(cleanup)?;
+                Bus::Iova(at)
+            }
+        };
+        log::debug!(
+            "{}: DMA region {} ({len} bytes) at bus {:?}",
+            self.device,
+            path.display(),
+            bus
+        );
+        Ok(DmaRegion {
+            map,
+            bus,
+            path,
+            mapper: self.mapper.clone(),
+        })
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Physical address of every 2 MiB page of `map` (pinned by MAP_POPULATE
+/// on hugetlbfs, which never migrates), from /proc/self/pagemap.
+fn physical_pages(map: &SharedMap, device: &str) -> Result<Vec<u64>> {
+    let pagemap = File::open("/proc/self/pagemap")
+        .map_err(|e| Error::io(device, "opening /proc/self/pagemap", e))?;
+    (0..map.len().div_ceil(HUGE_PAGE))
+        .map(|i| {
+            virt_to_phys(&pagemap, map.as_ptr() as usize + i * HUGE_PAGE)
+                .map_err(|e| e.with_device(device))
+        })
+        .collect()
+}
+
+/// Translates a virtual address with /proc/self/pagemap (root only: the
+/// frame number reads as 0 otherwise).
+pub fn virt_to_phys(pagemap: &File, virt: usize) -> Result<u64> {
+    let page = 4096;
+    let mut entry = [0u8; 8];
+    pagemap
+        .read_exact_at(&mut entry, (virt / page * 8) as u64)
+        .map_err(|e| Error::io("", "reading /proc/self/pagemap", e))?;
+    let entry = u64::from_le_bytes(entry);
+    let pfn = entry & ((1 << 55) - 1);
+    if entry & (1 << 63) == 0 || pfn == 0 {
+        return Err(Error::new(
+            ErrorKind::Permission,
+            "",
+            "no physical address for DMA memory (page not present or pagemap hides it)",
+        )
+        .hint("the sysfs backend needs root; or bind the device to vfio-pci"));
+    }
+    Ok(pfn * page as u64 + (virt % page) as u64)
+}
+
+impl DmaRegion {
+    /// Virtual address of the start.
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.map.as_ptr()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the region is empty (never).
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The backing file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The bus address of byte `offset`. Objects must not cross a 2 MiB
+    /// boundary on the sysfs backend (pages are not physically contiguous).
+    pub fn bus_addr(&self, offset: usize) -> u64 {
+        match &self.bus {
+            Bus::Iova(base) => base + offset as u64,
+            Bus::Pages(pages) => pages[offset / HUGE_PAGE] + (offset % HUGE_PAGE) as u64,
+        }
+    }
+
+    /// The shared mapping, for atomic descriptor access.
+    pub fn mem(&self) -> &SharedMap {
+        &self.map
+    }
+}
+
+impl Drop for DmaRegion {
+    fn drop(&mut self) {
+        // The IOMMU first, so the device can no longer reach the memory.
+        let result = match (&self.mapper, &self.bus) {
+            (Mapper::Vfio(vfio, _), Bus::Iova(at)) => vfio.unmap_dma(*at, self.map.len()),
+            (Mapper::Sim(table, _), Bus::Iova(at)) => table.unmap(*at),
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            log::warn!("DMA region {}: {e}", self.path.display());
+        }
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            log::warn!(
+                "DMA region {}: cannot remove the file: {e}",
+                self.path.display()
+            );
+        }
+    }
+}

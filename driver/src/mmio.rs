@@ -1,0 +1,180 @@
+//! Register access: the one small type every register read and write goes
+//! through (DESIGN.md 3).
+//!
+//! On hardware a register is a volatile 32-bit load or store in BAR0. On the
+//! simulator it is an atomic on the shared BAR file, and this type applies
+//! the read side effects that silicon performs (clear-on-read counters,
+//! timestamp unlock, [`regs::read_effect`]) and reads RXDCTL/TXDCTL.ENABLE
+//! from the simulator's queue-state words (`sim/README.md` 3.3), so that the
+//! device model sees exactly what silicon would.
+
+use crate::regs::{self, ReadEffect};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicU32, Ordering};
+
+/// Sim page: actual state of Rx queue `q` at `+ 4q` (`sim/README.md` 3.2).
+pub const SIM_RX_QUEUE_STATE: u32 = 0x7F000;
+/// Sim page: actual state of Tx queue `q` at `+ 4q`.
+pub const SIM_TX_QUEUE_STATE: u32 = 0x7F200;
+/// Sim page: magic "IXYS" as a little-endian u32.
+pub const SIM_MAGIC: u32 = 0x7E000;
+/// Value of [`SIM_MAGIC`].
+pub const SIM_MAGIC_VALUE: u32 = u32::from_le_bytes(*b"IXYS");
+
+/// How a BAR is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Memory-mapped I/O of a real device (resource0 or VFIO region).
+    Hardware,
+    /// The BAR file of a simulated port.
+    Simulator,
+}
+
+/// A mapped BAR0. Unmapped on drop.
+#[derive(Debug)]
+pub struct Registers {
+    base: NonNull<u8>,
+    len: usize,
+    kind: Kind,
+}
+
+// SAFETY: the mapping is device memory shared with the NIC (or the sim);
+// every access is a volatile or atomic 32-bit operation, so concurrent use
+// from several threads is as safe as the device semantics allow.
+unsafe impl Send for Registers {}
+// SAFETY: see `Send`: no method hands out references into the mapping.
+unsafe impl Sync for Registers {}
+
+impl Registers {
+    /// Takes ownership of a mapping of `len` bytes at `base`.
+    ///
+    /// # Safety
+    /// `base..base + len` must be a live `mmap` of BAR0 (or a BAR file)
+    /// that nothing else unmaps; this value unmaps it on drop.
+    pub unsafe fn from_mapping(base: NonNull<u8>, len: usize, kind: Kind) -> Self {
+        Registers { base, len, kind }
+    }
+
+    /// Whether this is a simulated device.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn word(&self, reg: u32) -> *mut u32 {
+        let off = reg as usize;
+        assert!(
+            off % 4 == 0 && off + 4 <= self.len,
+            "register offset {reg:#x} outside BAR0 ({} bytes)",
+            self.len
+        );
+        // SAFETY: the offset is in bounds (checked above) of the live mapping.
+        unsafe { self.base.as_ptr().add(off).cast::<u32>() }
+    }
+
+    fn atomic(&self, reg: u32) -> &AtomicU32 {
+        // SAFETY: `word` returns an aligned pointer into the mapping, which
+        // lives as long as `self`; AtomicU32 has the layout of u32.
+        unsafe { &*self.word(reg).cast::<AtomicU32>() }
+    }
+
+    /// Reads a register (82599 datasheet 8.2.3), with its read side effects.
+    pub fn read(&self, reg: u32) -> u32 {
+        match self.kind {
+            // SAFETY: aligned, in-bounds MMIO word; volatile as device memory requires.
+            Kind::Hardware => unsafe { self.word(reg).read_volatile() },
+            Kind::Simulator => self.read_sim(reg),
+        }
+    }
+
+    fn read_sim(&self, reg: u32) -> u32 {
+        if let Some((state, bit)) = queue_state_word(reg) {
+            let value = self.atomic(reg).load(Ordering::Acquire);
+            return (value & !bit) | (self.atomic(state).load(Ordering::Acquire) & bit);
+        }
+        match regs::read_effect(reg) {
+            ReadEffect::None => self.atomic(reg).load(Ordering::Acquire),
+            ReadEffect::ClearOnRead => self.atomic(reg).swap(0, Ordering::AcqRel),
+            ReadEffect::ClearBit { reg: other, bit } => {
+                let value = self.atomic(reg).load(Ordering::Acquire);
+                self.atomic(other).fetch_and(!bit, Ordering::AcqRel);
+                value
+            }
+        }
+    }
+
+    /// Writes a register.
+    pub fn write(&self, reg: u32, value: u32) {
+        match self.kind {
+            // SAFETY: aligned, in-bounds MMIO word; volatile as device memory requires.
+            Kind::Hardware => unsafe { self.word(reg).write_volatile(value) },
+            Kind::Simulator => self.atomic(reg).store(value, Ordering::Release),
+        }
+    }
+
+    /// Writes a tail register (RDT/TDT) after a release fence, so that the
+    /// descriptors written before are visible to the device first (the
+    /// `wmb()` of Linux drivers, 82599 datasheet 7.1.4 / 7.2.2).
+    pub fn write_tail(&self, reg: u32, value: u32) {
+        fence(Ordering::Release);
+        self.write(reg, value);
+    }
+
+    /// Sets `bits` in a register (read-modify-write).
+    pub fn set_bits(&self, reg: u32, bits: u32) {
+        self.write(reg, self.read(reg) | bits);
+    }
+
+    /// Clears `bits` in a register (read-modify-write).
+    pub fn clear_bits(&self, reg: u32, bits: u32) {
+        self.write(reg, self.read(reg) & !bits);
+    }
+}
+
+impl Drop for Registers {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was handed over in `from_mapping` and nothing
+        // borrows it beyond `self`.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+/// For RXDCTL(q)/TXDCTL(q) on the simulator: the word that holds the
+/// actual queue state and the ENABLE bit it provides.
+fn queue_state_word(reg: u32) -> Option<(u32, u32)> {
+    let queue = |base: u32, count: u32| {
+        (reg >= base && (reg - base) % 0x40 == 0 && (reg - base) / 0x40 < count)
+            .then(|| (reg - base) / 0x40)
+    };
+    if let Some(q) = queue(regs::rxdctl(0), 64) {
+        return Some((SIM_RX_QUEUE_STATE + 4 * q, regs::RXDCTL_ENABLE));
+    }
+    if let Some(q) = queue(regs::rxdctl(64), 64) {
+        return Some((SIM_RX_QUEUE_STATE + 4 * (q + 64), regs::RXDCTL_ENABLE));
+    }
+    queue(regs::txdctl(0), regs::NUM_QUEUES)
+        .map(|q| (SIM_TX_QUEUE_STATE + 4 * q, regs::TXDCTL_ENABLE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_state_words_match_the_sim_page() {
+        assert_eq!(
+            queue_state_word(regs::rxdctl(0)),
+            Some((0x7F000, regs::RXDCTL_ENABLE))
+        );
+        assert_eq!(
+            queue_state_word(regs::rxdctl(65)),
+            Some((0x7F000 + 4 * 65, regs::RXDCTL_ENABLE))
+        );
+        assert_eq!(
+            queue_state_word(regs::txdctl(127)),
+            Some((0x7F200 + 4 * 127, regs::TXDCTL_ENABLE))
+        );
+        assert_eq!(queue_state_word(regs::rdt(0)), None);
+    }
+}

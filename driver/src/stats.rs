@@ -1,0 +1,92 @@
+//! Port and queue statistics (82599 datasheet 8.2.3.23). The registers
+//! clear when read, so only one reader per device may exist: the
+//! supervisor (DESIGN.md 5). [`PortStats::update`] adds what each read
+//! returns to 64-bit totals.
+
+use crate::mmio::Registers;
+use crate::regs;
+
+/// Counters of one queue's statistics set (8.2.3.23.74 - .80).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Frames written to host memory (QPRC).
+    pub rx_packets: u64,
+    /// Bytes written to host memory (QBRC).
+    pub rx_bytes: u64,
+    /// Frames dropped for want of descriptors, DROP_EN (QPRDC).
+    pub rx_dropped: u64,
+    /// Frames sent (QPTC).
+    pub tx_packets: u64,
+    /// Bytes sent (QBTC).
+    pub tx_bytes: u64,
+}
+
+/// Totals of a port's counters since the driver started reading them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortStats {
+    /// Good frames received (GPRC).
+    pub rx_packets: u64,
+    /// Good octets received, FCS included (GORC).
+    pub rx_bytes: u64,
+    /// Good frames sent (GPTC).
+    pub tx_packets: u64,
+    /// Good octets sent, FCS included (GOTC).
+    pub tx_bytes: u64,
+    /// Frames missed because the packet buffer was full (MPC).
+    pub rx_missed: u64,
+    /// Frames that found no descriptor (RNBC).
+    pub rx_no_buffer: u64,
+    /// Frames with a bad FCS (CRCERRS).
+    pub rx_crc_errors: u64,
+    /// 802.3 length errors (RLEC).
+    pub rx_length_errors: u64,
+    /// Frames shorter than 64 bytes (RUC).
+    pub rx_undersize: u64,
+    /// Frames longer than the maximum (ROC).
+    pub rx_oversize: u64,
+    /// Every frame seen by the MAC (TPR).
+    pub rx_total: u64,
+    /// Per statistics set, set i being queue i after [`crate::Device::init`].
+    pub queues: [QueueStats; regs::NUM_QUEUE_STATS as usize],
+}
+
+fn read64(r: &Registers, low: u32, high: u32) -> u64 {
+    // Low first, then high (8.2.3.23.27).
+    let lo = u64::from(r.read(low));
+    lo | u64::from(r.read(high)) << 32
+}
+
+impl PortStats {
+    /// Reads every counter once and adds it to the totals.
+    pub fn update(&mut self, r: &Registers) {
+        let c = |reg| u64::from(r.read(reg));
+        self.rx_packets += c(regs::GPRC);
+        self.tx_packets += c(regs::GPTC);
+        self.rx_bytes += read64(r, regs::GORCL, regs::GORCH);
+        self.tx_bytes += read64(r, regs::GOTCL, regs::GOTCH);
+        self.rx_missed += c(regs::mpc(0));
+        self.rx_no_buffer += c(regs::rnbc(0));
+        self.rx_crc_errors += c(regs::CRCERRS);
+        self.rx_length_errors += c(regs::RLEC);
+        self.rx_undersize += c(regs::RUC);
+        self.rx_oversize += c(regs::ROC);
+        self.rx_total += c(regs::TPR);
+        for (i, q) in self.queues.iter_mut().enumerate() {
+            let i = i as u32;
+            q.rx_packets += c(regs::qprc(i));
+            q.rx_bytes += read64(r, regs::qbrc_l(i), regs::qbrc_h(i));
+            q.rx_dropped += c(regs::qprdc(i));
+            q.tx_packets += c(regs::qptc(i));
+            q.tx_bytes += read64(r, regs::qbtc_l(i), regs::qbtc_h(i));
+        }
+    }
+}
+
+/// Reads (and so clears) every statistics register (4.6.5).
+pub fn clear(r: &Registers) {
+    PortStats::default().update(r);
+    let (first, last) = regs::STATS_BLOCK;
+    for reg in (first..=last).step_by(4) {
+        r.read(reg);
+    }
+}

@@ -1,0 +1,479 @@
+//! The driver end to end on a simulated lab: DUT port 0 and tester port 2
+//! (cable 0-2), DUT port 1 and tester port 3 (cable 1-3), all driven
+//! through this crate exactly as on hardware.
+//!
+//! Run twice by `make test`: with hugepages, and with `IXY_HUGEPAGES=off`
+//! (the `/dev/shm` fallback).
+
+use driver::regs;
+use driver::{
+    Device, InitConfig, Mempool, OpenOptions, Packet, RssConfig, RssKey, RxQueue, TxQueue,
+};
+use sim::{Lab, LabConfig, SimCounter};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Setup {
+    lab: Lab,
+    name: String,
+}
+
+fn lab(test: &str, tweak: impl FnOnce(&mut LabConfig)) -> Setup {
+    let name = format!("drv-{test}-{}", std::process::id());
+    let mut cfg = LabConfig::new(&name);
+    cfg.root = std::path::PathBuf::from(driver::simdev::DEFAULT_DIR);
+    cfg.line_rate = false;
+    tweak(&mut cfg);
+    Setup {
+        lab: Lab::start(cfg).expect("lab starts"),
+        name,
+    }
+}
+
+impl Setup {
+    fn open(&self, port: u32, cfg: &InitConfig) -> Device {
+        let dev = Device::open(
+            &format!("sim:{}/{port}", self.name),
+            &OpenOptions::default(),
+        )
+        .expect("open");
+        dev.init(cfg).expect("init");
+        dev
+    }
+
+    fn iommu_faults(&self) -> u64 {
+        (0..4)
+            .map(|p| {
+                sim::Bar::open(&self.lab.bar_path(p))
+                    .expect("bar")
+                    .sim_counter(SimCounter::IommuFaults)
+            })
+            .sum()
+    }
+}
+
+fn frame(dst: [u8; 6], flow: u32, len: usize) -> Vec<u8> {
+    sim::harness::udp_frame(
+        dst,
+        [10, 0, (flow >> 8) as u8, flow as u8],
+        [10, 1, 0, 1],
+        1000,
+        2000,
+        len,
+        u64::from(flow),
+    )
+}
+
+/// What a receive queue got: (bytes, RSS hash, RSS type) per frame.
+type Received = Vec<(Vec<u8>, u32, u8)>;
+
+/// Sends `frames` on `tx` (copied into packets of `pool`) while receiving
+/// on `queues`, until every frame was sent and `expect` arrived (or WAIT).
+fn transfer<'a, 'b>(
+    tx: &mut TxQueue<'a>,
+    pool: &'a Mempool,
+    frames: &[Vec<u8>],
+    queues: &mut [RxQueue<'b>],
+    expect: usize,
+) -> Vec<Received> {
+    let mut got: Vec<Received> = queues.iter().map(|_| Vec::new()).collect();
+    let (mut out, mut inbox) = (Vec::with_capacity(64), Vec::with_capacity(64));
+    let mut next = 0;
+    let start = Instant::now();
+    while (next < frames.len()
+        || !out.is_empty()
+        || got.iter().map(Vec::len).sum::<usize>() < expect)
+        && start.elapsed() < WAIT
+    {
+        while out.len() < 32 && next < frames.len() {
+            tx.clean();
+            let Some(mut p) = pool.alloc() else { break };
+            p.set_len(frames[next].len());
+            p.data_mut().copy_from_slice(&frames[next]);
+            out.push(p);
+            next += 1;
+        }
+        tx.tx_batch(&mut out);
+        for (q, rx) in queues.iter_mut().enumerate() {
+            rx.rx_batch(&mut inbox, 64);
+            got[q].extend(
+                inbox
+                    .drain(..)
+                    .map(|p: Packet| (p.data().to_vec(), p.rss_hash(), p.rss_type())),
+            );
+        }
+    }
+    assert!(
+        next == frames.len() && out.is_empty(),
+        "sent {next} of {} frames",
+        frames.len()
+    );
+    got
+}
+
+#[test]
+fn init_brings_the_link_up_and_reads_the_mac() {
+    let s = lab("init", |_| {});
+    let dut = s.open(0, &InitConfig::default());
+    assert_eq!(
+        dut.link(),
+        driver::LinkStatus {
+            up: true,
+            speed_mbps: 10_000
+        }
+    );
+    assert_eq!(dut.mac(), sim::lab::mac_of(0));
+    // A bad --device is refused with a clear message.
+    let err = Device::open("sim:nosuchlab/0", &OpenOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("does not exist") && err.is_user_error(),
+        "{err}"
+    );
+    let err = Device::open("sim:bad", &OpenOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("sim:LAB/PORT"), "{err}");
+}
+
+#[test]
+fn rss_spreads_1024_flows_over_four_queues_as_toeplitz_predicts() {
+    let s = lab("rss", |_| {});
+    let rss = RssConfig::new(4, RssKey::Default).unwrap();
+    let dut = s.open(
+        0,
+        &InitConfig {
+            rss: Some(rss.clone()),
+            ..InitConfig::default()
+        },
+    );
+    let tester = s.open(
+        2,
+        &InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        },
+    );
+    let pool = Mempool::new(dut.dma(), "t-rss", 4 * 2048 + 256, 2048).unwrap();
+    let mut queues: Vec<RxQueue> = (0..4)
+        .map(|q| RxQueue::attach(&dut, q, &pool, 2048, true).unwrap())
+        .collect();
+    let tpool = Mempool::new(tester.dma(), "t-rss-tx", 1024, 2048).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 512).unwrap();
+    let frames: Vec<Vec<u8>> = (0..10_000u32)
+        .map(|i| frame(dut.mac(), i % 1024, 64))
+        .collect();
+    let mut predicted = [0usize; 4];
+    for i in 0..10_000u32 {
+        let flow = i % 1024;
+        let q = rss.queue_for_ipv4_udp(
+            [10, 0, (flow >> 8) as u8, flow as u8].into(),
+            [10, 1, 0, 1].into(),
+            1000,
+            2000,
+        );
+        predicted[usize::from(q)] += 1;
+    }
+    let got = transfer(&mut tx, &tpool, &frames, &mut queues, 10_000);
+    let counts: Vec<usize> = got.iter().map(Vec::len).collect();
+    assert_eq!(
+        counts,
+        predicted.to_vec(),
+        "per-queue counts equal the Toeplitz prediction"
+    );
+    for (q, frames) in got.iter().enumerate() {
+        for (data, hash, rss_type) in frames {
+            let src = [data[26], data[27], data[28], data[29]];
+            let want = rss.hash_ipv4(src.into(), [10, 1, 0, 1].into(), Some((1000, 2000)));
+            assert_eq!(*hash, want, "descriptor hash equals the software hash");
+            assert_eq!(u32::from(*rss_type), regs::RXDADV_RSSTYPE_IPV4_UDP);
+            assert_eq!(usize::from(rss.queue_for_hash(*hash)), q);
+        }
+    }
+    assert_eq!(s.iommu_faults(), 0);
+}
+
+#[test]
+fn forwarding_between_ports_keeps_every_byte() {
+    let s = lab("fwd", |_| {});
+    let promisc = InitConfig {
+        promisc: true,
+        ..InitConfig::default()
+    };
+    let (dut0, dut1, t2, t3) = (
+        s.open(0, &promisc),
+        s.open(1, &promisc),
+        s.open(2, &promisc),
+        s.open(3, &promisc),
+    );
+    // One worker's pool feeds the DUT's Rx queue; what it forwards is freed
+    // back into it by the Tx queue of the other port.
+    let pool = Mempool::new(dut0.dma(), "t-fwd", 1024, 2048).unwrap();
+    let mut rx0 = RxQueue::attach(&dut0, 0, &pool, 512, true).unwrap();
+    let mut tx1 = TxQueue::attach(&dut1, 0, 512).unwrap();
+    let tpool = Mempool::new(t2.dma(), "t-fwd-gen", 512, 2048).unwrap();
+    let mut gen = TxQueue::attach(&t2, 0, 256).unwrap();
+    let rpool = Mempool::new(t3.dma(), "t-fwd-sink", 1024, 2048).unwrap();
+    let mut sink = vec![RxQueue::attach(&t3, 0, &rpool, 512, true).unwrap()];
+    let frames: Vec<Vec<u8>> = (0..2000u32)
+        .map(|i| frame([0xFF; 6], i % 64, 60 + (i as usize * 7) % 1400))
+        .collect();
+    let mut got: Vec<Vec<u8>> = Vec::new();
+    let (mut out, mut inbox, mut fwd) = (Vec::new(), Vec::new(), Vec::new());
+    let mut next = 0;
+    let start = Instant::now();
+    while got.len() < frames.len() && start.elapsed() < WAIT {
+        while out.len() < 32 && next < frames.len() {
+            gen.clean();
+            let Some(mut p) = tpool.alloc() else { break };
+            p.set_len(frames[next].len());
+            p.data_mut().copy_from_slice(&frames[next]);
+            out.push(p);
+            next += 1;
+        }
+        gen.tx_batch(&mut out);
+        // The DUT: receive on port 0, touch one byte, send on port 1.
+        rx0.rx_batch(&mut fwd, 32);
+        for p in fwd.iter_mut() {
+            let b = p.data()[6];
+            p.data_mut()[6] = b;
+        }
+        while !fwd.is_empty() {
+            tx1.tx_batch(&mut fwd);
+        }
+        sink[0].rx_batch(&mut inbox, 64);
+        got.extend(inbox.drain(..).map(|p: Packet| p.data().to_vec()));
+    }
+    assert_eq!(
+        got.len(),
+        frames.len(),
+        "every frame came out of the other port"
+    );
+    assert!(got == frames, "bytes unchanged and in order");
+    tx1.detach().unwrap();
+    rx0.detach().unwrap();
+    assert_eq!(
+        pool.free_count(),
+        1024,
+        "every forwarded buffer went back to its pool"
+    );
+    assert_eq!(s.iommu_faults(), 0);
+}
+
+#[test]
+fn drop_en_isolates_a_queue_that_is_never_served() {
+    let s = lab("dropen", |_| {});
+    let rss = RssConfig::new(2, RssKey::Default).unwrap();
+    let dut = s.open(
+        0,
+        &InitConfig {
+            rss: Some(rss.clone()),
+            ..InitConfig::default()
+        },
+    );
+    let tester = s.open(
+        2,
+        &InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        },
+    );
+    let pool = Mempool::new(dut.dma(), "t-dropen", 1024, 2048).unwrap();
+    let mut served = [RxQueue::attach(&dut, 0, &pool, 256, true).unwrap()];
+    let _stuck = RxQueue::attach(&dut, 1, &pool, 64, true).unwrap();
+    let tpool = Mempool::new(tester.dma(), "t-dropen-tx", 512, 2048).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 256).unwrap();
+    let frames: Vec<Vec<u8>> = (0..3000u32)
+        .map(|i| frame(dut.mac(), i % 1024, 200))
+        .collect();
+    let to_q0: Vec<&Vec<u8>> = frames
+        .iter()
+        .filter(|f| {
+            rss.queue_for_ipv4_udp(
+                [f[26], f[27], f[28], f[29]].into(),
+                [10, 1, 0, 1].into(),
+                1000,
+                2000,
+            ) == 0
+        })
+        .collect();
+    let got = transfer(&mut tx, &tpool, &frames, &mut served, to_q0.len());
+    assert_eq!(
+        got[0].len(),
+        to_q0.len(),
+        "queue 0 loses nothing while queue 1 is stuck"
+    );
+    assert!(
+        got[0].iter().map(|g| &g.0).eq(to_q0.iter().copied()),
+        "in order"
+    );
+    let mut stats = driver::stats::PortStats::default();
+    let start = Instant::now();
+    while stats.queues[1].rx_dropped < (frames.len() - to_q0.len() - 63) as u64
+        && start.elapsed() < WAIT
+    {
+        stats.update(dut.regs());
+    }
+    assert_eq!(
+        stats.queues[1].rx_dropped,
+        (frames.len() - to_q0.len() - 63) as u64,
+        "queue 1 drops what its 63 descriptors cannot hold"
+    );
+    assert_eq!(stats.rx_missed, 0, "the shared packet buffer never filled");
+}
+
+#[test]
+fn detach_and_reattach_loses_nothing_and_faults_nothing() {
+    let s = lab("reattach", |_| {});
+    let dut = s.open(0, &InitConfig::default());
+    let tester = s.open(
+        2,
+        &InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        },
+    );
+    let tpool = Mempool::new(tester.dma(), "t-re-tx", 512, 2048).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 256).unwrap();
+    for round in 0..5u32 {
+        // A fresh pool and ring each round: the old memory is freed only
+        // after the queue read back disabled.
+        let pool = Mempool::new(dut.dma(), &format!("t-re-{round}"), 512, 2048).unwrap();
+        let mut rx = [RxQueue::attach(&dut, 0, &pool, 256, true).unwrap()];
+        let frames: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| frame(dut.mac(), round * 1000 + i, 100))
+            .collect();
+        let got = transfer(&mut tx, &tpool, &frames, &mut rx, 300);
+        assert_eq!(got[0].len(), 300, "round {round}");
+        let [rx] = rx;
+        rx.detach().unwrap();
+        assert_eq!(pool.free_count(), 512, "every buffer back after detach");
+        assert!(
+            RxQueue::attach(&dut, 200, &pool, 256, true).is_err(),
+            "queue numbers are checked"
+        );
+    }
+    assert_eq!(s.iommu_faults(), 0);
+}
+
+#[test]
+fn statistics_registers_agree_with_what_was_sent() {
+    let s = lab("stats", |_| {});
+    let dut = s.open(0, &InitConfig::default());
+    let tester = s.open(
+        2,
+        &InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        },
+    );
+    let pool = Mempool::new(dut.dma(), "t-st", 1024, 2048).unwrap();
+    let mut rx = [RxQueue::attach(&dut, 0, &pool, 512, true).unwrap()];
+    let tpool = Mempool::new(tester.dma(), "t-st-tx", 512, 2048).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 256).unwrap();
+    let frames: Vec<Vec<u8>> = (0..1000u32)
+        .map(|i| frame(dut.mac(), i, 60 + (i as usize % 500)))
+        .collect();
+    let bytes: u64 = frames.iter().map(|f| f.len() as u64).sum();
+    let got = transfer(&mut tx, &tpool, &frames, &mut rx, 1000);
+    assert_eq!(got[0].len(), 1000);
+    let (mut d, mut t) = (
+        driver::stats::PortStats::default(),
+        driver::stats::PortStats::default(),
+    );
+    let start = Instant::now();
+    while (d.rx_packets < 1000 || t.tx_packets < 1000 || d.queues[0].rx_packets < 1000)
+        && start.elapsed() < WAIT
+    {
+        d.update(dut.regs());
+        t.update(tester.regs());
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    d.update(dut.regs());
+    t.update(tester.regs());
+    assert_eq!(
+        (t.tx_packets, t.tx_bytes),
+        (1000, bytes + 4000),
+        "GPTC/GOTC (octets with FCS)"
+    );
+    assert_eq!(
+        (d.rx_packets, d.rx_bytes),
+        (1000, bytes + 4000),
+        "GPRC/GORC"
+    );
+    assert_eq!(
+        (d.queues[0].rx_packets, d.queues[0].rx_bytes),
+        (1000, bytes),
+        "QPRC/QBRC"
+    );
+    assert_eq!(
+        (t.queues[0].tx_packets, t.queues[0].tx_bytes),
+        (1000, bytes),
+        "QPTC/QBTC"
+    );
+    assert_eq!(rx[0].counters().packets, 1000);
+    assert_eq!(tx.counters().bytes, bytes);
+    assert_eq!(
+        (d.rx_missed, d.rx_crc_errors, d.queues[0].rx_dropped),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn ptp_timestamps_differ_by_the_simulated_cable_delay() {
+    let delay = Duration::from_micros(20);
+    let s = lab("ptp", |c| c.cable_delay = delay);
+    let cfg = InitConfig {
+        promisc: true,
+        timestamps: true,
+        ..InitConfig::default()
+    };
+    let (a, b) = (s.open(0, &cfg), s.open(2, &cfg));
+    let pa = Mempool::new(a.dma(), "t-ptp-a", 256, 2048).unwrap();
+    let pb = Mempool::new(b.dma(), "t-ptp-b", 256, 2048).unwrap();
+    let (mut rxa, mut txa) = (
+        RxQueue::attach(&a, 0, &pa, 64, true).unwrap(),
+        TxQueue::attach(&a, 0, 64).unwrap(),
+    );
+    let (mut rxb, mut txb) = (
+        RxQueue::attach(&b, 0, &pb, 64, true).unwrap(),
+        TxQueue::attach(&b, 0, 64).unwrap(),
+    );
+    // One probe each way: the clocks of the two ports started at different
+    // moments, and the sum of both differences cancels that offset.
+    let there = one_way(&b, &mut txb, &pb, &a, &mut rxa, 1);
+    let back = one_way(&a, &mut txa, &pa, &b, &mut rxb, 2);
+    let want = 2 * delay.as_nanos() as i64;
+    assert!(
+        (there + back - want).abs() <= 14,
+        "{there} + {back} ns vs 2 x {delay:?}"
+    );
+    assert!(driver::timestamp::now(a.regs()) > 0, "the clock runs");
+}
+
+/// Sends a PTP probe from one port to the other; returns rx - tx timestamp in ns.
+fn one_way<'a>(
+    from: &Device,
+    tx: &mut TxQueue<'a>,
+    pool: &'a Mempool,
+    to: &Device,
+    rx: &mut RxQueue<'_>,
+    seq: u16,
+) -> i64 {
+    let mut p = pool.alloc().unwrap();
+    let probe = sim::harness::ptp_frame([0xFF; 6], seq, 90);
+    p.set_len(probe.len());
+    p.data_mut().copy_from_slice(&probe);
+    p.request_timestamp(true);
+    tx.tx_batch(&mut vec![p]);
+    let mut inbox = Vec::new();
+    let start = Instant::now();
+    while inbox.is_empty() && start.elapsed() < WAIT {
+        rx.rx_batch(&mut inbox, 1);
+    }
+    assert!(inbox[0].timestamped(), "the Rx descriptor says timestamped");
+    let rx_ns = driver::timestamp::rx(to.regs()).expect("Rx timestamp latched");
+    let mut tx_ns = None;
+    while tx_ns.is_none() && start.elapsed() < WAIT {
+        tx_ns = driver::timestamp::tx(from.regs());
+    }
+    rx_ns as i64 - tx_ns.expect("Tx timestamp latched") as i64
+}
