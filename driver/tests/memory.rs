@@ -12,26 +12,40 @@ fn hugepage_translation_is_stable_and_2mib_aligned() {
         eprintln!("IXY_HUGEPAGES=off: not testing physical hugepage memory");
         return;
     }
-    let dir = hugetlbfs_mount().expect("a hugetlbfs mount: run scripts/setup-hugepages.sh (or set IXY_HUGEPAGES=off)");
+    let dir = hugetlbfs_mount()
+        .expect("a hugetlbfs mount: run scripts/setup-hugepages.sh (or set IXY_HUGEPAGES=off)");
     let ctx = DmaContext {
         mapper: Mapper::Physical,
         dir,
         huge: true,
         device: "pagemap-test".into(),
     };
-    let region = ctx.alloc("pagemap", 2 * HUGE_PAGE).expect("two hugepages (as root)");
+    let region = ctx
+        .alloc("pagemap", 2 * HUGE_PAGE)
+        .expect("two hugepages (as root)");
     let path = region.path().to_path_buf();
     for page in 0..2 {
         let phys = region.bus_addr(page * HUGE_PAGE);
         assert_ne!(phys, 0);
-        assert_eq!(phys % HUGE_PAGE as u64, 0, "a hugepage starts on a 2 MiB boundary");
-        assert_eq!(region.bus_addr(page * HUGE_PAGE + 4096), phys + 4096, "contiguous within the page");
+        assert_eq!(
+            phys % HUGE_PAGE as u64,
+            0,
+            "a hugepage starts on a 2 MiB boundary"
+        );
+        assert_eq!(
+            region.bus_addr(page * HUGE_PAGE + 4096),
+            phys + 4096,
+            "contiguous within the page"
+        );
     }
     // The same memory translated again gives the same addresses.
     let pagemap = std::fs::File::open("/proc/self/pagemap").unwrap();
     for page in 0..2 {
         let virt = region.as_ptr() as usize + page * HUGE_PAGE;
-        assert_eq!(driver::memory::virt_to_phys(&pagemap, virt).unwrap(), region.bus_addr(page * HUGE_PAGE));
+        assert_eq!(
+            driver::memory::virt_to_phys(&pagemap, virt).unwrap(),
+            region.bus_addr(page * HUGE_PAGE)
+        );
     }
     // A mempool on top: buffers never cross a page, so each has one address.
     let pool = Mempool::new(&ctx, "pagemap-pool", 2048, 2048).unwrap();

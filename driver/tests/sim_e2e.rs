@@ -477,3 +477,42 @@ fn one_way<'a>(
     }
     rx_ns as i64 - tx_ns.expect("Tx timestamp latched") as i64
 }
+
+#[test]
+fn frames_larger_than_a_buffer_are_dropped_whole_and_counted() {
+    let s = lab("multi", |_| {});
+    let dut = s.open(0, &InitConfig::default());
+    dut.regs().write(
+        regs::HLREG0,
+        dut.regs().read(regs::HLREG0) | regs::HLREG0_JUMBOEN,
+    );
+    dut.regs()
+        .write(regs::MAXFRS, 9018 << regs::MAXFRS_MFS_SHIFT);
+    let tester = s.open(
+        2,
+        &InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        },
+    );
+    // 1 KiB buffers: a 1500-byte frame spans two descriptors.
+    let pool = Mempool::new(dut.dma(), "t-multi", 256, 1024).unwrap();
+    let mut rx = [RxQueue::attach(&dut, 0, &pool, 64, true).unwrap()];
+    let tpool = Mempool::new(tester.dma(), "t-multi-tx", 256, 4096).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 64).unwrap();
+    let frames = vec![
+        frame(dut.mac(), 1, 100),
+        frame(dut.mac(), 2, 1500),
+        frame(dut.mac(), 3, 3000),
+        frame(dut.mac(), 4, 200),
+    ];
+    let got = transfer(&mut tx, &tpool, &frames, &mut rx, 2);
+    let lens: Vec<usize> = got[0].iter().map(|g| g.0.len()).collect();
+    assert_eq!(
+        lens,
+        vec![100, 200],
+        "the small frames arrive, the large ones do not"
+    );
+    assert_eq!(rx[0].counters().multi_descriptor_drops, 2);
+    assert_eq!(rx[0].counters().packets, 2);
+}
