@@ -101,7 +101,7 @@ impl SharedMap {
     /// from this crate's own layouts, never from input).
     pub fn u32_at(&self, off: usize) -> &AtomicU32 {
         assert!(
-            off % 4 == 0 && off + 4 <= self.len,
+            off.is_multiple_of(4) && off + 4 <= self.len,
             "u32 at {off:#x} outside a {}-byte mapping",
             self.len
         );
@@ -112,7 +112,7 @@ impl SharedMap {
     /// The aligned u64 at `off`; panics when out of bounds.
     pub fn u64_at(&self, off: usize) -> &AtomicU64 {
         assert!(
-            off % 8 == 0 && off + 8 <= self.len,
+            off.is_multiple_of(8) && off + 8 <= self.len,
             "u64 at {off:#x} outside a {}-byte mapping",
             self.len
         );

@@ -47,7 +47,7 @@ impl Mempool {
             ));
         }
         let region = ctx.alloc(tag, count as usize * buf_size)?;
-        debug_assert!(HUGE_PAGE % buf_size == 0);
+        debug_assert!(HUGE_PAGE.is_multiple_of(buf_size));
         log::debug!(
             "{}: mempool {tag}: {count} buffers of {buf_size} bytes",
             ctx.device

@@ -63,7 +63,7 @@ impl Registers {
     fn word(&self, reg: u32) -> *mut u32 {
         let off = reg as usize;
         assert!(
-            off % 4 == 0 && off + 4 <= self.len,
+            off.is_multiple_of(4) && off + 4 <= self.len,
             "register offset {reg:#x} outside BAR0 ({} bytes)",
             self.len
         );
@@ -144,7 +144,7 @@ impl Drop for Registers {
 /// actual queue state and the ENABLE bit it provides.
 fn queue_state_word(reg: u32) -> Option<(u32, u32)> {
     let queue = |base: u32, count: u32| {
-        (reg >= base && (reg - base) % 0x40 == 0 && (reg - base) / 0x40 < count)
+        (reg >= base && (reg - base).is_multiple_of(0x40) && (reg - base) / 0x40 < count)
             .then(|| (reg - base) / 0x40)
     };
     if let Some(q) = queue(regs::rxdctl(0), 64) {

@@ -70,6 +70,8 @@ type Received = Vec<(Vec<u8>, u32, u8)>;
 
 /// Sends `frames` on `tx` (copied into packets of `pool`) while receiving
 /// on `queues`, until every frame was sent and `expect` arrived (or WAIT).
+/// Lossless only while the Tx ring is smaller than the Rx rings: then
+/// every frame in flight fits the receiver even if this thread is slow.
 fn transfer<'a, 'b>(
     tx: &mut TxQueue<'a>,
     pool: &'a Mempool,
@@ -208,11 +210,11 @@ fn forwarding_between_ports_keeps_every_byte() {
     // back into it by the Tx queue of the other port.
     let pool = Mempool::new(dut0.dma(), "t-fwd", 1024, 2048).unwrap();
     let mut rx0 = RxQueue::attach(&dut0, 0, &pool, 512, true).unwrap();
-    let mut tx1 = TxQueue::attach(&dut1, 0, 512).unwrap();
+    let mut tx1 = TxQueue::attach(&dut1, 0, 128).unwrap();
     let tpool = Mempool::new(t2.dma(), "t-fwd-gen", 512, 2048).unwrap();
-    let mut gen = TxQueue::attach(&t2, 0, 256).unwrap();
+    let mut gen = TxQueue::attach(&t2, 0, 64).unwrap();
     let rpool = Mempool::new(t3.dma(), "t-fwd-sink", 1024, 2048).unwrap();
-    let mut sink = vec![RxQueue::attach(&t3, 0, &rpool, 512, true).unwrap()];
+    let mut sink = [RxQueue::attach(&t3, 0, &rpool, 512, true).unwrap()];
     let frames: Vec<Vec<u8>> = (0..2000u32)
         .map(|i| frame([0xFF; 6], i % 64, 60 + (i as usize * 7) % 1400))
         .collect();
@@ -280,7 +282,7 @@ fn drop_en_isolates_a_queue_that_is_never_served() {
     let mut served = [RxQueue::attach(&dut, 0, &pool, 256, true).unwrap()];
     let _stuck = RxQueue::attach(&dut, 1, &pool, 64, true).unwrap();
     let tpool = Mempool::new(tester.dma(), "t-dropen-tx", 512, 2048).unwrap();
-    let mut tx = TxQueue::attach(&tester, 0, 256).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 64).unwrap();
     let frames: Vec<Vec<u8>> = (0..3000u32)
         .map(|i| frame(dut.mac(), i % 1024, 200))
         .collect();
@@ -332,7 +334,7 @@ fn detach_and_reattach_loses_nothing_and_faults_nothing() {
         },
     );
     let tpool = Mempool::new(tester.dma(), "t-re-tx", 512, 2048).unwrap();
-    let mut tx = TxQueue::attach(&tester, 0, 256).unwrap();
+    let mut tx = TxQueue::attach(&tester, 0, 64).unwrap();
     for round in 0..5u32 {
         // A fresh pool and ring each round: the old memory is freed only
         // after the queue read back disabled.
