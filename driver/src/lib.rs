@@ -22,6 +22,7 @@ pub mod rx;
 pub mod simdev;
 pub mod stats;
 pub mod timestamp;
+pub mod tsc;
 pub mod tx;
 pub mod vfio;
 

@@ -219,6 +219,40 @@ enum Bus {
     Pages(Vec<u64>),
 }
 
+/// Where this process records the DMA regions it allocates, one line
+/// `IOVA LEN PATH` each (IOVA 0 for physical memory). A worker sets it so
+/// that the supervisor can reclaim the memory of a worker that died
+/// ([`DmaContext::reclaim`]).
+static MANIFEST: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Records every region this process allocates from now on in `path`.
+pub fn set_manifest(path: &Path) {
+    if let Ok(mut m) = MANIFEST.lock() {
+        *m = Some(path.to_path_buf());
+    }
+}
+
+fn record(iova: u64, len: usize, path: &Path) {
+    use std::io::Write;
+    let Ok(guard) = MANIFEST.lock() else { return };
+    let Some(manifest) = guard.as_ref() else {
+        return;
+    };
+    let line = format!("{iova:#x} {len} {}\n", path.display());
+    let written = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(manifest)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        log::warn!(
+            "cannot record DMA region {} in {}: {e}",
+            path.display(),
+            manifest.display()
+        );
+    }
+}
+
 /// A DMA-able memory region.
 #[derive(Debug)]
 pub struct DmaRegion {
@@ -367,12 +401,60 @@ impl DmaContext {
             path.display(),
             bus
         );
+        record(if let Bus::Iova(at) = bus { at } else { 0 }, len, &path);
         Ok(DmaRegion {
             map,
             bus,
             path,
             mapper: self.mapper.clone(),
         })
+    }
+}
+
+impl DmaContext {
+    /// Reclaims the DMA memory another process of this device recorded in
+    /// `manifest` (see [`set_manifest`]) and did not free: unmaps each
+    /// region from the IOMMU, then deletes its file. Call it only once that
+    /// process's queues read back disabled (DESIGN.md 4). Returns how many
+    /// regions were reclaimed; the manifest is removed.
+    pub fn reclaim(&self, manifest: &Path) -> Result<usize> {
+        let text = match std::fs::read_to_string(manifest) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(Error::io(
+                    &self.device,
+                    format!("reading {}", manifest.display()),
+                    e,
+                ))
+            }
+        };
+        let mut reclaimed = 0;
+        for line in text.lines() {
+            let mut f = line.splitn(3, ' ');
+            let (Some(iova), Some(len), Some(path)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let path = Path::new(path);
+            if !path.exists() {
+                continue; // freed by its owner
+            }
+            let iova = u64::from_str_radix(iova.trim_start_matches("0x"), 16).unwrap_or(0);
+            let len: usize = len.parse().unwrap_or(0);
+            let unmapped = match &self.mapper {
+                Mapper::Vfio(vfio, _) if iova != 0 => vfio.unmap_dma(iova, len),
+                Mapper::Sim(table, _) if iova != 0 => table.unmap(iova),
+                _ => Ok(()),
+            };
+            if let Err(e) = unmapped {
+                log::debug!("{}: reclaiming {}: {e}", self.device, path.display());
+            }
+            std::fs::remove_file(path)
+                .map_err(|e| Error::io(&self.device, format!("removing {}", path.display()), e))?;
+            reclaimed += 1;
+        }
+        let _ = std::fs::remove_file(manifest);
+        Ok(reclaimed)
     }
 }
 

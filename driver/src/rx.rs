@@ -260,6 +260,19 @@ impl<'a> RxQueue<'a> {
     }
 }
 
+/// Disables Rx queue `q` and waits until the device confirms (4.6.7.1.2):
+/// from then on it does no DMA for that queue. The supervisor uses it on
+/// the queues of a worker that died.
+pub fn disable(dev: &Device, q: u32) -> Result<()> {
+    let r = dev.regs();
+    r.clear_bits(regs::rxdctl(q), regs::RXDCTL_ENABLE);
+    dev.wait(
+        &format!("RXDCTL({q}).ENABLE to read back 0 (4.6.7.1.2)"),
+        Duration::from_secs(5),
+        || r.read(regs::rxdctl(q)) & regs::RXDCTL_ENABLE == 0,
+    )
+}
+
 impl Drop for RxQueue<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.disable() {

@@ -210,6 +210,17 @@ impl<'a> TxQueue<'a> {
     }
 }
 
+/// Disables Tx queue `q` and waits until the device confirms (4.6.8.1).
+pub fn disable(dev: &Device, q: u32) -> Result<()> {
+    let r = dev.regs();
+    r.clear_bits(regs::txdctl(q), regs::TXDCTL_ENABLE);
+    dev.wait(
+        &format!("TXDCTL({q}).ENABLE to read back 0 (4.6.8.1)"),
+        Duration::from_secs(5),
+        || r.read(regs::txdctl(q)) & regs::TXDCTL_ENABLE == 0,
+    )
+}
+
 impl Drop for TxQueue<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.disable() {

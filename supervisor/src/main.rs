@@ -1,6 +1,52 @@
-//! `ixy-supervisor` (issue 4). Until it exists it says so and exits 2.
+//! `ixy-supervisor`: see `ixy-supervisor --help` and DESIGN.md 7.
 
-fn main() {
-    eprintln!("ixy-supervisor: not available in this build yet (see issue 4); use ixy-sim");
-    std::process::exit(2);
+use clap::Parser;
+use std::process::ExitCode;
+use supervisor::Args;
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            // Help and version go to stdout with status 0.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, not clap's usage block (DESIGN.md 10).
+            let text = e.to_string();
+            let line = text
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("ixy-supervisor: {line}; see --help");
+            return ExitCode::from(2);
+        }
+    };
+    let level = if args.debug_worker.is_some() {
+        "debug"
+    } else {
+        "info"
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    let cfg = match args.validate() {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("ixy-supervisor: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match supervisor::run(cfg) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("ixy-supervisor: {e}");
+            ExitCode::from(if e.is_user_error() { 2 } else { 1 })
+        }
+    }
 }

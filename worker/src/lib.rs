@@ -1,2 +1,14 @@
-//! The ixy-mp worker runtime (issue 4): one pinned process per rx/tx queue
-//! pair. Not built yet; this crate only holds the workspace place.
+//! The ixy-mp worker runtime: one process per rx/tx queue pair, pinned to
+//! its core, with its own mempool, running an [`App`] in a busy-poll loop
+//! (DESIGN.md 7) and publishing live counters in its stats file (8).
+//!
+//! Users write apps by implementing [`App`]; the built-in ones are in
+//! [`apps`]. `examples/flow_counter.rs` shows one written outside the crate.
+
+pub mod app;
+pub mod apps;
+pub mod runtime;
+pub mod statsfile;
+
+pub use app::{App, Outputs};
+pub use runtime::{run, Idle, WorkerSpec};

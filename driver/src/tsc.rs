@@ -1,0 +1,30 @@
+//! The CPU's time stamp counter: cycle accounting in the workers' busy
+//! loop without a system call (DESIGN.md 8: cycles per packet).
+
+use std::time::{Duration, Instant};
+
+/// The time stamp counter now (a monotonic count of reference cycles on
+/// x86_64 with an invariant TSC; nanoseconds elsewhere).
+#[inline]
+pub fn now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: RDTSC reads a counter; it has no memory effects and exists on
+    // every x86_64 CPU.
+    unsafe {
+        std::arch::x86_64::_rdtsc()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+    }
+}
+
+/// Measures the counter's frequency over `window` (10 ms is plenty).
+pub fn hz(window: Duration) -> u64 {
+    let (t0, c0) = (Instant::now(), now());
+    std::thread::sleep(window);
+    let (secs, cycles) = (t0.elapsed().as_secs_f64(), now().wrapping_sub(c0));
+    (cycles as f64 / secs) as u64
+}

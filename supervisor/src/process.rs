@@ -1,0 +1,37 @@
+//! Creating worker processes. `fork` is the one unsafe operation of the
+//! supervisor; it is sound here because the supervisor never starts a
+//! thread (signals come through a signalfd), so the child inherits a
+//! consistent, single-threaded copy of the process.
+
+use driver::{Device, Error, ErrorKind, Result};
+use nix::sys::signal::Signal;
+use nix::unistd::ForkResult;
+use worker::WorkerSpec;
+
+/// Forks the process.
+pub fn fork() -> Result<ForkResult> {
+    // SAFETY: the supervisor is single-threaded whenever it forks (it never
+    // spawns threads outside --debug-worker, which does not fork), so the
+    // child may run arbitrary code, allocation included.
+    unsafe { nix::unistd::fork() }
+        .map_err(|e| Error::new(ErrorKind::Io, "ixy-supervisor", format!("fork: {e}")))
+}
+
+/// The body of a worker process; returns its exit status.
+pub fn worker_child(spec: &WorkerSpec, devices: &[Device], app: &str) -> i32 {
+    // Die with the supervisor rather than run on unsupervised.
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
+        log::warn!("worker {}: PR_SET_PDEATHSIG: {e}", spec.index);
+    }
+    let Some(mut app) = worker::apps::by_name(app) else {
+        log::error!("worker {}: unknown app {app:?}", spec.index);
+        return 2;
+    };
+    match worker::run(spec, devices, app.as_mut()) {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("worker {}: {e}", spec.index);
+            1
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The table printed when the supervisor stops.
+
+use driver::stats::PortStats;
+use driver::Device;
+use std::time::Duration;
+use worker::statsfile::StatsFile;
+
+/// Cycles per packet from a worker's busy cycles (TSC).
+pub fn cycles_per_packet(busy_cycles: u64, packets: u64) -> f64 {
+    if packets == 0 {
+        0.0
+    } else {
+        busy_cycles as f64 / packets as f64
+    }
+}
+
+/// Prints one row per worker and per port, plus totals.
+pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!("\nixy-supervisor summary after {secs:.1} s");
+    println!(
+        "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8} {:>8} {:>10} {:>8} {:>9}",
+        "worker",
+        "core",
+        "queue",
+        "rx packets",
+        "tx packets",
+        "rx Mpps",
+        "tx drops",
+        "cycles/pkt",
+        "restarts",
+        "state"
+    );
+    let mut total = (0u64, 0u64, 0u64);
+    for w in workers {
+        let c = w.counters();
+        total = (
+            total.0 + c.rx_packets,
+            total.1 + c.tx_packets,
+            total.2 + c.tx_drops,
+        );
+        println!(
+            "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8.3} {:>8} {:>10.1} {:>8} {:>9}",
+            w.index(),
+            w.core(),
+            w.queue(),
+            c.rx_packets,
+            c.tx_packets,
+            c.rx_packets as f64 / secs / 1e6,
+            c.tx_drops,
+            cycles_per_packet(c.busy_cycles, c.rx_packets),
+            w.restarts(),
+            w.state().name()
+        );
+    }
+    println!(
+        "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8.3} {:>8}",
+        "total",
+        "",
+        "",
+        total.0,
+        total.1,
+        total.0 as f64 / secs / 1e6,
+        total.2
+    );
+    println!(
+        "\n{:>4} {:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "port", "device", "rx packets", "tx packets", "missed", "no buffer", "crc errors"
+    );
+    for (p, (dev, s)) in devices.iter().zip(ports).enumerate() {
+        println!(
+            "{:>4} {:<24} {:>12} {:>12} {:>10} {:>10} {:>10}",
+            p,
+            dev.name(),
+            s.rx_packets,
+            s.tx_packets,
+            s.rx_missed,
+            s.rx_no_buffer,
+            s.rx_crc_errors
+        );
+    }
+}

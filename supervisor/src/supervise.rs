@@ -1,0 +1,384 @@
+//! The supervisor proper (DESIGN.md 7): init the devices, fork the workers,
+//! watch them, restart the ones that die, and shut everything down.
+//!
+//! The supervisor never starts a thread: signals (SIGINT, SIGTERM, SIGCHLD)
+//! are blocked and read from a signalfd in the main loop, so forking a
+//! replacement worker at any time is safe.
+
+use crate::cli::Config;
+use crate::portfile;
+use driver::stats::PortStats;
+use driver::{Device, Error, ErrorKind, InitConfig, OpenOptions, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{ForkResult, Pid};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+use worker::statsfile::{self, State, StatsFile};
+use worker::WorkerSpec;
+
+/// How long a stop may take before stragglers are killed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+/// First restart delay; doubles with each restart of the same worker.
+const RESTART_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One worker as the supervisor tracks it.
+struct Slot {
+    index: u32,
+    core: usize,
+    file: StatsFile,
+    pid: Option<Pid>,
+    restarts: u32,
+    restart_at: Option<Instant>,
+    given_up: bool,
+}
+
+/// A supervisor with its devices initialised.
+pub struct Supervisor {
+    cfg: Config,
+    devices: Vec<Device>,
+    ports: Vec<PortStats>,
+    slots: Vec<Slot>,
+    signals: SignalFd,
+    started: Instant,
+    stopping: bool,
+}
+
+fn fatal(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Io, "ixy-supervisor", msg)
+}
+
+impl Supervisor {
+    /// Blocks the signals, opens and initialises every device (RSS over
+    /// the workers' queues) and creates the stats files. No thread exists.
+    pub fn new(cfg: Config) -> Result<Self> {
+        let mut mask = SigSet::empty();
+        for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| fatal(format!("blocking signals: {e}")))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| fatal(format!("signalfd: {e}")))?;
+        let opts = OpenOptions { force: cfg.force };
+        let init = InitConfig {
+            promisc: cfg.promisc,
+            rss: Some(cfg.rss.clone()),
+            ..InitConfig::default()
+        };
+        let mut devices = Vec::new();
+        for spec in &cfg.devices {
+            let dev = Device::open(spec, &opts)?;
+            dev.init(&init)?;
+            devices.push(dev);
+        }
+        let mut slots = Vec::new();
+        for i in 0..cfg.workers {
+            let core = cfg.cores[i as usize];
+            let file = StatsFile::create(&cfg.run_dir, i, core as u32, i).map_err(|e| {
+                Error::io(
+                    "ixy-supervisor",
+                    format!(
+                        "creating the stats file of worker {i} in {}",
+                        cfg.run_dir.display()
+                    ),
+                    e,
+                )
+            })?;
+            slots.push(Slot {
+                index: i,
+                core,
+                file,
+                pid: None,
+                restarts: 0,
+                restart_at: None,
+                given_up: false,
+            });
+        }
+        let ports = devices.iter().map(|_| PortStats::default()).collect();
+        Ok(Supervisor {
+            cfg,
+            devices,
+            ports,
+            slots,
+            signals,
+            started: Instant::now(),
+            stopping: false,
+        })
+    }
+
+    fn spec(&self, i: u32) -> WorkerSpec {
+        WorkerSpec {
+            index: i,
+            core: Some(self.slots[i as usize].core),
+            batch: self.cfg.batch,
+            idle: self.cfg.idle,
+            rx_ring: self.cfg.rx_ring,
+            tx_ring: self.cfg.tx_ring,
+            run_dir: self.cfg.run_dir.clone(),
+        }
+    }
+
+    /// Runs worker `k` in this process, in the foreground (`--debug-worker`).
+    pub fn run_debug_worker(self, k: u32) -> Result<i32> {
+        let path = statsfile::path(&self.cfg.run_dir, k);
+        let stopper = StatsFile::open(&path)
+            .map_err(|e| Error::io("ixy-supervisor", "opening the stats file", e))?;
+        let mut unblock = SigSet::empty();
+        unblock.add(Signal::SIGINT);
+        unblock.add(Signal::SIGTERM);
+        unblock
+            .thread_unblock()
+            .map_err(|e| fatal(format!("unblocking signals: {e}")))?;
+        // No fork happens in this mode, so the handler thread is harmless.
+        ctrlc::set_handler(move || stopper.request_stop(true))
+            .map_err(|e| fatal(format!("installing the Ctrl-C handler: {e}")))?;
+        let mut app = worker::apps::by_name(&self.cfg.app).ok_or_else(|| fatal("unknown app"))?;
+        log::info!("debug worker {k}: running in the foreground; Ctrl-C stops it");
+        let deadline = self.cfg.duration;
+        let spec = self.spec(k);
+        if let Some(d) = deadline {
+            let stopper = StatsFile::open(&path)
+                .map_err(|e| Error::io("ixy-supervisor", "opening the stats file", e))?;
+            std::thread::spawn(move || {
+                std::thread::sleep(d);
+                stopper.request_stop(true);
+            });
+        }
+        worker::run(&spec, &self.devices, app.as_mut())?;
+        self.finish()
+    }
+
+    /// Forks every worker and supervises them until SIGINT/SIGTERM or the
+    /// end of `--duration`; returns the exit code.
+    pub fn run(mut self) -> Result<i32> {
+        for i in 0..self.cfg.workers {
+            self.spawn(i)?;
+        }
+        let deadline = self.cfg.duration.map(|d| self.started + d);
+        let mut next_stats = Instant::now() + Duration::from_secs(1);
+        loop {
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                log::info!("--duration reached: stopping");
+                break;
+            }
+            if now >= next_stats {
+                self.update_port_stats();
+                next_stats += Duration::from_secs(1);
+            }
+            for i in 0..self.cfg.workers {
+                if self.slots[i as usize].restart_at.is_some_and(|t| t <= now) {
+                    self.slots[i as usize].restart_at = None;
+                    self.spawn(i)?;
+                }
+            }
+            let mut wake = next_stats;
+            if let Some(d) = deadline {
+                wake = wake.min(d);
+            }
+            for t in self.slots.iter().filter_map(|s| s.restart_at) {
+                wake = wake.min(t);
+            }
+            if self.wait_signal(wake.saturating_duration_since(Instant::now()))? {
+                break;
+            }
+        }
+        self.shutdown();
+        self.finish()
+    }
+
+    /// Waits for a signal up to `timeout`; reaps children. Returns true on
+    /// SIGINT/SIGTERM.
+    fn wait_signal(&mut self, timeout: Duration) -> Result<bool> {
+        let ms = u16::try_from(timeout.as_millis().clamp(1, 1000)).unwrap_or(1000);
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(fatal(format!("poll: {e}"))),
+        }
+        let mut stop = false;
+        while let Ok(Some(info)) = self.signals.read_signal() {
+            match Signal::try_from(info.ssi_signo as i32) {
+                Ok(Signal::SIGCHLD) => {}
+                Ok(sig) => {
+                    log::info!("{sig:?}: stopping the workers");
+                    stop = true;
+                }
+                Err(_) => {}
+            }
+        }
+        self.reap();
+        Ok(stop)
+    }
+
+    /// Collects every child that exited and handles it.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => {
+                    if let Some(pid) = status.pid() {
+                        if let Some(i) = self.slots.iter().position(|s| s.pid == Some(pid)) {
+                            self.worker_exited(i, status);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forks worker `i` on its core and queue.
+    fn spawn(&mut self, i: u32) -> Result<()> {
+        let spec = self.spec(i);
+        let slot = &self.slots[i as usize];
+        slot.file.request_stop(false);
+        slot.file.set_state(State::Starting);
+        match crate::process::fork()? {
+            ForkResult::Child => {
+                let code = crate::process::worker_child(&spec, &self.devices, &self.cfg.app);
+                std::process::exit(code);
+            }
+            ForkResult::Parent { child } => {
+                log::info!(
+                    "worker {i}: forked as pid {child} on core {}",
+                    spec.core.unwrap_or(0)
+                );
+                self.slots[i as usize].pid = Some(child);
+                Ok(())
+            }
+        }
+    }
+
+    /// A worker process ended: a clean stop, or the dead-worker path of
+    /// DESIGN.md 4 (queues disabled and confirmed, memory reclaimed, restart).
+    fn worker_exited(&mut self, i: usize, status: WaitStatus) {
+        let slot = &mut self.slots[i];
+        slot.pid = None;
+        let clean =
+            matches!(status, WaitStatus::Exited(_, 0)) && slot.file.state() == State::Stopped;
+        if clean && self.stopping {
+            log::info!("worker {}: stopped", slot.index);
+            return;
+        }
+        let cause = match status {
+            WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+            WaitStatus::Signaled(_, sig, core) => format!(
+                "killed by {sig:?}{}",
+                if core { " (core dumped)" } else { "" }
+            ),
+            other => format!("ended ({other:?})"),
+        };
+        let index = slot.index;
+        log::warn!("worker {index}: {cause}");
+        self.release_worker(i);
+        let slot = &mut self.slots[i];
+        slot.file.set_state(State::Died);
+        if self.stopping {
+            return;
+        }
+        if slot.restarts >= self.cfg.max_restarts {
+            slot.given_up = true;
+            log::error!(
+                "worker {index}: {} restarts used up (--max-restarts); its queue stays idle",
+                slot.restarts
+            );
+            return;
+        }
+        let delay = RESTART_BACKOFF * 2u32.saturating_pow(slot.restarts.min(10));
+        slot.restarts += 1;
+        slot.file.add_restart();
+        slot.restart_at = Some(Instant::now() + delay);
+        log::info!(
+            "worker {index}: restarting in {delay:?} (restart {} of {})",
+            slot.restarts,
+            self.cfg.max_restarts
+        );
+    }
+
+    /// Disables worker `i`'s queues on every device, waits for the device
+    /// to confirm, then reclaims its DMA memory (DESIGN.md 4).
+    fn release_worker(&mut self, i: usize) {
+        let q = self.slots[i].index;
+        let mut disabled = true;
+        for dev in &self.devices {
+            for r in [driver::rx::disable(dev, q), driver::tx::disable(dev, q)] {
+                if let Err(e) = r {
+                    log::error!("worker {q}: {e}");
+                    disabled = false;
+                }
+            }
+        }
+        if !disabled {
+            log::error!("worker {q}: queues not confirmed disabled; its DMA memory is kept, not freed under the NIC");
+            return;
+        }
+        let manifest = statsfile::dma_manifest(&self.cfg.run_dir, q);
+        match self.devices[0].dma().reclaim(&manifest) {
+            Ok(n) => log::debug!("worker {q}: queues disabled, {n} DMA region(s) reclaimed"),
+            Err(e) => log::error!("worker {q}: reclaiming DMA memory: {e}"),
+        }
+    }
+
+    /// Asks every worker to stop, waits (bounded), kills the stragglers.
+    fn shutdown(&mut self) {
+        self.stopping = true;
+        for s in &mut self.slots {
+            s.restart_at = None;
+            s.file.request_stop(true);
+        }
+        let until = Instant::now() + STOP_GRACE;
+        while self.slots.iter().any(|s| s.pid.is_some()) && Instant::now() < until {
+            // Signals other than SIGCHLD are ignored from here on.
+            let _ = self.wait_signal(Duration::from_millis(20));
+        }
+        for s in &self.slots {
+            if let Some(pid) = s.pid {
+                log::warn!(
+                    "worker {}: did not stop within {STOP_GRACE:?}; killing it",
+                    s.index
+                );
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            }
+        }
+        let until = Instant::now() + STOP_GRACE;
+        while self.slots.iter().any(|s| s.pid.is_some()) && Instant::now() < until {
+            let _ = self.wait_signal(Duration::from_millis(20));
+        }
+    }
+
+    fn update_port_stats(&mut self) {
+        for (p, (dev, stats)) in self.devices.iter().zip(self.ports.iter_mut()).enumerate() {
+            stats.update(dev.regs());
+            if let Err(e) = portfile::write(&self.cfg.run_dir, dev.name(), p, stats) {
+                log::warn!("port {p}: cannot write its stats file: {e}");
+            }
+        }
+    }
+
+    /// Final statistics, summary, device reset, leftover memory; exit code.
+    fn finish(mut self) -> Result<i32> {
+        self.update_port_stats();
+        for i in 0..self.slots.len() {
+            let manifest = statsfile::dma_manifest(&self.cfg.run_dir, self.slots[i].index);
+            if let Err(e) = self.devices[0].dma().reclaim(&manifest) {
+                log::error!("worker {i}: {e}");
+            }
+        }
+        crate::summary::print(
+            &self.slots.iter().map(|s| &s.file).collect::<Vec<_>>(),
+            &self.devices,
+            &self.ports,
+            self.started.elapsed(),
+        );
+        for dev in &self.devices {
+            if let Err(e) = dev.reset() {
+                log::warn!("{e}");
+            }
+        }
+        let failed = self.slots.iter().any(|s| s.given_up);
+        Ok(i32::from(failed))
+    }
+}

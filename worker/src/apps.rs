@@ -1,0 +1,102 @@
+//! The built-in apps (DESIGN.md 7): `forward`, `reflect`, `sink`.
+
+use crate::app::{App, Outputs};
+use driver::Packet;
+
+/// Names of the built-in apps, for `--help` and error messages.
+pub const NAMES: [&str; 3] = ["forward", "reflect", "sink"];
+
+/// The built-in app called `name`.
+pub fn by_name(name: &str) -> Option<Box<dyn App>> {
+    match name {
+        "forward" => Some(Box::new(Forward)),
+        "reflect" => Some(Box::new(Reflect)),
+        "sink" => Some(Box::new(Sink)),
+        _ => None,
+    }
+}
+
+/// ixy-fwd on many cores: what arrives on port 0 leaves on port 1 and the
+/// other way round. One byte of every packet is read and written back so
+/// that the packet is really loaded into L1, as ixy-fwd does; unlike ixy-fwd
+/// the value is kept, so traffic verifies byte for byte end to end.
+#[derive(Debug, Default)]
+pub struct Forward;
+
+impl App for Forward {
+    fn name(&self) -> &'static str {
+        "forward"
+    }
+
+    fn ports(&self) -> usize {
+        2
+    }
+
+    fn process<'a>(
+        &mut self,
+        port: usize,
+        packets: &mut Vec<Packet<'a>>,
+        out: &mut Outputs<'a, '_>,
+    ) {
+        let to = port ^ 1;
+        for mut p in packets.drain(..) {
+            if let Some(b) = p.data_mut().get_mut(6) {
+                *b = std::hint::black_box(*b);
+            }
+            out.send(to, p);
+        }
+    }
+}
+
+/// ixy's echoer: swaps source and destination MAC and sends the packet
+/// back out of the port it came in on.
+#[derive(Debug, Default)]
+pub struct Reflect;
+
+impl App for Reflect {
+    fn name(&self) -> &'static str {
+        "reflect"
+    }
+
+    fn ports(&self) -> usize {
+        1
+    }
+
+    fn process<'a>(
+        &mut self,
+        port: usize,
+        packets: &mut Vec<Packet<'a>>,
+        out: &mut Outputs<'a, '_>,
+    ) {
+        for mut p in packets.drain(..) {
+            if let Some(macs) = p.data_mut().get_mut(..12) {
+                let (dst, src) = macs.split_at_mut(6);
+                dst.swap_with_slice(src);
+            }
+            out.send(port, p);
+        }
+    }
+}
+
+/// Counts and drops (the runtime counts; the packets are freed).
+#[derive(Debug, Default)]
+pub struct Sink;
+
+impl App for Sink {
+    fn name(&self) -> &'static str {
+        "sink"
+    }
+
+    fn ports(&self) -> usize {
+        1
+    }
+
+    fn process<'a>(
+        &mut self,
+        _port: usize,
+        packets: &mut Vec<Packet<'a>>,
+        _out: &mut Outputs<'a, '_>,
+    ) {
+        packets.clear();
+    }
+}

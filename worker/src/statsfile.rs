@@ -1,0 +1,316 @@
+//! The per-worker statistics file `RUN_DIR/worker-I.stats` (DESIGN.md 8).
+//!
+//! A 4 KiB file of little-endian fields, mapped shared by the worker (which
+//! updates its counters with plain stores, no system call and no atomic
+//! read-modify-write), by the supervisor (which creates it, requests the
+//! stop and counts restarts) and by `ixy-stats` (which reads it). It stays
+//! after the worker exits, so the counters survive; a restarted worker
+//! continues from them.
+//!
+//! Layout, version 1 (byte offsets):
+//!
+//! | offset | type | field |
+//! | --- | --- | --- |
+//! | 0 | u64 | magic `"IXYWSTAT"` |
+//! | 8 | u32 | version (1) |
+//! | 12 | u32 | worker index |
+//! | 16 | u32 | pid of the current (or last) worker process |
+//! | 20 | u32 | core the worker is pinned to |
+//! | 24 | u32 | queue the worker owns on every port |
+//! | 28 | u32 | state: 0 starting, 1 running, 2 stopped, 3 died |
+//! | 32 | u64 | control, written by the supervisor: 1 = stop |
+//! | 40 | u64 | TSC frequency in Hz, measured by the worker |
+//! | 48 | u64 | restarts, counted by the supervisor |
+//! | 56 | u64 | start time of the current process, Unix ns |
+//! | 64 | u64 | rx packets |
+//! | 72 | u64 | rx bytes |
+//! | 80 | u64 | tx packets |
+//! | 88 | u64 | tx bytes |
+//! | 96 | u64 | tx drops (ring full, packet freed) |
+//! | 104 | u64 | rx batches (polls that returned packets) |
+//! | 112 | u64 | empty polls |
+//! | 120 | u64 | busy cycles (TSC cycles of polls that had packets) |
+//! | 128 | u64 | idle cycles |
+//!
+//! Counters start at offset 64: the worker's hot fields share no cache line
+//! with the ones the supervisor writes.
+
+use driver::memory::SharedMap;
+use std::fs::OpenOptions;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// File magic.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"IXYWSTAT");
+/// Layout version.
+pub const VERSION: u32 = 1;
+/// File size.
+pub const SIZE: usize = 4096;
+
+/// Lifecycle of a worker, as the file records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Forked, setting up.
+    Starting = 0,
+    /// In the poll loop.
+    Running = 1,
+    /// Left the loop on request, queues detached.
+    Stopped = 2,
+    /// Died (the supervisor records this).
+    Died = 3,
+}
+
+impl State {
+    fn from_u32(v: u32) -> State {
+        match v {
+            1 => State::Running,
+            2 => State::Stopped,
+            3 => State::Died,
+            _ => State::Starting,
+        }
+    }
+
+    /// Lower-case name for tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Stopped => "stopped",
+            State::Died => "died",
+        }
+    }
+}
+
+/// The counters a worker keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Packets dropped because a Tx ring was full.
+    pub tx_drops: u64,
+    /// Polls that returned packets.
+    pub rx_batches: u64,
+    /// Polls that returned nothing.
+    pub empty_polls: u64,
+    /// TSC cycles spent in polls that had packets.
+    pub busy_cycles: u64,
+    /// TSC cycles spent in empty polls and idling.
+    pub idle_cycles: u64,
+}
+
+const COUNTERS: usize = 64;
+const N_COUNTERS: usize = 9;
+
+/// The path of worker `index`'s file in `run_dir`.
+pub fn path(run_dir: &Path, index: u32) -> PathBuf {
+    run_dir.join(format!("worker-{index}.stats"))
+}
+
+/// The DMA manifest of worker `index` (`driver::memory::set_manifest`):
+/// what the supervisor reclaims if the worker dies.
+pub fn dma_manifest(run_dir: &Path, index: u32) -> PathBuf {
+    run_dir.join(format!("worker-{index}.dma"))
+}
+
+/// A mapped worker statistics file.
+#[derive(Debug)]
+pub struct StatsFile {
+    map: SharedMap,
+}
+
+impl StatsFile {
+    /// Creates (or re-initialises) the file of worker `index`.
+    pub fn create(run_dir: &Path, index: u32, core: u32, queue: u32) -> io::Result<Self> {
+        let f = Self::map(&path(run_dir, index), true)?;
+        let m = &f.map;
+        m.u64_at(0).store(MAGIC, Ordering::Relaxed);
+        m.u32_at(8).store(VERSION, Ordering::Relaxed);
+        m.u32_at(12).store(index, Ordering::Relaxed);
+        m.u32_at(20).store(core, Ordering::Relaxed);
+        m.u32_at(24).store(queue, Ordering::Relaxed);
+        m.u32_at(28)
+            .store(State::Starting as u32, Ordering::Release);
+        Ok(f)
+    }
+
+    /// Opens an existing file (worker, supervisor or `ixy-stats`).
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let f = Self::map(path, false)?;
+        if f.map.u64_at(0).load(Ordering::Acquire) != MAGIC
+            || f.map.u32_at(8).load(Ordering::Acquire) != VERSION
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: not an ixy-mp worker statistics file of version {VERSION}",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(f)
+    }
+
+    fn map(path: &Path, create: bool) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(path)?;
+        if create {
+            file.set_len(SIZE as u64)?;
+        } else if file.metadata()?.len() < SIZE as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: too short", path.display()),
+            ));
+        }
+        Ok(StatsFile {
+            map: SharedMap::file(&file, 0, SIZE)?,
+        })
+    }
+
+    /// Worker index.
+    pub fn index(&self) -> u32 {
+        self.map.u32_at(12).load(Ordering::Relaxed)
+    }
+
+    /// Pid of the current or last worker process.
+    pub fn pid(&self) -> u32 {
+        self.map.u32_at(16).load(Ordering::Acquire)
+    }
+
+    /// Core the worker is pinned to.
+    pub fn core(&self) -> u32 {
+        self.map.u32_at(20).load(Ordering::Relaxed)
+    }
+
+    /// Queue the worker owns.
+    pub fn queue(&self) -> u32 {
+        self.map.u32_at(24).load(Ordering::Relaxed)
+    }
+
+    /// The worker's state.
+    pub fn state(&self) -> State {
+        State::from_u32(self.map.u32_at(28).load(Ordering::Acquire))
+    }
+
+    /// Records the worker's state.
+    pub fn set_state(&self, s: State) {
+        self.map.u32_at(28).store(s as u32, Ordering::Release);
+    }
+
+    /// Records the process that now runs the worker.
+    pub fn set_process(&self, pid: u32, start_unix_ns: u64, tsc_hz: u64) {
+        self.map.u32_at(16).store(pid, Ordering::Release);
+        self.map.u64_at(56).store(start_unix_ns, Ordering::Relaxed);
+        self.map.u64_at(40).store(tsc_hz, Ordering::Relaxed);
+    }
+
+    /// TSC frequency measured by the worker.
+    pub fn tsc_hz(&self) -> u64 {
+        self.map.u64_at(40).load(Ordering::Relaxed)
+    }
+
+    /// Asks the worker to stop (or lets a restarted one run).
+    pub fn request_stop(&self, stop: bool) {
+        self.map
+            .u64_at(32)
+            .store(u64::from(stop), Ordering::Release);
+    }
+
+    /// Whether a stop was requested: one plain load, fine for the hot loop.
+    #[inline]
+    pub fn stop_requested(&self) -> bool {
+        self.map.u64_at(32).load(Ordering::Relaxed) != 0
+    }
+
+    /// Restarts so far.
+    pub fn restarts(&self) -> u64 {
+        self.map.u64_at(48).load(Ordering::Relaxed)
+    }
+
+    /// Counts one restart.
+    pub fn add_restart(&self) {
+        let n = self.restarts() + 1;
+        self.map.u64_at(48).store(n, Ordering::Relaxed);
+    }
+
+    /// The counters as last published.
+    pub fn counters(&self) -> Counters {
+        let c = |i: usize| self.map.u64_at(COUNTERS + 8 * i).load(Ordering::Relaxed);
+        Counters {
+            rx_packets: c(0),
+            rx_bytes: c(1),
+            tx_packets: c(2),
+            tx_bytes: c(3),
+            tx_drops: c(4),
+            rx_batches: c(5),
+            empty_polls: c(6),
+            busy_cycles: c(7),
+            idle_cycles: c(8),
+        }
+    }
+
+    /// Publishes the counters: plain stores into the worker's own lines.
+    #[inline]
+    pub fn publish(&self, c: &Counters) {
+        let values: [u64; N_COUNTERS] = [
+            c.rx_packets,
+            c.rx_bytes,
+            c.tx_packets,
+            c.tx_bytes,
+            c.tx_drops,
+            c.rx_batches,
+            c.empty_polls,
+            c.busy_cycles,
+            c.idle_cycles,
+        ];
+        for (i, v) in values.iter().enumerate() {
+            self.map
+                .u64_at(COUNTERS + 8 * i)
+                .store(*v, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_round_trip_and_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("ixy-statsfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = StatsFile::create(&dir, 3, 1, 3).unwrap();
+        let c = Counters {
+            rx_packets: 10,
+            tx_drops: 2,
+            idle_cycles: 99,
+            ..Counters::default()
+        };
+        f.publish(&c);
+        f.set_state(State::Running);
+        f.request_stop(true);
+        f.add_restart();
+        drop(f);
+        let g = StatsFile::open(&path(&dir, 3)).unwrap();
+        assert_eq!(g.counters(), c);
+        assert_eq!(
+            (g.index(), g.core(), g.queue(), g.state()),
+            (3, 1, 3, State::Running)
+        );
+        assert!(g.stop_requested());
+        assert_eq!(g.restarts(), 1);
+        std::fs::write(dir.join("junk"), [0u8; 4096]).unwrap();
+        assert!(StatsFile::open(&dir.join("junk")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
