@@ -3,7 +3,6 @@
 //! (DESIGN.md 7). The binary is a thin `main` around [`run`].
 
 pub mod cli;
-pub mod portfile;
 pub mod process;
 pub mod summary;
 pub mod supervise;

@@ -6,7 +6,7 @@
 //! replacement worker at any time is safe.
 
 use crate::cli::Config;
-use crate::portfile;
+use worker::portfile;
 use driver::stats::PortStats;
 use driver::{Device, Error, ErrorKind, InitConfig, OpenOptions, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};

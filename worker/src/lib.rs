@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod apps;
+pub mod portfile;
 pub mod runtime;
 pub mod statsfile;
 
