@@ -19,13 +19,13 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             // One line, not clap's usage block (DESIGN.md 10).
-            let text = e.to_string();
-            let line = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("ixy-supervisor: {line}; see --help");
+            let text = e.render().to_string();
+            let message = text.split("\n\n").next().unwrap_or("invalid arguments");
+            let line = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!(
+                "ixy-supervisor: {}; see --help",
+                line.trim_start_matches("error: ")
+            );
             return ExitCode::from(2);
         }
     };

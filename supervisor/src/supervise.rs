@@ -6,7 +6,6 @@
 //! replacement worker at any time is safe.
 
 use crate::cli::Config;
-use worker::portfile;
 use driver::stats::PortStats;
 use driver::{Device, Error, ErrorKind, InitConfig, OpenOptions, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -16,6 +15,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{ForkResult, Pid};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+use worker::portfile;
 use worker::statsfile::{self, State, StatsFile};
 use worker::WorkerSpec;
 
