@@ -113,6 +113,21 @@ pub fn path(run_dir: &Path, index: u32) -> PathBuf {
     run_dir.join(format!("worker-{index}.stats"))
 }
 
+/// The default run directory of instance `name` (DESIGN.md 8):
+/// `/run/ixy/NAME` as root, else `$XDG_RUNTIME_DIR/ixy/NAME`, else
+/// `TMPDIR/ixy/NAME`. The supervisor and `ixy-stats` must agree on it.
+pub fn default_run_dir(name: &str) -> PathBuf {
+    let base = if nix::unistd::geteuid().is_root() {
+        PathBuf::from("/run/ixy")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR").map_or_else(
+            || std::env::temp_dir().join("ixy"),
+            |d| PathBuf::from(d).join("ixy"),
+        )
+    };
+    base.join(name)
+}
+
 /// The DMA manifest of worker `index` (`driver::memory::set_manifest`):
 /// what the supervisor reclaims if the worker dies.
 pub fn dma_manifest(run_dir: &Path, index: u32) -> PathBuf {
@@ -312,5 +327,12 @@ mod tests {
         std::fs::write(dir.join("junk"), [0u8; 4096]).unwrap();
         assert!(StatsFile::open(&dir.join("junk")).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_run_dir_ends_with_ixy_name() {
+        let d = default_run_dir("lab-1");
+        assert!(d.ends_with("ixy/lab-1"), "{}", d.display());
+        assert!(d.is_absolute() || std::env::temp_dir().is_relative());
     }
 }

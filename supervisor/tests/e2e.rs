@@ -1,0 +1,468 @@
+//! ixy-supervisor and its workers end to end on a simulated lab: the real
+//! binary supervises forked workers on DUT ports 0 and 1, while this test
+//! drives tester ports 2 and 3 with the driver crate.
+//!
+//! The tests run one at a time (a lock): each starts several processes on
+//! a 2-core machine. Traffic is paced well below what the machine carries,
+//! so that "nothing lost" is a property of the framework, not of luck.
+
+use driver::{
+    Device, InitConfig, Mempool, OpenOptions, Packet, RssConfig, RssKey, RxQueue, TxQueue,
+};
+use sim::{Lab, LabConfig, SimCounter};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use worker::statsfile::{self, State, StatsFile};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ixy-supervisor");
+const WAIT: Duration = Duration::from_secs(20);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Run {
+    lab: Lab,
+    name: String,
+    run_dir: PathBuf,
+    child: Child,
+}
+
+fn start(test: &str, args: &[&str]) -> Run {
+    let name = format!("sup-{test}-{}", std::process::id());
+    let mut cfg = LabConfig::new(&name);
+    cfg.root = PathBuf::from(driver::simdev::DEFAULT_DIR);
+    cfg.line_rate = false;
+    let lab = Lab::start(cfg).expect("lab");
+    let run_dir = std::env::temp_dir().join(format!("ixy-e2e-{name}"));
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let log =
+        std::fs::File::create(std::env::temp_dir().join(format!("{name}.log"))).expect("log file");
+    let args: Vec<String> = args.iter().map(|a| a.replace("LAB", &name)).collect();
+    let child = Command::new(BIN)
+        .args(&args)
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("ixy-supervisor starts");
+    Run {
+        lab,
+        name,
+        run_dir,
+        child,
+    }
+}
+
+impl Run {
+    fn log(&self) -> String {
+        std::fs::read_to_string(std::env::temp_dir().join(format!("{}.log", self.name)))
+            .unwrap_or_default()
+    }
+
+    fn worker(&self, i: u32) -> StatsFile {
+        StatsFile::open(&statsfile::path(&self.run_dir, i)).expect("worker stats file")
+    }
+
+    fn wait_running(&self, workers: &[u32]) {
+        let ok = wait(|| {
+            workers.iter().all(|&i| {
+                StatsFile::open(&statsfile::path(&self.run_dir, i))
+                    .is_ok_and(|f| f.state() == State::Running)
+            })
+        });
+        assert!(ok, "workers {workers:?} never ran; log:\n{}", self.log());
+    }
+
+    fn tester(&self, port: u32) -> Device {
+        let dev = Device::open(
+            &format!("sim:{}/{port}", self.name),
+            &OpenOptions::default(),
+        )
+        .expect("tester");
+        dev.init(&InitConfig {
+            promisc: true,
+            ..InitConfig::default()
+        })
+        .expect("tester init");
+        dev
+    }
+
+    fn iommu_faults(&self) -> u64 {
+        (0..4)
+            .map(|p| {
+                sim::Bar::open(&self.lab.bar_path(p))
+                    .expect("bar")
+                    .sim_counter(SimCounter::IommuFaults)
+            })
+            .sum()
+    }
+
+    /// SIGTERM; the supervisor must exit 0 within 2 s (plus scheduling slack).
+    fn terminate(mut self) -> (Lab, PathBuf, String) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                break s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no exit after SIGTERM; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = t0.elapsed();
+        let log = self.log();
+        assert!(status.success(), "exit status {status:?}; log:\n{log}");
+        assert!(took < Duration::from_millis(2500), "stopping took {took:?}");
+        (self.lab, self.run_dir, log)
+    }
+}
+
+fn wait(mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < WAIT {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Flow `f`'s frame number `seq`, to `dst`.
+fn frame(dst: [u8; 6], flow: u32, seq: u32) -> Vec<u8> {
+    let tag = (u64::from(flow) << 32) | u64::from(seq);
+    sim::harness::udp_frame(
+        dst,
+        [10, 0, (flow >> 8) as u8, flow as u8],
+        [10, 1, 0, 1],
+        1000,
+        2000,
+        64,
+        tag,
+    )
+}
+
+fn flow_of(data: &[u8]) -> (u32, u32) {
+    let tag = u64::from_be_bytes(data[42..50].try_into().expect("tag"));
+    ((tag >> 32) as u32, tag as u32)
+}
+
+/// Sends `total` frames round robin over `flows` flows from port 2 at about
+/// `pps`, receiving on port 3; `during(sent)` runs between bursts. Returns
+/// the (flow, seq) pairs received, in arrival order.
+fn traffic(
+    run: &Run,
+    flows: u32,
+    total: u32,
+    pps: u32,
+    mut during: impl FnMut(u32),
+) -> Vec<(u32, u32)> {
+    let (t2, t3) = (run.tester(2), run.tester(3));
+    let dst = sim::lab::mac_of(0);
+    let (p2, p3) = (
+        Mempool::new(t2.dma(), "gen", 1024, 2048).unwrap(),
+        Mempool::new(t3.dma(), "chk", 4096, 2048).unwrap(),
+    );
+    let mut tx = TxQueue::attach(&t2, 0, 256).unwrap();
+    let mut rx = RxQueue::attach(&t3, 0, &p3, 2048, true).unwrap();
+    let (mut out, mut inbox): (Vec<Packet>, Vec<Packet>) = (Vec::new(), Vec::new());
+    let mut got = Vec::new();
+    let burst = 32u32;
+    let gap = Duration::from_secs_f64(f64::from(burst) / f64::from(pps));
+    let t0 = Instant::now();
+    let mut sent = 0u32;
+    let mut last_rx = Instant::now();
+    while (sent < total || !out.is_empty())
+        || (got.len() < total as usize && last_rx.elapsed() < Duration::from_secs(3))
+    {
+        if sent < total && t0.elapsed() >= gap * (sent / burst) {
+            for _ in 0..burst.min(total - sent) {
+                tx.clean();
+                let Some(mut p) = p2.alloc() else { break };
+                let f = frame(dst, sent % flows, sent / flows);
+                p.set_len(f.len());
+                p.data_mut().copy_from_slice(&f);
+                out.push(p);
+                sent += 1;
+            }
+            during(sent);
+        }
+        tx.tx_batch(&mut out);
+        if rx.rx_batch(&mut inbox, 64) > 0 {
+            last_rx = Instant::now();
+        }
+        got.extend(inbox.drain(..).map(|p| flow_of(p.data())));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    got
+}
+
+/// Per flow: the sequence numbers received, checked in order.
+fn per_flow(got: &[(u32, u32)]) -> HashMap<u32, Vec<u32>> {
+    let mut m: HashMap<u32, Vec<u32>> = HashMap::new();
+    for &(f, s) in got {
+        m.entry(f).or_default().push(s);
+    }
+    for (f, seqs) in &m {
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "flow {f} reordered or duplicated: {seqs:?}"
+        );
+    }
+    m
+}
+
+fn queue_of(rss: &RssConfig, flow: u32) -> u32 {
+    u32::from(rss.queue_for_ipv4_udp(
+        [10, 0, (flow >> 8) as u8, flow as u8].into(),
+        [10, 1, 0, 1].into(),
+        1000,
+        2000,
+    ))
+}
+
+fn port_stat(run_dir: &Path, port: usize, key: &str) -> u64 {
+    let text = std::fs::read_to_string(worker::portfile::path(run_dir, port)).unwrap_or_default();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(key)
+                .and_then(|v| v.strip_prefix(' '))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn dma_files_left(lab: &str) -> Vec<String> {
+    let tag = format!("sim_{}", lab.replace(['-', '.'], "_"));
+    [
+        driver::memory::DEFAULT_HUGE_MOUNT,
+        driver::memory::SHM_FALLBACK_DIR,
+    ]
+    .iter()
+    .filter_map(|d| std::fs::read_dir(d).ok())
+    .flatten()
+    .filter_map(|e| e.ok())
+    .map(|e| e.file_name().to_string_lossy().into_owned())
+    .filter(|n| n.contains(&tag))
+    .collect()
+}
+
+#[test]
+fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = start(
+        "fwd4",
+        &[
+            "--workers",
+            "4",
+            "--app",
+            "forward",
+            "--device",
+            "sim:LAB/0",
+            "--device",
+            "sim:LAB/1",
+            "--oversubscribe",
+            "--idle",
+            "yield",
+        ],
+    );
+    run.wait_running(&[0, 1, 2, 3]);
+    let (flows, total) = (1024u32, 8192u32);
+    let got = traffic(&run, flows, total, 20_000, |_| {});
+    assert_eq!(
+        got.len(),
+        total as usize,
+        "every packet sent comes back out; log:\n{}",
+        run.log()
+    );
+    let m = per_flow(&got);
+    assert_eq!(m.len(), flows as usize);
+    let rss = RssConfig::new(4, RssKey::Default).unwrap();
+    let mut share = [0u64; 4];
+    for f in 0..total {
+        share[queue_of(&rss, f % flows) as usize] += 1;
+    }
+    for i in 0..4 {
+        let c = run.worker(i).counters();
+        assert_eq!(
+            c.rx_packets, share[i as usize],
+            "worker {i} receives what the Toeplitz prediction says"
+        );
+        assert_eq!(
+            (c.tx_packets, c.tx_drops),
+            (c.rx_packets, 0),
+            "worker {i} forwards all it receives"
+        );
+    }
+    // The supervisor's port files (hardware counters) agree with the traffic.
+    let ok = wait(|| {
+        port_stat(&run.run_dir, 0, "rx_packets") == u64::from(total)
+            && port_stat(&run.run_dir, 1, "tx_packets") == u64::from(total)
+    });
+    assert!(
+        ok,
+        "port-0 rx {} and port-1 tx {} vs {total}",
+        port_stat(&run.run_dir, 0, "rx_packets"),
+        port_stat(&run.run_dir, 1, "tx_packets")
+    );
+    let lab_name = run.name.clone();
+    let (lab, run_dir, log) = run.terminate();
+    assert!(log.contains("summary"), "a summary is printed:\n{log}");
+    let faults: u64 = (0..4)
+        .map(|p| {
+            sim::Bar::open(&lab.bar_path(p))
+                .unwrap()
+                .sim_counter(SimCounter::IommuFaults)
+        })
+        .sum();
+    assert_eq!(faults, 0, "queues disabled before memory was freed");
+    assert!(
+        dma_files_left(&lab_name).is_empty(),
+        "DMA files left: {:?}",
+        dma_files_left(&lab_name)
+    );
+    for i in 0..4 {
+        assert_eq!(
+            StatsFile::open(&statsfile::path(&run_dir, i))
+                .unwrap()
+                .state(),
+            State::Stopped
+        );
+    }
+}
+
+#[test]
+fn a_killed_worker_is_restarted_and_the_others_lose_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = start(
+        "kill",
+        &[
+            "--workers",
+            "2",
+            "--app",
+            "forward",
+            "--device",
+            "sim:LAB/0",
+            "--device",
+            "sim:LAB/1",
+            "--oversubscribe",
+            "--idle",
+            "yield",
+        ],
+    );
+    run.wait_running(&[0, 1]);
+    let victim = run.worker(1);
+    let old_pid = victim.pid();
+    let mut restarted_in = None;
+    let (flows, total) = (256u32, 12_000u32);
+    let got = traffic(&run, flows, total, 10_000, |sent| {
+        if sent >= total / 3 && restarted_in.is_none() {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(old_pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            )
+            .expect("kill -9");
+            let t0 = Instant::now();
+            let back = wait(|| victim.pid() != old_pid && victim.state() == State::Running);
+            assert!(back, "worker 1 never came back; log:\n{}", run.log());
+            restarted_in = Some(t0.elapsed());
+        }
+    });
+    let took = restarted_in.expect("the worker was killed");
+    assert!(took < Duration::from_secs(2), "restarted after {took:?}");
+    assert_eq!(victim.restarts(), 1);
+    let rss = RssConfig::new(2, RssKey::Default).unwrap();
+    let m = per_flow(&got);
+    for f in (0..flows).filter(|&f| queue_of(&rss, f) == 0) {
+        let n = m.get(&f).map_or(0, Vec::len);
+        assert_eq!(
+            n as u32,
+            total / flows + u32::from(f < total % flows),
+            "flow {f} of the surviving worker lost packets"
+        );
+    }
+    assert_eq!(
+        run.iommu_faults(),
+        0,
+        "the dead worker's queues were disabled before its memory went"
+    );
+    let (_lab, _dir, log) = run.terminate();
+    assert!(
+        log.contains("killed by SIGKILL"),
+        "the exit cause is reported:\n{log}"
+    );
+}
+
+#[test]
+fn debug_worker_1_receives_exactly_the_flows_of_queue_1() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let run = start(
+        "debug",
+        &[
+            "--workers",
+            "4",
+            "--app",
+            "sink",
+            "--device",
+            "sim:LAB/0",
+            "--debug-worker",
+            "1",
+            "--duration",
+            "30",
+        ],
+    );
+    run.wait_running(&[1]);
+    assert!(
+        StatsFile::open(&statsfile::path(&run.run_dir, 0))
+            .is_ok_and(|f| f.state() == State::Starting),
+        "no other worker runs"
+    );
+    let (t2, flows, total) = (run.tester(2), 1024u32, 4096u32);
+    let pool = Mempool::new(t2.dma(), "dbg", 512, 2048).unwrap();
+    let mut tx = TxQueue::attach(&t2, 0, 256).unwrap();
+    let mut out = Vec::new();
+    for n in 0..total {
+        let mut p = loop {
+            tx.clean();
+            if let Some(p) = pool.alloc() {
+                break p;
+            }
+        };
+        let f = frame(sim::lab::mac_of(0), n % flows, n / flows);
+        p.set_len(f.len());
+        p.data_mut().copy_from_slice(&f);
+        out.push(p);
+        if out.len() == 32 {
+            while !out.is_empty() {
+                tx.tx_batch(&mut out);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    while !out.is_empty() {
+        tx.tx_batch(&mut out);
+    }
+    let rss = RssConfig::new(4, RssKey::Default).unwrap();
+    let want = (0..total)
+        .filter(|n| queue_of(&rss, n % flows) == 1)
+        .count() as u64;
+    let w = run.worker(1);
+    assert!(
+        wait(|| w.counters().rx_packets >= want),
+        "worker 1 got {} of {want}",
+        w.counters().rx_packets
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        w.counters().rx_packets,
+        want,
+        "exactly the flows of queue 1"
+    );
+    run.terminate();
+}
