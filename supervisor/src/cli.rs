@@ -141,18 +141,6 @@ pub fn usable_cores() -> Vec<usize> {
     }
 }
 
-fn default_run_dir(name: &str) -> PathBuf {
-    let base = if nix::unistd::geteuid().is_root() {
-        PathBuf::from("/run/ixy")
-    } else {
-        std::env::var_os("XDG_RUNTIME_DIR").map_or_else(
-            || std::env::temp_dir().join("ixy"),
-            |d| PathBuf::from(d).join("ixy"),
-        )
-    };
-    base.join(name)
-}
-
 impl Args {
     /// Checks everything that can be checked without touching a device.
     pub fn validate(&self) -> Result<Config, String> {
@@ -261,7 +249,7 @@ impl Args {
         let run_dir = self
             .run_dir
             .clone()
-            .unwrap_or_else(|| default_run_dir(&self.name));
+            .unwrap_or_else(|| worker::statsfile::default_run_dir(&self.name));
         check_writable(&run_dir)?;
         Ok(Config {
             workers: self.workers,

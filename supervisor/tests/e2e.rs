@@ -238,6 +238,37 @@ fn port_stat(run_dir: &Path, port: usize, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The ixy-stats binary (built beside ixy-supervisor by `cargo test
+/// --workspace`; built here when this package is tested alone).
+fn ixy_stats() -> PathBuf {
+    let bin = Path::new(BIN).with_file_name("ixy-stats");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "tools", "--bin", "ixy-stats"])
+            .status();
+        assert!(ok.is_ok_and(|s| s.success()), "building ixy-stats");
+    }
+    bin
+}
+
+/// The number after `"key":` following `anchor` in a JSON text.
+fn json_u64(json: &str, anchor: &str, key: &str) -> u64 {
+    let from = json
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor} in {json}"));
+    let rest = &json[from..];
+    let at = rest
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("{key} after {anchor}"));
+    rest[at + key.len() + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
+
 fn dma_files_left(lab: &str) -> Vec<String> {
     let tag = format!("sim_{}", lab.replace(['-', '.'], "_"));
     [
@@ -311,6 +342,41 @@ fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
         port_stat(&run.run_dir, 0, "rx_packets"),
         port_stat(&run.run_dir, 1, "tx_packets")
     );
+    // ixy-stats --json says the same, and sees every worker alive.
+    let out = Command::new(ixy_stats())
+        .args(["--json", "--interval", "0.2", "--run-dir"])
+        .arg(&run.run_dir)
+        .output()
+        .expect("ixy-stats runs");
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ixy-stats: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json_u64(&json, "\"total\"", "rx_packets"),
+        u64::from(total),
+        "{json}"
+    );
+    assert_eq!(json_u64(&json, "\"total\"", "alive"), 4, "{json}");
+    assert_eq!(
+        json_u64(&json, "\"port\":0", "rx_packets"),
+        u64::from(total),
+        "{json}"
+    );
+    assert_eq!(
+        json_u64(&json, "\"port\":1", "tx_packets"),
+        u64::from(total),
+        "{json}"
+    );
+    for i in 0..4 {
+        assert_eq!(
+            json_u64(&json, &format!("\"index\":{i},"), "rx_packets"),
+            share[i],
+            "{json}"
+        );
+    }
     let lab_name = run.name.clone();
     let (lab, run_dir, log) = run.terminate();
     assert!(log.contains("summary"), "a summary is printed:\n{log}");

@@ -1,0 +1,567 @@
+//! Runs the real `ixy-stats` binary against run directories filled with the
+//! worker crate's own writers.
+
+use driver::stats::PortStats;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use worker::portfile;
+use worker::statsfile::{Counters, State, StatsFile};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ixy-stats");
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("ixy-stats-test-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+/// A pid that no longer runs: a child that exited and was reaped.
+fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+fn port_stats() -> PortStats {
+    PortStats {
+        rx_packets: 5000,
+        rx_bytes: 320_000,
+        tx_packets: 4000,
+        tx_bytes: 256_000,
+        rx_missed: 7,
+        rx_no_buffer: 8,
+        rx_crc_errors: 9,
+        ..PortStats::default()
+    }
+}
+
+/// Worker 0: dead pid, state running, 2 restarts; worker 1: this process,
+/// running; port 0.
+fn fill(dir: &Path) -> (StatsFile, StatsFile) {
+    let w0 = StatsFile::create(dir, 0, 2, 0).unwrap();
+    w0.set_process(dead_pid(), 1, 2_000_000_000);
+    w0.set_state(State::Running);
+    w0.add_restart();
+    w0.add_restart();
+    w0.publish(&Counters {
+        rx_packets: 1000,
+        rx_bytes: 64_000,
+        tx_packets: 900,
+        tx_bytes: 57_600,
+        tx_drops: 100,
+        busy_cycles: 50_000,
+        ..Counters::default()
+    });
+    let w1 = StatsFile::create(dir, 1, 3, 1).unwrap();
+    w1.set_process(std::process::id(), 1, 2_000_000_000);
+    w1.set_state(State::Running);
+    w1.publish(&Counters {
+        rx_packets: 3000,
+        tx_packets: 3000,
+        busy_cycles: 30_000,
+        ..Counters::default()
+    });
+    portfile::write(dir, "sim:demo/0", 0, &port_stats()).unwrap();
+    (w0, w1)
+}
+
+// --- A small JSON reader, enough to check the output's shape and values ---
+
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(BTreeMap<String, Json>),
+}
+
+impl Json {
+    fn get(&self, k: &str) -> &Json {
+        match self {
+            Json::Obj(m) => m.get(k).unwrap_or_else(|| panic!("no key {k} in {self:?}")),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+    fn at(&self, i: usize) -> &Json {
+        match self {
+            Json::Arr(v) => &v[i],
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Json::Arr(v) => v.len(),
+            _ => panic!("not an array: {self:?}"),
+        }
+    }
+    fn num(&self) -> f64 {
+        match self {
+            Json::Num(n) => *n,
+            _ => panic!("not a number: {self:?}"),
+        }
+    }
+    fn keys(&self) -> Vec<&str> {
+        match self {
+            Json::Obj(m) => m.keys().map(String::as_str).collect(),
+            _ => panic!("not an object: {self:?}"),
+        }
+    }
+}
+
+fn parse_json(s: &str) -> Json {
+    let mut p = JsonParser {
+        s: s.as_bytes(),
+        i: 0,
+    };
+    let v = p.value();
+    p.ws();
+    assert_eq!(p.i, s.len(), "trailing text in {s}");
+    v
+}
+
+struct JsonParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl JsonParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) {
+        self.ws();
+        assert_eq!(self.s[self.i], c, "at {}", self.i);
+        self.i += 1;
+    }
+    fn lit(&mut self, w: &str) {
+        assert!(self.s[self.i..].starts_with(w.as_bytes()));
+        self.i += w.len();
+    }
+    fn value(&mut self) -> Json {
+        self.ws();
+        match self.s[self.i] {
+            b'n' => {
+                self.lit("null");
+                Json::Null
+            }
+            b't' => {
+                self.lit("true");
+                Json::Bool(true)
+            }
+            b'f' => {
+                self.lit("false");
+                Json::Bool(false)
+            }
+            b'"' => Json::Str(self.string()),
+            b'[' => {
+                self.i += 1;
+                let mut v = Vec::new();
+                self.ws();
+                if self.s[self.i] == b']' {
+                    self.i += 1;
+                    return Json::Arr(v);
+                }
+                loop {
+                    v.push(self.value());
+                    self.ws();
+                    self.i += 1;
+                    match self.s[self.i - 1] {
+                        b',' => continue,
+                        b']' => return Json::Arr(v),
+                        c => panic!("unexpected {}", c as char),
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                let mut m = BTreeMap::new();
+                self.ws();
+                if self.s[self.i] == b'}' {
+                    self.i += 1;
+                    return Json::Obj(m);
+                }
+                loop {
+                    self.ws();
+                    let k = self.string();
+                    self.eat(b':');
+                    let v = self.value();
+                    assert!(m.insert(k, v).is_none(), "duplicate key");
+                    self.ws();
+                    self.i += 1;
+                    match self.s[self.i - 1] {
+                        b',' => continue,
+                        b'}' => return Json::Obj(m),
+                        c => panic!("unexpected {}", c as char),
+                    }
+                }
+            }
+            _ => {
+                let start = self.i;
+                while self.i < self.s.len() && b"+-.eE0123456789".contains(&self.s[self.i]) {
+                    self.i += 1;
+                }
+                let t = std::str::from_utf8(&self.s[start..self.i]).unwrap();
+                Json::Num(t.parse().unwrap_or_else(|_| panic!("bad number {t:?}")))
+            }
+        }
+    }
+    fn string(&mut self) -> String {
+        self.eat(b'"');
+        let mut out = String::new();
+        loop {
+            let c = self.s[self.i];
+            self.i += 1;
+            match c {
+                b'"' => return out,
+                b'\\' => {
+                    let e = self.s[self.i];
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'u' => {
+                            let h = std::str::from_utf8(&self.s[self.i..self.i + 4]).unwrap();
+                            self.i += 4;
+                            out.push(char::from_u32(u32::from_str_radix(h, 16).unwrap()).unwrap());
+                        }
+                        _ => panic!("bad escape"),
+                    }
+                }
+                c if c < 0x20 => panic!("raw control character in a string"),
+                _ => {
+                    // Copy one UTF-8 character.
+                    let start = self.i - 1;
+                    let len = match c {
+                        0..=0x7f => 1,
+                        0xc0..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        _ => 4,
+                    };
+                    out.push_str(std::str::from_utf8(&self.s[start..start + len]).unwrap());
+                    self.i = start + len;
+                }
+            }
+        }
+    }
+}
+
+fn json_lines(o: &Output) -> Vec<Json> {
+    stdout(o).lines().map(parse_json).collect()
+}
+
+fn assert_bad(o: &Output, what: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "one line, got: {err}");
+    assert!(err.starts_with("ixy-stats: "), "{err}");
+    assert!(err.contains(what), "expected {what:?} in {err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn json_reports_counts_liveness_and_restarts() {
+    let t = TempDir::new("json");
+    let _files = fill(&t.0);
+    let o = run(&[
+        "--run-dir",
+        t.0.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "0.1",
+    ]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 1);
+    let j = &lines[0];
+    assert_eq!(
+        j.keys(),
+        ["interval_s", "ports", "total", "unix_ns", "workers"]
+    );
+    assert!((j.get("interval_s").num() - 0.1).abs() < 0.09);
+
+    let w = j.get("workers");
+    assert_eq!(w.len(), 2);
+    let w0 = w.at(0);
+    assert_eq!(w0.get("index").num(), 0.0);
+    assert_eq!(w0.get("alive"), &Json::Bool(false), "dead pid");
+    assert_eq!(w0.get("state"), &Json::Str("running".into()));
+    assert_eq!(w0.get("core").num(), 2.0);
+    assert_eq!(w0.get("queue").num(), 0.0);
+    assert_eq!(w0.get("restarts").num(), 2.0);
+    assert_eq!(w0.get("rx_packets").num(), 1000.0);
+    assert_eq!(w0.get("tx_packets").num(), 900.0);
+    assert_eq!(w0.get("tx_drops").num(), 100.0);
+    assert_eq!(w0.get("cycles_per_packet").num(), 50.0);
+    for k in ["rx_mpps", "tx_mpps", "rx_gbps", "tx_gbps"] {
+        assert_eq!(w0.get(k).num(), 0.0, "{k}: counters did not move");
+    }
+    let w1 = w.at(1);
+    assert_eq!(w1.get("alive"), &Json::Bool(true), "this test process");
+    assert_eq!(w1.get("pid").num(), f64::from(std::process::id()));
+    assert_eq!(w1.get("restarts").num(), 0.0);
+    assert_eq!(w1.get("cycles_per_packet").num(), 10.0);
+
+    let total = j.get("total");
+    assert_eq!(total.get("workers").num(), 2.0);
+    assert_eq!(total.get("alive").num(), 1.0);
+    assert_eq!(total.get("rx_packets").num(), 4000.0);
+    assert_eq!(total.get("tx_packets").num(), 3900.0);
+    assert_eq!(total.get("restarts").num(), 2.0);
+    assert_eq!(total.get("cycles_per_packet").num(), 20.0);
+
+    let p = j.get("ports");
+    assert_eq!(p.len(), 1);
+    let p0 = p.at(0);
+    assert_eq!(p0.get("device"), &Json::Str("sim:demo/0".into()));
+    assert_eq!(p0.get("port").num(), 0.0);
+    assert_eq!(p0.get("rx_packets").num(), 5000.0);
+    assert_eq!(p0.get("tx_packets").num(), 4000.0);
+    assert_eq!(p0.get("rx_missed").num(), 7.0);
+    assert_eq!(p0.get("rx_no_buffer").num(), 8.0);
+    assert_eq!(p0.get("rx_crc_errors").num(), 9.0);
+    // One fresh version of the port file: its rate is not known yet.
+    assert_eq!(p0.get("rx_mpps"), &Json::Null);
+}
+
+#[test]
+fn worker_rates_follow_live_counters() {
+    let t = TempDir::new("rates");
+    let (w0, _w1) = fill(&t.0);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = w0.counters();
+            while !stop.load(Ordering::Relaxed) {
+                c.rx_packets += 1000;
+                c.rx_bytes += 64_000;
+                w0.publish(&c);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+    };
+    let o = run(&[
+        "--run-dir",
+        t.0.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "0.3",
+    ]);
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let j = &json_lines(&o)[0];
+    let w0 = j.get("workers").at(0);
+    // At most 1000 packets a millisecond: up to 1 Mpps, less on a busy machine.
+    let mpps = w0.get("rx_mpps").num();
+    assert!(mpps > 0.0 && mpps <= 1.5, "rx_mpps {mpps}");
+    let gbps = w0.get("rx_gbps").num();
+    assert!(
+        (gbps - mpps * 64.0 * 8.0 / 1e3).abs() < 1e-3,
+        "{gbps} vs {mpps}"
+    );
+    assert_eq!(j.get("workers").at(1).get("rx_mpps").num(), 0.0);
+    assert!((j.get("total").get("rx_mpps").num() - mpps).abs() < 1e-5);
+}
+
+#[test]
+fn table_mode_prints_workers_total_and_ports() {
+    let t = TempDir::new("table");
+    let _files = fill(&t.0);
+    let o = run(&["--run-dir", t.0.to_str().unwrap(), "--interval", "0.05"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b'), "no escapes when not a terminal");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("rates over"), "{out}");
+    assert!(
+        out.contains("cycles/pkt") && out.contains("crc errors"),
+        "{out}"
+    );
+    let total = lines.iter().find(|l| l.starts_with("total")).unwrap();
+    assert!(total.contains("1/2") && total.contains("4000"), "{total}");
+    assert!(out.contains("sim:demo/0"));
+}
+
+#[test]
+fn watch_prints_a_line_per_interval() {
+    let t = TempDir::new("watch");
+    let _files = fill(&t.0);
+    let mut child = Command::new(BIN)
+        .args([
+            "--run-dir",
+            t.0.to_str().unwrap(),
+            "--watch",
+            "--json",
+            "--interval",
+            "0.05",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..3 {
+        let line = lines.next().unwrap().unwrap();
+        assert_eq!(parse_json(&line).get("workers").len(), 2);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn malformed_files_are_skipped_with_a_warning() {
+    let t = TempDir::new("malformed");
+    let _files = fill(&t.0);
+    std::fs::write(t.0.join("worker-5.stats"), b"short").unwrap();
+    std::fs::write(t.0.join("worker-6.stats"), [0u8; 4096]).unwrap();
+    std::fs::write(t.0.join("port-1.stats"), "ixy-port-stats 1\ndevice x\n").unwrap();
+    std::fs::write(t.0.join("worker-x.stats"), b"").unwrap();
+    // Not stats files at all: ignored silently.
+    std::fs::write(t.0.join("port-2.stats.tmp"), b"").unwrap();
+    std::fs::write(t.0.join("worker-0.dma"), b"").unwrap();
+    let o = run(&[
+        "--run-dir",
+        t.0.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "0.05",
+    ]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 4, "{err}");
+    for name in ["worker-5", "worker-6", "port-1", "worker-x"] {
+        let line = err.lines().find(|l| l.contains(name)).unwrap();
+        assert!(line.starts_with("ixy-stats: warning: skipping"), "{line}");
+    }
+    let j = &json_lines(&o)[0];
+    assert_eq!(j.get("workers").len(), 2);
+    assert_eq!(j.get("ports").len(), 1);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_2() {
+    let t = TempDir::new("bad");
+    let dir = t.0.to_str().unwrap();
+    let missing = t.0.join("missing");
+    assert_bad(
+        &run(&["--run-dir", missing.to_str().unwrap()]),
+        "does not exist",
+    );
+    assert_bad(
+        &run(&["--run-dir", dir]),
+        "no worker-N.stats or port-N.stats",
+    );
+    let file = t.0.join("plain");
+    std::fs::write(&file, b"").unwrap();
+    assert_bad(
+        &run(&["--run-dir", file.to_str().unwrap()]),
+        "not a directory",
+    );
+    for interval in ["0", "-1", "61", "abc", "nan"] {
+        assert_bad(
+            &run(&["--run-dir", dir, "--interval", interval]),
+            "--interval",
+        );
+    }
+    assert_bad(&run(&["--run-dir", dir, "--name", "x"]), "not both");
+    assert_bad(&run(&["--name", "../etc"]), "--name");
+    assert_bad(&run(&["--bogus"]), "--help");
+    assert_bad(&run(&["--interval"]), "--help");
+    // Only unreadable files: warnings, then the error line.
+    std::fs::write(t.0.join("worker-0.stats"), b"short").unwrap();
+    let o = run(&["--run-dir", dir]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains("no readable stats files"));
+}
+
+#[test]
+fn name_selects_the_default_run_dir() {
+    let base = TempDir::new("xdg");
+    let name = format!("stats-test-{}", std::process::id());
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1).map(|u| u == "0"))
+        .unwrap();
+    let dir = if root {
+        PathBuf::from("/run/ixy").join(&name)
+    } else {
+        base.0.join("ixy").join(&name)
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let _cleanup = TempDir(dir.clone());
+    let _files = fill(&dir);
+    let o = Command::new(BIN)
+        .args(["--name", &name, "--json", "--interval", "0.05"])
+        .env("XDG_RUNTIME_DIR", &base.0)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert_eq!(json_lines(&o)[0].get("workers").len(), 2);
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for flag in [
+        "--run-dir",
+        "--name",
+        "--watch",
+        "--interval",
+        "--json",
+        "Examples",
+    ] {
+        assert!(out.contains(flag), "{flag} in {out}");
+    }
+}
