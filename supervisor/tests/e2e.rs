@@ -370,10 +370,10 @@ fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
         u64::from(total),
         "{json}"
     );
-    for i in 0..4 {
+    for (i, want) in share.iter().enumerate() {
         assert_eq!(
             json_u64(&json, &format!("\"index\":{i},"), "rx_packets"),
-            share[i],
+            *want,
             "{json}"
         );
     }
