@@ -12,10 +12,10 @@ all: build
 build:
 	$(CARGO) build --workspace --all-targets
 
-## The main job: the simulated NIC, traffic, stats and a latency histogram.
-demo: hugepages-if-possible
-	$(CARGO) build --release -p sim --example demo
-	./target/release/examples/demo
+## The main job: a simulated lab, the supervisor with workers, verified
+## traffic, a latency histogram and the workers' stats (scripts/demo.sh).
+demo:
+	./scripts/demo.sh
 
 ## Every test of the workspace (unit, integration, doc).
 test:
@@ -43,10 +43,6 @@ doc:
 ## 512 hugepages of 2 MiB and a hugetlbfs mount on /mnt/huge (needs root).
 hugepages:
 	./scripts/setup-hugepages.sh
-
-# The demo runs without hugepages too (the simulator falls back to /dev/shm).
-hugepages-if-possible:
-	@./scripts/setup-hugepages.sh || echo "demo: continuing without hugepages"
 
 clean:
 	$(CARGO) clean

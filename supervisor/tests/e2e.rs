@@ -530,5 +530,10 @@ fn debug_worker_1_receives_exactly_the_flows_of_queue_1() {
         want,
         "exactly the flows of queue 1"
     );
+    // The tester's queue goes before the lab does (it waits for the
+    // simulated device to confirm the disable).
+    drop(out);
+    drop(tx);
+    drop(pool);
     run.terminate();
 }

@@ -1,8 +1,16 @@
-//! Shared code of the ixy-mp tools (`ixy-pktgen`, `ixy-latency`,
-//! `ixy-stats`), which arrive with issues 4 and 5.
+//! The ixy-mp tools: `ixy-pktgen`, `ixy-latency` and `ixy-stats`. Their
+//! binaries only parse the command line; the work is here.
 //!
+//! - [`flows`]: the one traffic generator and verifier (flows, sequence
+//!   tags, loss / duplicate / reorder accounting) used by every tool and test.
+//! - [`pktgen`]: MoonGen-like load through the device under test.
+//! - [`latency`] and [`histogram`]: hardware-timestamped probes, clock
+//!   synchronisation, HDR histograms, bar charts, CSV.
 //! - [`stats`]: reading a run directory's stats files and turning two
 //!   samples into the rows, tables and JSON that `ixy-stats` prints.
 
 pub mod flows;
+pub mod histogram;
+pub mod latency;
+pub mod pktgen;
 pub mod stats;
