@@ -15,7 +15,9 @@ fn a_saturated_cable_runs_at_line_rate_within_two_percent() {
     let f = fixture("pacing", |c| c.line_rate = true);
     let len = 1514; // largest standard frame without FCS
     let frame = udp_frame(f.dut_mac(), [10, 0, 0, 1], [10, 1, 0, 1], 1, 2, len, 0);
-    let mut tx = f.tx(&f.tester, 0, 1024);
+    // 4096 descriptors: 5 ms of line rate queued, so a briefly descheduled
+    // test thread does not leave the wire idle.
+    let mut tx = f.tx(&f.tester, 0, 4096);
     // The DUT has no Rx queue: TPR counts every frame the cable delivers.
     let keep_full = |tx: &mut sim::harness::TxRing| {
         let mut queued = false;

@@ -10,11 +10,11 @@ use driver::{
     Device, InitConfig, Mempool, OpenOptions, Packet, RssConfig, RssKey, RxQueue, TxQueue,
 };
 use sim::{Lab, LabConfig, SimCounter};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tools::flows::{self, FlowResult, FlowSpec, Generator, Verifier};
 use worker::statsfile::{self, State, StatsFile};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ixy-supervisor");
@@ -134,60 +134,51 @@ fn wait(mut cond: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// Flow `f`'s frame number `seq`, to `dst`.
-fn frame(dst: [u8; 6], flow: u32, seq: u32) -> Vec<u8> {
-    let tag = (u64::from(flow) << 32) | u64::from(seq);
-    sim::harness::udp_frame(
-        dst,
-        [10, 0, (flow >> 8) as u8, flow as u8],
-        [10, 1, 0, 1],
-        1000,
-        2000,
-        64,
-        tag,
-    )
-}
-
-fn flow_of(data: &[u8]) -> (u32, u32) {
-    let tag = u64::from_be_bytes(data[42..50].try_into().expect("tag"));
-    ((tag >> 32) as u32, tag as u32)
+/// The flows of these tests: tools::flows, the one generator and verifier.
+fn spec(flows: u32) -> FlowSpec {
+    FlowSpec {
+        flows,
+        size: 64,
+        src_mac: sim::lab::mac_of(2),
+        dst_mac: sim::lab::mac_of(0),
+        stream: 0,
+    }
 }
 
 /// Sends `total` frames round robin over `flows` flows from port 2 at about
 /// `pps`, receiving on port 3; `during(sent)` runs between bursts. Returns
-/// the (flow, seq) pairs received, in arrival order.
+/// what the verifier found per flow.
 fn traffic(
     run: &Run,
     flows: u32,
     total: u32,
     pps: u32,
     mut during: impl FnMut(u32),
-) -> Vec<(u32, u32)> {
+) -> Vec<FlowResult> {
     let (t2, t3) = (run.tester(2), run.tester(3));
-    let dst = sim::lab::mac_of(0);
     let (p2, p3) = (
         Mempool::new(t2.dma(), "gen", 1024, 2048).unwrap(),
         Mempool::new(t3.dma(), "chk", 4096, 2048).unwrap(),
     );
     let mut tx = TxQueue::attach(&t2, 0, 256).unwrap();
     let mut rx = RxQueue::attach(&t3, 0, &p3, 2048, true).unwrap();
+    let (mut gen, mut verifier) = (Generator::new(spec(flows)), Verifier::new(0, flows));
     let (mut out, mut inbox): (Vec<Packet>, Vec<Packet>) = (Vec::new(), Vec::new());
-    let mut got = Vec::new();
     let burst = 32u32;
     let gap = Duration::from_secs_f64(f64::from(burst) / f64::from(pps));
     let t0 = Instant::now();
-    let mut sent = 0u32;
+    let (mut sent, mut received) = (0u32, 0u32);
     let mut last_rx = Instant::now();
-    while (sent < total || !out.is_empty())
-        || (got.len() < total as usize && last_rx.elapsed() < Duration::from_secs(3))
+    while sent < total
+        || !out.is_empty()
+        || (received < total && last_rx.elapsed() < Duration::from_secs(3))
     {
         if sent < total && t0.elapsed() >= gap * (sent / burst) {
             for _ in 0..burst.min(total - sent) {
                 tx.clean();
                 let Some(mut p) = p2.alloc() else { break };
-                let f = frame(dst, sent % flows, sent / flows);
-                p.set_len(f.len());
-                p.data_mut().copy_from_slice(&f);
+                p.set_len(gen.size());
+                gen.fill(p.data_mut());
                 out.push(p);
                 sent += 1;
             }
@@ -197,34 +188,19 @@ fn traffic(
         if rx.rx_batch(&mut inbox, 64) > 0 {
             last_rx = Instant::now();
         }
-        got.extend(inbox.drain(..).map(|p| flow_of(p.data())));
+        for p in inbox.drain(..) {
+            verifier.check(p.data());
+            received += 1;
+        }
         std::thread::sleep(Duration::from_micros(200));
     }
-    got
-}
-
-/// Per flow: the sequence numbers received, checked in order.
-fn per_flow(got: &[(u32, u32)]) -> HashMap<u32, Vec<u32>> {
-    let mut m: HashMap<u32, Vec<u32>> = HashMap::new();
-    for &(f, s) in got {
-        m.entry(f).or_default().push(s);
-    }
-    for (f, seqs) in &m {
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "flow {f} reordered or duplicated: {seqs:?}"
-        );
-    }
-    m
+    assert_eq!(verifier.foreign(), 0, "only generated frames arrive");
+    verifier.results(gen.sent())
 }
 
 fn queue_of(rss: &RssConfig, flow: u32) -> u32 {
-    u32::from(rss.queue_for_ipv4_udp(
-        [10, 0, (flow >> 8) as u8, flow as u8].into(),
-        [10, 1, 0, 1].into(),
-        1000,
-        2000,
-    ))
+    let s = spec(flow + 1);
+    u32::from(rss.queue_for_ipv4_udp(s.src_ip(flow), s.dst_ip(), flows::SRC_PORT, flows::DST_PORT))
 }
 
 fn port_stat(run_dir: &Path, port: usize, key: &str) -> u64 {
@@ -305,15 +281,23 @@ fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
     );
     run.wait_running(&[0, 1, 2, 3]);
     let (flows, total) = (1024u32, 8192u32);
-    let got = traffic(&run, flows, total, 20_000, |_| {});
+    let results = traffic(&run, flows, total, 20_000, |_| {});
+    let sum = flows::total(&results);
     assert_eq!(
-        got.len(),
-        total as usize,
+        (sum.sent, sum.received),
+        (u64::from(total), u64::from(total)),
         "every packet sent comes back out; log:\n{}",
         run.log()
     );
-    let m = per_flow(&got);
-    assert_eq!(m.len(), flows as usize);
+    assert_eq!(
+        (sum.lost, sum.duplicated, sum.reordered),
+        (0, 0, 0),
+        "in order per flow, counted once"
+    );
+    assert!(
+        results.iter().all(|r| r.received > 0),
+        "every flow came through"
+    );
     let rss = RssConfig::new(4, RssKey::Default).unwrap();
     let mut share = [0u64; 4];
     for f in 0..total {
@@ -427,7 +411,7 @@ fn a_killed_worker_is_restarted_and_the_others_lose_nothing() {
     let old_pid = victim.pid();
     let mut restarted_in = None;
     let (flows, total) = (256u32, 12_000u32);
-    let got = traffic(&run, flows, total, 10_000, |sent| {
+    let results = traffic(&run, flows, total, 10_000, |sent| {
         if sent >= total / 3 && restarted_in.is_none() {
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(old_pid as i32),
@@ -444,13 +428,16 @@ fn a_killed_worker_is_restarted_and_the_others_lose_nothing() {
     assert!(took < Duration::from_secs(2), "restarted after {took:?}");
     assert_eq!(victim.restarts(), 1);
     let rss = RssConfig::new(2, RssKey::Default).unwrap();
-    let m = per_flow(&got);
     for f in (0..flows).filter(|&f| queue_of(&rss, f) == 0) {
-        let n = m.get(&f).map_or(0, Vec::len);
+        let r = results[f as usize];
         assert_eq!(
-            n as u32,
-            total / flows + u32::from(f < total % flows),
-            "flow {f} of the surviving worker lost packets"
+            (r.lost, r.duplicated, r.reordered),
+            (0, 0, 0),
+            "flow {f} of the surviving worker: {r:?}"
+        );
+        assert_eq!(
+            r.received,
+            u64::from(total / flows + u32::from(f < total % flows))
         );
     }
     assert_eq!(
@@ -492,17 +479,17 @@ fn debug_worker_1_receives_exactly_the_flows_of_queue_1() {
     let (t2, flows, total) = (run.tester(2), 1024u32, 4096u32);
     let pool = Mempool::new(t2.dma(), "dbg", 512, 2048).unwrap();
     let mut tx = TxQueue::attach(&t2, 0, 256).unwrap();
+    let mut gen = Generator::new(spec(flows));
     let mut out = Vec::new();
-    for n in 0..total {
+    for _ in 0..total {
         let mut p = loop {
             tx.clean();
             if let Some(p) = pool.alloc() {
                 break p;
             }
         };
-        let f = frame(sim::lab::mac_of(0), n % flows, n / flows);
-        p.set_len(f.len());
-        p.data_mut().copy_from_slice(&f);
+        p.set_len(gen.size());
+        gen.fill(p.data_mut());
         out.push(p);
         if out.len() == 32 {
             while !out.is_empty() {

@@ -1,6 +1,7 @@
 //! The ixy-mp tools: `ixy-pktgen`, `ixy-latency` and `ixy-stats`. Their
 //! binaries only parse the command line; the work is here.
 //!
+//! - [`cli`]: clap with one-line errors and exit code 2.
 //! - [`flows`]: the one traffic generator and verifier (flows, sequence
 //!   tags, loss / duplicate / reorder accounting) used by every tool and test.
 //! - [`pktgen`]: MoonGen-like load through the device under test.
@@ -9,6 +10,7 @@
 //! - [`stats`]: reading a run directory's stats files and turning two
 //!   samples into the rows, tables and JSON that `ixy-stats` prints.
 
+pub mod cli;
 pub mod flows;
 pub mod histogram;
 pub mod latency;

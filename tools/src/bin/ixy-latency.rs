@@ -84,30 +84,9 @@ struct Args {
 type Failure = (u8, String);
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match tools::cli::parse("ixy-latency") {
         Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            let text = e.to_string();
-            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-            let mut first = lines.next().unwrap_or("bad command line").to_string();
-            if first.ends_with(':') {
-                // "the following required arguments were not provided:" + the next line.
-                first = format!("{first} {}", lines.next().unwrap_or_default());
-            }
-            let first = first.strip_prefix("error: ").unwrap_or(&first);
-            eprintln!("ixy-latency: {first}; see ixy-latency --help");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     match run(&args) {

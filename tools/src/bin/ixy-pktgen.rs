@@ -59,26 +59,9 @@ fn bad(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
+    let args: Args = match tools::cli::parse("ixy-pktgen") {
         Ok(a) => a,
-        Err(e)
-            if matches!(
-                e.kind(),
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
-            ) =>
-        {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let msg = text.split("\n\n").next().unwrap_or("bad command line");
-            let line = msg.split_whitespace().collect::<Vec<_>>().join(" ");
-            return bad(format!(
-                "{}; see --help",
-                line.trim_start_matches("error: ")
-            ));
-        }
+        Err(code) => return code,
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let rate: Rate = match args.rate.parse() {
