@@ -47,7 +47,8 @@ wait_for 10 test -S "/dev/shm/ixy-sim/$lab/control"
 say "starting ixy-supervisor: 2 workers forwarding between DUT ports 0 and 1"
 RUST_LOG=warn "$bin/ixy-supervisor" --workers 2 --app forward \
     --device "sim:$lab/0" --device "sim:$lab/1" \
-    --oversubscribe --idle yield --run-dir "$run_dir/run" > "$run_dir/supervisor.log" 2>&1 &
+    --oversubscribe --idle yield --rx-ring 2048 --tx-ring 2048 \
+    --run-dir "$run_dir/run" > "$run_dir/supervisor.log" 2>&1 &
 sup_pid=$!
 workers_alive() { "$bin/ixy-stats" --run-dir "$run_dir/run" --json --interval 0.1 2>/dev/null | grep -q '"alive":2'; }
 wait_for 20 workers_alive

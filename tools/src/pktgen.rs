@@ -241,6 +241,7 @@ pub fn run(cfg: &Config, devs: &[Device]) -> driver::Result<Report> {
                 last_rx = now;
             }
         }
+        let mut idle_round = cfg.rate != Rate::Line;
         if sending {
             for d in &mut dirs {
                 let sent = d.generator.total_sent();
@@ -256,6 +257,7 @@ pub fn run(cfg: &Config, devs: &[Device]) -> driver::Result<Report> {
                 if want == 0 {
                     continue;
                 }
+                idle_round = false;
                 d.tx.clean();
                 pools[d.tx_dev].alloc_bulk(&mut out, want as usize, 0);
                 for p in out.iter_mut() {
@@ -322,8 +324,10 @@ pub fn run(cfg: &Config, devs: &[Device]) -> driver::Result<Report> {
                 break;
             }
         }
-        if !got && !sending {
-            std::thread::sleep(Duration::from_micros(50));
+        // Nothing to do this round: leave the CPU to the device under
+        // test (on small machines it shares the cores with the tester).
+        if !got && (!sending || idle_round) {
+            std::thread::yield_now();
         }
     }
     let seconds = send_seconds.max(1e-9);
