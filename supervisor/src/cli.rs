@@ -23,49 +23,49 @@ pub const MAX_WORKERS: u32 = 16;
         ixy-supervisor --workers 4 --app sink --device sim:demo/0 --debug-worker 1"
 )]
 pub struct Args {
-    /// Number of workers, 1 to 16: worker i owns queue i of every device.
+    /// Number of workers, 1 to 16: worker i owns queue i of every device, e.g. --workers 4.
     #[arg(long, value_name = "N")]
     pub workers: u32,
-    /// The app every worker runs: forward (2 devices), reflect or sink (1 device).
+    /// The app every worker runs: forward (2 devices), reflect or sink (1 device), e.g. --app forward.
     #[arg(long, value_name = "APP")]
     pub app: String,
-    /// A device: a PCI address (0000:03:00.0) or a simulated port (sim:LAB/PORT). Repeat for the second port of forward.
+    /// A device: a PCI address or a simulated port; repeat for the second port of forward, e.g. --device 0000:03:00.0 or --device sim:demo/0.
     #[arg(long = "device", value_name = "DEV", required = true)]
     pub devices: Vec<String>,
     /// Cores to pin workers to, e.g. 2,3,4 or 2-5 (default: cores 0..N-1).
     #[arg(long, value_name = "LIST")]
     pub cores: Option<String>,
-    /// Packets per rx_batch.
+    /// Packets per rx_batch, e.g. --batch 64.
     #[arg(long, default_value_t = 32, value_name = "B")]
     pub batch: usize,
-    /// What a worker does on an empty poll: spin (one full core), yield, or sleep.
+    /// What a worker does on an empty poll: spin (one full core), yield, or sleep, e.g. --idle yield.
     #[arg(long, default_value = "spin", value_name = "spin|yield|sleep")]
     pub idle: String,
-    /// RSS key: default (Microsoft), random, symmetric (both directions of a flow to one worker), or 80 hex digits.
+    /// RSS key: default (Microsoft), random, symmetric (both directions of a flow to one worker), or 80 hex digits, e.g. --rss-key symmetric.
     #[arg(long, default_value = "default", value_name = "KEY")]
     pub rss_key: String,
-    /// Directory of the worker and port stats files (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root).
+    /// Directory of the worker and port stats files (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root), e.g. --run-dir /tmp/ixy.
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
-    /// Name of this instance (names the run dir).
+    /// Name of this instance (names the run dir), e.g. --name lab1.
     #[arg(long, default_value = "ixy", value_name = "NAME")]
     pub name: String,
-    /// Run only worker K in the foreground, without forking (for gdb and strace).
+    /// Run only worker K in the foreground, without forking (for gdb and strace), e.g. --debug-worker 1.
     #[arg(long, value_name = "K")]
     pub debug_worker: Option<u32>,
-    /// Stop after this many seconds (as on SIGTERM).
+    /// Stop after this many seconds (as on SIGTERM), e.g. --duration 30.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
     /// Allow more workers than usable cores (tests on small machines; never for benchmarks).
     #[arg(long)]
     pub oversubscribe: bool,
-    /// Restarts allowed per worker before it is given up.
+    /// Restarts allowed per worker before it is given up, e.g. --max-restarts 10.
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub max_restarts: u32,
-    /// Descriptors per Rx ring (power of two, 64 to 8192).
+    /// Descriptors per Rx ring (power of two, 64 to 8192), e.g. --rx-ring 2048.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub rx_ring: u32,
-    /// Descriptors per Tx ring (power of two, 64 to 8192).
+    /// Descriptors per Tx ring (power of two, 64 to 8192), e.g. --tx-ring 2048.
     #[arg(long, default_value_t = 512, value_name = "N")]
     pub tx_ring: u32,
     /// Receive all unicast and multicast frames.
