@@ -29,7 +29,9 @@ use std::path::Path;
 use std::ptr::NonNull;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::memory::IovaAllocator;
 use crate::pci::{self, PciAddress};
+use std::sync::{Arc, Mutex};
 
 /// Directory of the VFIO character devices: the container `vfio` and one
 /// node per IOMMU group.
@@ -289,8 +291,9 @@ pub struct Vfio {
     device: File,
     /// Held open, never used after `open`: the container works only while
     /// the group stays attached to it.
-    _group: File,
-    container: File,
+    _group: Arc<File>,
+    container: Arc<File>,
+    iova: IovaAllocator,
     address: PciAddress,
     /// BAR0: (offset in the device descriptor, size).
     bar0: (u64, u64),
@@ -298,6 +301,20 @@ pub struct Vfio {
     /// Configuration space: (offset in the device descriptor, size).
     config: (u64, u64),
 }
+
+/// The one VFIO container of this process and the groups attached to it.
+/// Every device joins the same container, so one DMA mapping (and one IOVA
+/// space, one allocator) serves all of them: a mempool allocated for one
+/// port can be sent on another, as `forward` does. Children forked later
+/// inherit the descriptors and share it too.
+struct Shared {
+    container: Arc<File>,
+    iommu_set: bool,
+    groups: Vec<(u32, Arc<File>)>,
+    iova: IovaAllocator,
+}
+
+static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
 
 impl Vfio {
     /// Opens the device at `address`, a member of IOMMU group `group`
@@ -310,143 +327,39 @@ impl Vfio {
     fn open_in(dir: &Path, address: &PciAddress, group: u32) -> Result<Vfio> {
         let name = address.to_string();
 
-        // 1. The container.
-        let container_path = dir.join("vfio");
-        log::debug!(
-            "{name}: opening the VFIO container {}",
-            container_path.display()
-        );
-        let container = open_rw(&container_path).map_err(|e| {
-            let err = Error::io(&name, format!("opening {}", container_path.display()), e);
-            match err.kind() {
-                ErrorKind::NotFound => Error::new(
-                    ErrorKind::NotFound,
-                    &name,
-                    format!(
-                        "VFIO is not available: {} does not exist",
-                        container_path.display()
-                    ),
-                )
-                .hint(
-                    "load VFIO with `modprobe vfio-pci` (needs an enabled IOMMU, e.g. \
-                     intel_iommu=on on the kernel command line), or run as root to use \
-                     the sysfs backend",
-                ),
-                ErrorKind::Permission => {
-                    err.hint("run as root, or make it readable and writable by this user")
-                }
-                _ => err,
-            }
-        })?;
-
-        // 2. API version.
-        let version = ioctl_value(&container, VFIO_GET_API_VERSION, 0).map_err(|e| {
-            Error::io(
-                &name,
-                format!("VFIO_GET_API_VERSION on {}", container_path.display()),
-                e,
-            )
-            .hint("that file is not a VFIO container; check that the vfio module is loaded")
-        })?;
-        log::debug!("{name}: VFIO API version {version}");
-        if version != VFIO_API_VERSION {
+        let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if shared.is_none() {
+            *shared = Some(Self::open_container(dir, &name)?);
+        }
+        let Some(shared) = shared.as_mut() else {
             return Err(Error::new(
-                ErrorKind::Unsupported,
+                ErrorKind::Io,
                 &name,
-                format!("the kernel's VFIO API version is {version}, this driver speaks {VFIO_API_VERSION}"),
-            )
-            .hint("use the sysfs backend (run as root with the device unbound from VFIO)"));
-        }
+                "VFIO container state lost",
+            ));
+        };
+        let container = shared.container.clone();
+        let iommu_type = Self::iommu_type(&container, &name)?;
 
-        // 3. The Type1 IOMMU, v2 preferred.
-        let mut iommu_type = None;
-        for t in [VFIO_TYPE1V2_IOMMU, VFIO_TYPE1_IOMMU] {
-            let r = ioctl_value(&container, VFIO_CHECK_EXTENSION, t.into())
-                .map_err(|e| Error::io(&name, format!("VFIO_CHECK_EXTENSION({t})"), e))?;
-            if r > 0 {
-                iommu_type = Some(t);
-                break;
+        let group_file = match shared.groups.iter().find(|(g, _)| *g == group) {
+            Some((_, f)) => f.clone(),
+            None => {
+                let f = Arc::new(Self::attach_group(dir, &name, group, &container)?);
+                shared.groups.push((group, f.clone()));
+                f
             }
+        };
+
+        // 7. Select the IOMMU, once per container (after its first group).
+        if !shared.iommu_set {
+            ioctl_value(&container, VFIO_SET_IOMMU, iommu_type.into()).map_err(|e| {
+                Error::io(&name, format!("VFIO_SET_IOMMU({iommu_type})"), e)
+                    .hint("see `dmesg` for the IOMMU's complaint")
+            })?;
+            shared.iommu_set = true;
+            log::debug!("{name}: IOMMU type {iommu_type} set");
         }
-        let iommu_type = iommu_type.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unsupported,
-                &name,
-                "the VFIO container offers no Type1 IOMMU",
-            )
-            .hint(
-                "load it with `modprobe vfio_iommu_type1` and check that the IOMMU is \
-                 enabled (intel_iommu=on or amd_iommu=on; see `dmesg | grep -i iommu`)",
-            )
-        })?;
-        log::debug!("{name}: Type1 IOMMU supported (type {iommu_type})");
-
-        // 4. The group.
-        let group_path = dir.join(group.to_string());
-        log::debug!(
-            "{name}: opening IOMMU group {group} at {}",
-            group_path.display()
-        );
-        let group_file = open_rw(&group_path).map_err(|e| {
-            if e.raw_os_error() == Some(libc::EBUSY) {
-                return Error::new(
-                    ErrorKind::Busy,
-                    &name,
-                    format!("IOMMU group {group} is open in another process"),
-                )
-                .source(e)
-                .hint("a VFIO group can be opened by one process at a time: stop the other user of the device");
-            }
-            let err = Error::io(&name, format!("opening {}", group_path.display()), e);
-            match err.kind() {
-                ErrorKind::NotFound => err.hint(format!(
-                    "the device is not bound to vfio-pci: as root, unbind it from its driver, \
-                     then `echo vfio-pci > /sys/bus/pci/devices/{name}/driver_override` and \
-                     `echo {name} > /sys/bus/pci/drivers_probe`"
-                )),
-                ErrorKind::Permission => err.hint(format!(
-                    "run as root, or give this user the group node: `chown $USER {}`",
-                    group_path.display()
-                )),
-                _ => err,
-            }
-        })?;
-
-        // 5. Viability.
-        let mut status = VfioGroupStatus::new();
-        ioctl_ptr(&group_file, VFIO_GROUP_GET_STATUS, &mut status)
-            .map_err(|e| Error::io(&name, format!("VFIO_GROUP_GET_STATUS on group {group}"), e))?;
-        log::debug!("{name}: group {group} status flags {:#x}", status.flags);
-        if status.flags & VFIO_GROUP_FLAGS_VIABLE == 0 {
-            return Err(Error::new(
-                ErrorKind::Busy,
-                &name,
-                format!("IOMMU group {group} is not viable"),
-            )
-            .hint(format!(
-                "every device in /sys/kernel/iommu_groups/{group}/devices must be bound to \
-                 vfio-pci or to no driver"
-            )));
-        }
-
-        // 6. Attach the group to the container.
-        let mut container_fd: libc::c_int = container.as_raw_fd();
-        ioctl_ptr(&group_file, VFIO_GROUP_SET_CONTAINER, &mut container_fd).map_err(|e| {
-            Error::io(
-                &name,
-                format!("VFIO_GROUP_SET_CONTAINER for group {group}"),
-                e,
-            )
-            .hint("the group may already belong to another container")
-        })?;
-        log::debug!("{name}: group {group} attached to the container");
-
-        // 7. Select the IOMMU.
-        ioctl_value(&container, VFIO_SET_IOMMU, iommu_type.into()).map_err(|e| {
-            Error::io(&name, format!("VFIO_SET_IOMMU({iommu_type})"), e)
-                .hint("see `dmesg` for the IOMMU's complaint")
-        })?;
-        log::debug!("{name}: IOMMU type {iommu_type} set");
+        let iova = shared.iova.clone();
 
         // 8. The device.
         let cname = CString::new(name.as_str()).map_err(|_| {
@@ -518,6 +431,7 @@ impl Vfio {
             device,
             _group: group_file,
             container,
+            iova,
             address: *address,
             bar0: (bar0.offset, bar0.size),
             bar0_flags: bar0.flags,
@@ -527,6 +441,166 @@ impl Vfio {
 
     fn name(&self) -> String {
         self.address.to_string()
+    }
+
+    /// The IOVA allocator of the container, shared by every device in it.
+    pub fn iova_allocator(&self) -> IovaAllocator {
+        self.iova.clone()
+    }
+
+    /// Opens `/dev/vfio/vfio` and checks the API version (steps 1 and 2 of
+    /// the kernel's sequence).
+    fn open_container(dir: &Path, name: &str) -> Result<Shared> {
+        let name = name.to_string();
+        // 1. The container.
+        let container_path = dir.join("vfio");
+        log::debug!(
+            "{name}: opening the VFIO container {}",
+            container_path.display()
+        );
+        let container = open_rw(&container_path).map_err(|e| {
+            let err = Error::io(&name, format!("opening {}", container_path.display()), e);
+            match err.kind() {
+                ErrorKind::NotFound => Error::new(
+                    ErrorKind::NotFound,
+                    &name,
+                    format!(
+                        "VFIO is not available: {} does not exist",
+                        container_path.display()
+                    ),
+                )
+                .hint(
+                    "load VFIO with `modprobe vfio-pci` (needs an enabled IOMMU, e.g. \
+                     intel_iommu=on on the kernel command line), or run as root to use \
+                     the sysfs backend",
+                ),
+                ErrorKind::Permission => {
+                    err.hint("run as root, or make it readable and writable by this user")
+                }
+                _ => err,
+            }
+        })?;
+
+        // 2. API version.
+        let version = ioctl_value(&container, VFIO_GET_API_VERSION, 0).map_err(|e| {
+            Error::io(
+                &name,
+                format!("VFIO_GET_API_VERSION on {}", container_path.display()),
+                e,
+            )
+            .hint("that file is not a VFIO container; check that the vfio module is loaded")
+        })?;
+        log::debug!("{name}: VFIO API version {version}");
+        if version != VFIO_API_VERSION {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                &name,
+                format!("the kernel's VFIO API version is {version}, this driver speaks {VFIO_API_VERSION}"),
+            )
+            .hint("use the sysfs backend (run as root with the device unbound from VFIO)"));
+        }
+
+        Ok(Shared {
+            container: Arc::new(container),
+            iommu_set: false,
+            groups: Vec::new(),
+            iova: IovaAllocator::anonymous()?,
+        })
+    }
+
+    /// The Type1 IOMMU type the container offers, v2 preferred (step 3).
+    fn iommu_type(container: &File, name: &str) -> Result<u32> {
+        let name = name.to_string();
+        // 3. The Type1 IOMMU, v2 preferred.
+        let mut iommu_type = None;
+        for t in [VFIO_TYPE1V2_IOMMU, VFIO_TYPE1_IOMMU] {
+            let r = ioctl_value(&container, VFIO_CHECK_EXTENSION, t.into())
+                .map_err(|e| Error::io(&name, format!("VFIO_CHECK_EXTENSION({t})"), e))?;
+            if r > 0 {
+                iommu_type = Some(t);
+                break;
+            }
+        }
+        let iommu_type = iommu_type.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                &name,
+                "the VFIO container offers no Type1 IOMMU",
+            )
+            .hint(
+                "load it with `modprobe vfio_iommu_type1` and check that the IOMMU is \
+                 enabled (intel_iommu=on or amd_iommu=on; see `dmesg | grep -i iommu`)",
+            )
+        })?;
+        log::debug!("{name}: Type1 IOMMU supported (type {iommu_type})");
+        Ok(iommu_type)
+    }
+
+    /// Opens group `group`, checks it is viable and attaches it to the
+    /// container (steps 4 to 6).
+    fn attach_group(dir: &Path, name: &str, group: u32, container: &File) -> Result<File> {
+        let name = name.to_string();
+        // 4. The group.
+        let group_path = dir.join(group.to_string());
+        log::debug!(
+            "{name}: opening IOMMU group {group} at {}",
+            group_path.display()
+        );
+        let group_file = open_rw(&group_path).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EBUSY) {
+                return Error::new(
+                    ErrorKind::Busy,
+                    &name,
+                    format!("IOMMU group {group} is open in another process"),
+                )
+                .source(e)
+                .hint("a VFIO group can be opened by one process at a time: stop the other user of the device");
+            }
+            let err = Error::io(&name, format!("opening {}", group_path.display()), e);
+            match err.kind() {
+                ErrorKind::NotFound => err.hint(format!(
+                    "the device is not bound to vfio-pci: as root, unbind it from its driver, \
+                     then `echo vfio-pci > /sys/bus/pci/devices/{name}/driver_override` and \
+                     `echo {name} > /sys/bus/pci/drivers_probe`"
+                )),
+                ErrorKind::Permission => err.hint(format!(
+                    "run as root, or give this user the group node: `chown $USER {}`",
+                    group_path.display()
+                )),
+                _ => err,
+            }
+        })?;
+
+        // 5. Viability.
+        let mut status = VfioGroupStatus::new();
+        ioctl_ptr(&group_file, VFIO_GROUP_GET_STATUS, &mut status)
+            .map_err(|e| Error::io(&name, format!("VFIO_GROUP_GET_STATUS on group {group}"), e))?;
+        log::debug!("{name}: group {group} status flags {:#x}", status.flags);
+        if status.flags & VFIO_GROUP_FLAGS_VIABLE == 0 {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                &name,
+                format!("IOMMU group {group} is not viable"),
+            )
+            .hint(format!(
+                "every device in /sys/kernel/iommu_groups/{group}/devices must be bound to \
+                 vfio-pci or to no driver"
+            )));
+        }
+
+        // 6. Attach the group to the container.
+        let mut container_fd: libc::c_int = container.as_raw_fd();
+        ioctl_ptr(&group_file, VFIO_GROUP_SET_CONTAINER, &mut container_fd).map_err(|e| {
+            Error::io(
+                &name,
+                format!("VFIO_GROUP_SET_CONTAINER for group {group}"),
+                e,
+            )
+            .hint("the group may already belong to another container")
+        })?;
+        log::debug!("{name}: group {group} attached to the container");
+
+        Ok(group_file)
     }
 
     /// Maps BAR0 read-write and shared from the device descriptor; returns
