@@ -3,7 +3,7 @@
 //! supervisor runs once, before any worker attaches its queues.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{DmaContext, IovaAllocator, Mapper};
+use crate::memory::{DmaContext, Mapper};
 use crate::mmio::{Kind, Registers};
 use crate::pci::{PciAddress, PciDevice};
 use crate::regs;
@@ -98,10 +98,9 @@ impl Device {
                 let (ptr, len) = vfio.map_bar0()?;
                 // SAFETY: a fresh mapping of BAR0 from VFIO, owned from now on.
                 let regs = unsafe { Registers::from_mapping(ptr, len, Kind::Hardware) };
-                (
-                    regs,
-                    Mapper::Vfio(Arc::new(vfio), IovaAllocator::anonymous()?),
-                )
+                // One container and IOVA space for every device of the process.
+                let iova = vfio.iova_allocator();
+                (regs, Mapper::Vfio(Arc::new(vfio), iova))
             }
             _ => {
                 log::debug!("{name}: using sysfs resource0 and physical addresses");

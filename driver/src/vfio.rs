@@ -514,7 +514,7 @@ impl Vfio {
         // 3. The Type1 IOMMU, v2 preferred.
         let mut iommu_type = None;
         for t in [VFIO_TYPE1V2_IOMMU, VFIO_TYPE1_IOMMU] {
-            let r = ioctl_value(&container, VFIO_CHECK_EXTENSION, t.into())
+            let r = ioctl_value(container, VFIO_CHECK_EXTENSION, t.into())
                 .map_err(|e| Error::io(&name, format!("VFIO_CHECK_EXTENSION({t})"), e))?;
             if r > 0 {
                 iommu_type = Some(t);
