@@ -181,6 +181,18 @@ impl Device {
         }
     }
 
+    /// Clears `enable` in the queue control register `ctl` and waits until
+    /// the device reads it back as 0: from then on it does no DMA for that
+    /// queue (DESIGN.md 4). `what` names the register for the error.
+    pub(crate) fn disable_queue(&self, ctl: u32, enable: u32, what: &str) -> Result<()> {
+        self.regs.clear_bits(ctl, enable);
+        self.wait(
+            &format!("{what}.ENABLE to read back 0"),
+            Duration::from_secs(5),
+            || self.regs.read(ctl) & enable == 0,
+        )
+    }
+
     /// A device that vanished from the bus reads all ones.
     pub fn check_present(&self) -> Result<()> {
         if self.regs.read(regs::STATUS) == 0xFFFF_FFFF {

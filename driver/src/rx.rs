@@ -244,14 +244,8 @@ impl<'a> RxQueue<'a> {
         if !std::mem::replace(&mut self.attached, false) {
             return Ok(());
         }
-        let r = self.dev.regs();
-        r.clear_bits(regs::rxdctl(self.queue), regs::RXDCTL_ENABLE);
         let q = self.queue;
-        self.dev.wait(
-            &format!("RXDCTL({q}).ENABLE to read back 0 (4.6.7.1.2)"),
-            Duration::from_secs(5),
-            || r.read(regs::rxdctl(q)) & regs::RXDCTL_ENABLE == 0,
-        )?;
+        disable(self.dev, q)?;
         for idx in self.bufs.drain(..) {
             self.pool.free_index(idx);
         }
@@ -264,12 +258,10 @@ impl<'a> RxQueue<'a> {
 /// from then on it does no DMA for that queue. The supervisor uses it on
 /// the queues of a worker that died.
 pub fn disable(dev: &Device, q: u32) -> Result<()> {
-    let r = dev.regs();
-    r.clear_bits(regs::rxdctl(q), regs::RXDCTL_ENABLE);
-    dev.wait(
-        &format!("RXDCTL({q}).ENABLE to read back 0 (4.6.7.1.2)"),
-        Duration::from_secs(5),
-        || r.read(regs::rxdctl(q)) & regs::RXDCTL_ENABLE == 0,
+    dev.disable_queue(
+        regs::rxdctl(q),
+        regs::RXDCTL_ENABLE,
+        &format!("RXDCTL({q}) (4.6.7.1.2)"),
     )
 }
 

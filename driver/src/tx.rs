@@ -196,12 +196,7 @@ impl<'a> TxQueue<'a> {
             .wait("the Tx ring to drain", Duration::from_millis(500), || {
                 r.read(regs::tdh(q)) == r.read(regs::tdt(q))
             });
-        r.clear_bits(regs::txdctl(q), regs::TXDCTL_ENABLE);
-        self.dev.wait(
-            &format!("TXDCTL({q}).ENABLE to read back 0 (4.6.8.1)"),
-            Duration::from_secs(5),
-            || r.read(regs::txdctl(q)) & regs::TXDCTL_ENABLE == 0,
-        )?;
+        disable(self.dev, q)?;
         for (pool, idx) in self.bufs.iter_mut().filter_map(Option::take) {
             pool.free_index(idx);
         }
@@ -212,12 +207,10 @@ impl<'a> TxQueue<'a> {
 
 /// Disables Tx queue `q` and waits until the device confirms (4.6.8.1).
 pub fn disable(dev: &Device, q: u32) -> Result<()> {
-    let r = dev.regs();
-    r.clear_bits(regs::txdctl(q), regs::TXDCTL_ENABLE);
-    dev.wait(
-        &format!("TXDCTL({q}).ENABLE to read back 0 (4.6.8.1)"),
-        Duration::from_secs(5),
-        || r.read(regs::txdctl(q)) & regs::TXDCTL_ENABLE == 0,
+    dev.disable_queue(
+        regs::txdctl(q),
+        regs::TXDCTL_ENABLE,
+        &format!("TXDCTL({q}) (4.6.8.1)"),
     )
 }
 
