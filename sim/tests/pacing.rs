@@ -32,22 +32,37 @@ fn a_saturated_cable_runs_at_line_rate_within_two_percent() {
     while warmup.elapsed() < Duration::from_millis(200) {
         keep_full(&mut tx);
     }
-    f.dut.read(regs::TPR);
-    let start = Instant::now();
-    let mut frames = 0u64;
-    while start.elapsed() < Duration::from_secs(1) {
-        keep_full(&mut tx);
-        frames += u64::from(f.dut.read(regs::TPR));
-    }
-    frames += u64::from(f.dut.read(regs::TPR));
-    let rate = frames as f64 / start.elapsed().as_secs_f64();
+    // Up to three one-second windows. Every window must stay at or below
+    // line rate (+2 % measurement slack): the cable never runs faster. One
+    // window within 2 % shows it reaches line rate; a host that steals the
+    // CPU from the model for a while may spoil a window, not three.
     let line = line_rate_pps(len);
-    let ratio = rate / line;
-    println!("{frames} frames of {len} B in 1 s: {rate:.0} fps, line rate {line:.0} fps, ratio {ratio:.4}");
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        f.dut.read(regs::TPR);
+        let start = Instant::now();
+        let mut frames = 0u64;
+        while start.elapsed() < Duration::from_secs(1) {
+            keep_full(&mut tx);
+            frames += u64::from(f.dut.read(regs::TPR));
+        }
+        frames += u64::from(f.dut.read(regs::TPR));
+        let ratio = frames as f64 / start.elapsed().as_secs_f64() / line;
+        println!("{frames} frames of {len} B in 1 s: line rate {line:.0} fps, ratio {ratio:.4}");
+        assert!(
+            ratio <= 1.02,
+            "cable ran at {:.2}% of line rate",
+            ratio * 100.0
+        );
+        best = best.max(ratio);
+        if best >= 0.98 {
+            break;
+        }
+    }
     assert!(
-        (0.98..=1.02).contains(&ratio),
-        "cable ran at {:.2}% of line rate",
-        ratio * 100.0
+        best >= 0.98,
+        "cable reached only {:.2}% of line rate",
+        best * 100.0
     );
     // Every frame queued before the end goes out: the ring drains.
     assert!(wait_for(WAIT, || tx.idle()));
