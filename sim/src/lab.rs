@@ -163,10 +163,14 @@ pub(crate) struct Request {
 /// A running lab. Dropping it stops the model and removes the directory.
 pub struct Lab {
     dir: PathBuf,
+    name: String,
+    core: Option<usize>,
     ports: usize,
     stop: Arc<AtomicBool>,
     requests: mpsc::Sender<Request>,
-    engine: Option<JoinHandle<()>>,
+    engine: Option<JoinHandle<Parked>>,
+    /// The model taken back from its thread by [`Lab::run_inline`].
+    inline: Option<Parked>,
     control: Option<control::Server>,
     lock: Option<LabLock>,
 }
@@ -182,19 +186,7 @@ impl Lab {
         let (tx, rx) = mpsc::channel();
         let control = control::Server::start(&dir.join("control"), tx.clone())
             .map_err(io_err("control socket"))?;
-        let flag = stop.clone();
-        let core = cfg.core;
-        let handle = std::thread::Builder::new()
-            .name(format!("ixy-sim-{}", cfg.name))
-            .spawn(move || {
-                if let Some(core) = core {
-                    if let Err(e) = pin_to_core(core) {
-                        log::warn!("sim: cannot pin the model thread to core {core}: {e}");
-                    }
-                }
-                engine.run(&flag, &rx)
-            })
-            .map_err(io_err("spawning the model thread"))?;
+        let handle = spawn_model(&cfg.name, cfg.core, stop.clone(), (engine, rx))?;
         log::info!(
             "sim lab {} up: {} ports, cables {:?}, line rate {}",
             dir.display(),
@@ -208,10 +200,13 @@ impl Lab {
         );
         Ok(Lab {
             dir,
+            name: cfg.name,
+            core: cfg.core,
             ports: cfg.ports,
             stop,
             requests: tx,
             engine: Some(handle),
+            inline: None,
             control: Some(control),
             lock: Some(lock),
         })
@@ -240,6 +235,9 @@ impl Lab {
     /// Runs one control command (the same text as over the control socket)
     /// and returns the answer; `Err` carries the error line.
     pub fn control(&self, line: &str) -> Result<String, String> {
+        if self.inline.is_some() {
+            return Err("error: the model runs inline: send commands from another thread while this one steps it".into());
+        }
         let (tx, rx) = mpsc::channel();
         self.requests
             .send(Request {
@@ -257,6 +255,59 @@ impl Lab {
         }
     }
 
+    /// Stops the model's thread and keeps the model, so that from now on
+    /// the device works only in [`Lab::step`], in the caller's thread.
+    /// Benchmarks use it to time driver code alone: device work happens
+    /// between the timed regions, never concurrently with them. Control
+    /// commands from other threads or the control socket are served by
+    /// `step`.
+    pub fn run_inline(&mut self) -> Result<(), Error> {
+        let Some(handle) = self.engine.take() else {
+            return Ok(());
+        };
+        self.stop.store(true, Ordering::Release);
+        let parked = handle.join().map_err(|_| Error::Io {
+            what: "taking the model back from its thread".into(),
+            source: io::Error::other("the model thread panicked"),
+        })?;
+        self.inline = Some(parked);
+        Ok(())
+    }
+
+    /// One pass of the model after [`Lab::run_inline`]: every frame due is
+    /// moved, every register write acted on. Returns how much happened (0:
+    /// nothing was pending); 0 as well when the model still has its thread.
+    pub fn step(&mut self) -> usize {
+        let Some((engine, requests)) = self.inline.as_mut() else {
+            return 0;
+        };
+        let mut work = engine.serve(requests);
+        let now = ps(engine.epoch.elapsed());
+        work += engine.pass(now, true);
+        work
+    }
+
+    /// Gives the model back its own thread after [`Lab::run_inline`].
+    pub fn resume(&mut self) -> Result<(), Error> {
+        let Some(parked) = self.inline.take() else {
+            return Ok(());
+        };
+        self.stop.store(false, Ordering::Release);
+        self.engine = Some(spawn_model(
+            &self.name,
+            self.core,
+            self.stop.clone(),
+            parked,
+        )?);
+        Ok(())
+    }
+
+    /// Steps the inline model until a pass finds nothing to do (at most
+    /// `max` passes); returns the passes made.
+    pub fn settle(&mut self, max: usize) -> usize {
+        (1..=max).find(|_| self.step() == 0).unwrap_or(max)
+    }
+
     /// Stops the model and removes the lab directory.
     pub fn stop(mut self) {
         self.shutdown();
@@ -272,6 +323,7 @@ impl Lab {
                 log::error!("sim lab {}: the model thread panicked", self.dir.display());
             }
         }
+        self.inline = None;
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             log::warn!(
                 "sim lab {}: cannot remove the directory: {e}",
@@ -286,10 +338,32 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if self.engine.is_some() {
+        if self.engine.is_some() || self.inline.is_some() {
             self.shutdown();
         }
     }
+}
+
+/// Runs the model on a thread of its own until `stop`; the thread hands
+/// the model back when it ends.
+fn spawn_model(
+    name: &str,
+    core: Option<usize>,
+    stop: Arc<AtomicBool>,
+    (mut engine, requests): Parked,
+) -> Result<JoinHandle<Parked>, Error> {
+    std::thread::Builder::new()
+        .name(format!("ixy-sim-{name}"))
+        .spawn(move || {
+            if let Some(core) = core {
+                if let Err(e) = pin_to_core(core) {
+                    log::warn!("sim: cannot pin the model thread to core {core}: {e}");
+                }
+            }
+            engine.run(&stop, &requests);
+            (engine, requests)
+        })
+        .map_err(io_err("spawning the model thread"))
 }
 
 /// Pins the calling thread to CPU `core`.
@@ -351,6 +425,9 @@ fn claim_dir(dir: &Path) -> Result<LabLock, Error> {
         .map_err(io_err("writing the pid file"))?;
     Ok(lock)
 }
+
+/// The model and its request queue, as the thread hands them back.
+type Parked = (Engine, mpsc::Receiver<Request>);
 
 /// The model: everything the polling thread owns.
 struct Engine {
@@ -430,14 +507,11 @@ impl Engine {
     /// 50 µs without work, then yield, and after 1 ms sleep an eighth of the
     /// time idle so far (at most `max_idle_sleep`): a busy lab never sleeps,
     /// an idle one costs little, and it wakes within 1/8 of its idle time.
-    fn run(mut self, stop: &AtomicBool, requests: &mpsc::Receiver<Request>) {
+    fn run(&mut self, stop: &AtomicBool, requests: &mpsc::Receiver<Request>) {
         let mut idle_since: Option<Instant> = None;
         let mut busy = false;
         while !stop.load(Ordering::Acquire) {
-            while let Ok(req) = requests.try_recv() {
-                let answer = self.command(&req.line);
-                // The asker may have given up waiting; nothing to do then.
-                let _ = req.reply.send(answer);
+            if self.serve(requests) > 0 {
                 idle_since = None;
             }
             let now = ps(self.epoch.elapsed());
@@ -457,6 +531,18 @@ impl Engine {
                 std::thread::sleep((idle / 8).min(self.max_idle_sleep));
             }
         }
+    }
+
+    /// Answers the pending control requests; returns how many.
+    fn serve(&mut self, requests: &mpsc::Receiver<Request>) -> usize {
+        let mut served = 0;
+        while let Ok(req) = requests.try_recv() {
+            let answer = self.command(&req.line);
+            // The asker may have given up waiting; nothing to do then.
+            let _ = req.reply.send(answer);
+            served += 1;
+        }
+        served
     }
 
     /// One pass over the model. Returns how much happened.

@@ -12,4 +12,4 @@ pub mod runtime;
 pub mod statsfile;
 
 pub use app::{App, Outputs};
-pub use runtime::{run, Idle, WorkerSpec};
+pub use runtime::{run, Idle, Poller, WorkerSpec};

@@ -85,7 +85,7 @@ fn unix_ns() -> u64 {
 /// Runs worker `spec.index` on `devices` (one queue pair each) until its
 /// stats file says stop. Called in the forked child, or in the foreground
 /// for `--debug-worker`.
-pub fn run(spec: &WorkerSpec, devices: &[Device], app: &mut dyn App) -> Result<()> {
+pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) -> Result<()> {
     let i = spec.index;
     let name = format!("ixy-worker-{i}");
     if let Ok(cname) = std::ffi::CString::new(name.clone()) {
@@ -145,75 +145,192 @@ pub fn run(spec: &WorkerSpec, devices: &[Device], app: &mut dyn App) -> Result<(
         app.name()
     );
     file.set_state(State::Running);
-    poll_loop(spec, &file, &mut rx, &mut tx, app);
+    let mut poller = Poller::new(rx, tx, app, &file, spec.batch, spec.idle);
+    while !file.stop_requested() {
+        poller.iterate();
+    }
+    poller.publish();
     // Detach before the pool goes: disable, confirm, then free (DESIGN.md 4).
-    for q in rx {
-        q.detach()?;
-    }
-    for q in tx {
-        q.detach()?;
-    }
+    poller.detach()?;
     file.set_state(State::Stopped);
     log::info!("{name}: stopped");
     Ok(())
 }
 
-/// The busy loop. No allocation, lock, system call or atomic
-/// read-modify-write while packets flow; counters are published with
-/// plain stores once per iteration.
-fn poll_loop<'a>(
-    spec: &WorkerSpec,
-    file: &StatsFile,
-    rx: &mut [RxQueue<'a>],
-    tx: &mut [TxQueue<'a>],
-    app: &mut dyn App,
-) {
-    let mut c: Counters = file.counters();
-    let mut inbox: Vec<Packet<'a>> = Vec::with_capacity(spec.batch);
-    let mut outboxes: Vec<Vec<Packet<'a>>> = (0..tx.len())
-        .map(|_| Vec::with_capacity(spec.batch * rx.len()))
-        .collect();
-    let mut idle_for = Duration::ZERO;
-    let mut last = driver::tsc::now();
-    while !file.stop_requested() {
+/// How often the counters are published while the worker runs: every
+/// `1/PUBLISH_DIVISOR` s of TSC time, often enough for any reader
+/// (ixy-stats samples once a second), rare enough to cost nothing per
+/// packet.
+const PUBLISH_DIVISOR: u64 = 1000;
+
+/// One worker's machinery between its queues and its app: the queues, the
+/// batches that carry packets from `rx_batch` through `App::process` to
+/// `tx_batch`, and the counters it publishes in its stats file.
+/// [`Poller::iterate`] is one iteration of the busy loop: the worker calls
+/// it until it is asked to stop, benchmarks call it in their timed region.
+pub struct Poller<'a, 'p, A: App + ?Sized> {
+    rx: Vec<RxQueue<'a>>,
+    tx: Vec<TxQueue<'a>>,
+    app: &'p mut A,
+    file: &'p StatsFile,
+    batch: usize,
+    idle: Idle,
+    inbox: Vec<Packet<'a>>,
+    outboxes: Vec<Vec<Packet<'a>>>,
+    /// Counters the poller keeps; packets and bytes come from the queues.
+    own: Counters,
+    /// What the file held when this process started (a restarted worker
+    /// continues from its predecessor's counts).
+    base: Counters,
+    /// TSC at the end of the previous iteration.
+    last: u64,
+    /// TSC of the last publication, and the interval between them.
+    published: u64,
+    publish_every: u64,
+    idle_for: Duration,
+}
+
+impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
+    /// A poller over one Rx and one Tx queue per port (`rx[p]` and `tx[p]`
+    /// belong to port `p`), publishing to `file` and continuing from the
+    /// counters it holds.
+    pub fn new(
+        rx: Vec<RxQueue<'a>>,
+        tx: Vec<TxQueue<'a>>,
+        app: &'p mut A,
+        file: &'p StatsFile,
+        batch: usize,
+        idle: Idle,
+    ) -> Self {
+        let outboxes = (0..tx.len())
+            .map(|_| Vec::with_capacity(batch * rx.len()))
+            .collect();
+        let now = driver::tsc::now();
+        Poller {
+            inbox: Vec::with_capacity(batch),
+            outboxes,
+            rx,
+            tx,
+            app,
+            file,
+            batch,
+            idle,
+            own: Counters::default(),
+            base: file.counters(),
+            last: now,
+            published: now,
+            publish_every: (file.tsc_hz() / PUBLISH_DIVISOR).max(1),
+            idle_for: Duration::ZERO,
+        }
+    }
+
+    /// One iteration of the busy loop: [`Poller::poll`], the TSC cycles
+    /// it took accounted as busy (packets came) or idle, the idle strategy
+    /// when nothing came (time given away counts as idle, never as busy),
+    /// and the counters published about once a millisecond with plain
+    /// stores. Returns the packets received.
+    #[inline]
+    pub fn iterate(&mut self) -> usize {
+        let received = self.poll();
+        let mut now = driver::tsc::now();
+        let cycles = now.wrapping_sub(self.last);
+        if received > 0 {
+            self.own.busy_cycles += cycles;
+            self.idle_for = Duration::ZERO;
+        } else {
+            self.own.idle_cycles += cycles;
+            if self.idle == Idle::Spin {
+                std::hint::spin_loop();
+            } else {
+                idle(self.idle, &mut self.idle_for);
+                let after = driver::tsc::now();
+                self.own.idle_cycles += after.wrapping_sub(now);
+                now = after;
+            }
+        }
+        self.last = now;
+        if now.wrapping_sub(self.published) >= self.publish_every {
+            self.publish();
+        }
+        received
+    }
+
+    /// Receives a batch on every port and hands it to the app, then sends
+    /// what the app queued. Returns the packets received. No allocation,
+    /// lock, system call or atomic read-modify-write.
+    #[inline]
+    pub fn poll(&mut self) -> usize {
         let mut received = 0;
-        for (port, q) in rx.iter_mut().enumerate() {
-            let n = q.rx_batch(&mut inbox, spec.batch);
+        for (port, q) in self.rx.iter_mut().enumerate() {
+            let n = q.rx_batch(&mut self.inbox, self.batch);
             if n == 0 {
                 continue;
             }
             received += n;
-            c.rx_batches += 1;
-            c.rx_packets += n as u64;
-            c.rx_bytes += inbox.iter().map(|p| p.len() as u64).sum::<u64>();
-            app.process(port, &mut inbox, &mut Outputs::new(&mut outboxes));
-            inbox.clear();
+            self.own.rx_batches += 1;
+            self.app
+                .process(port, &mut self.inbox, &mut Outputs::new(&mut self.outboxes));
+            self.inbox.clear();
         }
-        for (q, out) in tx.iter_mut().zip(outboxes.iter_mut()) {
+        if received == 0 {
+            // Apps queue packets only in `process`: nothing to send.
+            self.own.empty_polls += 1;
+            return 0;
+        }
+        for (q, out) in self.tx.iter_mut().zip(self.outboxes.iter_mut()) {
             if out.is_empty() {
                 continue;
             }
-            let bytes: u64 = out.iter().map(|p| p.len() as u64).sum();
-            let queued = out.len();
             q.tx_batch(out);
-            let unsent: u64 = out.iter().map(|p| p.len() as u64).sum();
-            c.tx_packets += (queued - out.len()) as u64;
-            c.tx_bytes += bytes - unsent;
-            c.tx_drops += out.len() as u64;
+            self.own.tx_drops += out.len() as u64;
             out.clear();
         }
-        let now = driver::tsc::now();
-        let cycles = now.wrapping_sub(last);
-        last = now;
-        if received > 0 {
-            c.busy_cycles += cycles;
-            idle_for = Duration::ZERO;
-        } else {
-            c.idle_cycles += cycles;
-            c.empty_polls += 1;
-            idle(spec.idle, &mut idle_for);
+        received
+    }
+
+    /// The counters now: what the queues counted plus the poller's own,
+    /// on top of what the file held at the start.
+    pub fn counters(&self) -> Counters {
+        let (b, o) = (&self.base, &self.own);
+        let mut c = Counters {
+            rx_packets: b.rx_packets,
+            rx_bytes: b.rx_bytes,
+            tx_packets: b.tx_packets,
+            tx_bytes: b.tx_bytes,
+            tx_drops: b.tx_drops + o.tx_drops,
+            rx_batches: b.rx_batches + o.rx_batches,
+            empty_polls: b.empty_polls + o.empty_polls,
+            busy_cycles: b.busy_cycles + o.busy_cycles,
+            idle_cycles: b.idle_cycles + o.idle_cycles,
+        };
+        for q in &self.rx {
+            let qc = q.counters();
+            c.rx_packets += qc.packets;
+            c.rx_bytes += qc.bytes;
         }
-        file.publish(&c);
+        for q in &self.tx {
+            let qc = q.counters();
+            c.tx_packets += qc.packets;
+            c.tx_bytes += qc.bytes;
+        }
+        c
+    }
+
+    /// Publishes the counters in the stats file now.
+    pub fn publish(&mut self) {
+        self.file.publish(&self.counters());
+        self.published = self.last;
+    }
+
+    /// Detaches every queue (disable, confirm, then free: DESIGN.md 4).
+    pub fn detach(self) -> Result<()> {
+        for q in self.rx {
+            q.detach()?;
+        }
+        for q in self.tx {
+            q.detach()?;
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,178 @@
+//! `ixy-bench`: what `make bench` runs. Prints every table and writes CSV
+//! and SVG files under `target/bench/`.
+//!
+//! ```text
+//! ixy-bench [--quick] [cost] [e2e]     the tables (default: all)
+//! ixy-bench one MODE BATCH RUNS PACKETS  one cost measurement (a child)
+//! ```
+
+use bench::callgrind;
+use bench::cost::{self, Mode};
+use bench::report::{self, Table};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Batch sizes of the cost table (ixy's batch-size figure).
+const BATCHES: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let result = match args.first().map(String::as_str) {
+        Some("one") => one(&args[1..]),
+        _ => all(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ixy-bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A child: one cost measurement, one line per run: `packets cycles`.
+fn one(args: &[String]) -> Result<(), String> {
+    let usage = "usage: ixy-bench one rx|tx|fwd|idle BATCH RUNS PACKETS";
+    let [mode, batch, runs, packets] = args else {
+        return Err(usage.into());
+    };
+    let mode = Mode::parse(mode).ok_or(usage)?;
+    let num = |s: &String| s.parse::<u64>().map_err(|_| format!("{s:?}: {usage}"));
+    let m = cost::measure(
+        mode,
+        num(batch)? as usize,
+        num(runs)? as usize,
+        num(packets)?,
+    )?;
+    for s in m.runs {
+        println!("{} {}", s.packets, s.cycles);
+    }
+    println!("timed {}", m.timed_packets);
+    Ok(())
+}
+
+fn out_dir() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    target.join("bench")
+}
+
+fn all(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let sections: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |s: &str| sections.is_empty() || sections.contains(&s);
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    println!("{}", report::machine());
+    if wants("cost") {
+        cost_tables(&dir, quick)?;
+    }
+    if wants("e2e") {
+        return Err("e2e: not built yet".into());
+    }
+    Ok(())
+}
+
+/// Parses a child's output: one `packets cycles` line per run.
+fn parse_samples(text: &str) -> Vec<cost::Sample> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|v| v.parse::<u64>().ok());
+            Some(cost::Sample {
+                packets: it.next()??,
+                cycles: it.next()??,
+            })
+        })
+        .collect()
+}
+
+fn child(exe: &Path, args: &[String]) -> Result<String, String> {
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|e| format!("running {}: {e}", exe.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {}: {}",
+            exe.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Section 1: cost per packet against batch size, TSC cycles (median of
+/// runs) and instructions (callgrind, timed functions only).
+fn cost_tables(dir: &Path, quick: bool) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let (runs, packets, cg_packets) = if quick {
+        (3, 5_000, 2_000)
+    } else {
+        (7, 40_000, 8_000)
+    };
+    let valgrind = callgrind::available();
+    if !valgrind {
+        println!("valgrind not found: instruction counts skipped (apt-get install valgrind)");
+    }
+    let cg_dir = dir.join("callgrind");
+    std::fs::create_dir_all(&cg_dir).map_err(|e| e.to_string())?;
+    let mut table = Table::new(
+        "Cost per packet against batch size (64-byte frames, single-threaded harness, model inline)",
+        &["mode", "batch", "cycles/pkt (median)", "cycles/pkt (min)", "instructions/pkt"],
+    );
+    for mode in Mode::ALL {
+        let batches: &[usize] = if mode == Mode::Idle { &[32] } else { &BATCHES };
+        for &batch in batches {
+            let args = |runs: u64, packets: u64| {
+                vec![
+                    "one".to_string(),
+                    mode.name().into(),
+                    batch.to_string(),
+                    runs.to_string(),
+                    packets.to_string(),
+                ]
+            };
+            let samples = parse_samples(&child(&exe, &args(runs, packets))?);
+            let mut per: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.packets > 0)
+                .map(|s| s.cycles as f64 / s.packets as f64)
+                .collect();
+            per.sort_by(f64::total_cmp);
+            let median = report::median(&per);
+            let min = per.first().copied();
+            let instr = if valgrind {
+                let profile = cg_dir.join(format!("{}-{batch}.out", mode.name()));
+                let (stdout, ir) =
+                    callgrind::run(&exe, &args(1, cg_packets), mode.timed_fn(), &profile)?;
+                let packets: u64 = stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("timed "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                (packets > 0).then(|| ir as f64 / packets as f64)
+            } else {
+                None
+            };
+            table.row(vec![
+                mode.name().into(),
+                batch.to_string(),
+                report::fixed(median, 1),
+                report::fixed(min, 1),
+                report::fixed(instr, 1),
+            ]);
+        }
+    }
+    table.print();
+    table.write_csv(&dir.join("cost.csv"))?;
+    Ok(())
+}
