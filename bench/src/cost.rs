@@ -25,7 +25,7 @@ use sim::{Lab, LabConfig};
 use std::time::Duration;
 use worker::apps::Forward;
 use worker::statsfile::StatsFile;
-use worker::{Idle, Poller};
+use worker::{App, Idle, Poller};
 
 /// What is timed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ fn timed_tx<'a>(
 }
 
 #[inline(never)]
-fn timed_fwd(p: &mut Poller<'_, '_, Forward>) -> usize {
+fn timed_fwd(p: &mut Poller<'_, '_, dyn App>) -> usize {
     p.iterate()
 }
 
@@ -249,11 +249,13 @@ pub fn measure(mode: Mode, batch: usize, runs: usize, packets: u64) -> Result<Me
             }
         }
         Mode::Fwd | Mode::Idle => {
-            let mut app = Forward;
+            // A trait object, as the supervisor runs its apps.
+            let mut forward = Forward;
+            let app: &mut dyn App = &mut forward;
             let mut poller = Poller::new(
                 vec![rx0, rx1],
                 vec![tx0, tx1],
-                &mut app,
+                app,
                 &file,
                 batch,
                 Idle::Spin,

@@ -124,8 +124,8 @@ mod tests {
         assert_eq!(median(&[1.0, 2.0, 4.0, 9.0]), Some(3.0));
         let mut t = Table::new("t", &["a", "bb"]);
         t.row(vec!["1".into(), "22".into()]);
-        assert!(t.render().contains("|  a | bb |\n|"));
-        assert!(t.render().ends_with("|  1 | 22 |\n"));
+        assert!(t.render().contains("| a | bb |\n|"));
+        assert!(t.render().ends_with("| 1 | 22 |\n"));
         assert_eq!(fixed(None, 1), "-");
         assert_eq!(fixed(Some(1.25), 1), "1.2");
     }

@@ -10,6 +10,7 @@
 //! supervisor reads [`stats`]; [`timestamp`] gives IEEE 1588 times.
 //! Register names and bits are in [`regs`], with datasheet sections.
 
+pub mod desc;
 pub mod device;
 pub mod error;
 pub mod memory;

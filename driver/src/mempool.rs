@@ -8,10 +8,12 @@
 //! its pool. Packets are neither `Send` nor `Sync`: they never leave the
 //! owner's thread, and neither does the pool.
 
+use crate::desc::RxWriteBack;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{DmaContext, DmaRegion, HUGE_PAGE};
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 
 /// Default buffer size: one 2 KiB buffer holds a standard frame.
 pub const DEFAULT_BUF_SIZE: usize = 2048;
@@ -19,10 +21,21 @@ pub const DEFAULT_BUF_SIZE: usize = 2048;
 /// A pool of DMA buffers.
 #[derive(Debug)]
 pub struct Mempool {
-    region: DmaRegion,
-    buf_size: usize,
+    /// The memory the buffers live in; it goes when the pool goes.
+    _region: DmaRegion,
+    /// Start of the region, and log2 of the buffer size: buffer `i` is at
+    /// `base + (i << shift)`.
+    base: NonNull<u8>,
+    shift: u32,
     count: u32,
-    free: RefCell<Vec<u32>>,
+    /// The bus address of every buffer, computed once (the sysfs backend's
+    /// pages are not contiguous).
+    bus: Box<[u64]>,
+    /// The free stack: `stack[..top]` are free buffer indices. Cells, not a
+    /// `RefCell<Vec>`: the pool is single-threaded and no borrow of the
+    /// stack outlives a call, so there is nothing to check at run time.
+    stack: Box<[Cell<u32>]>,
+    top: Cell<u32>,
     /// Not Sync or Send: the free stack has no locks.
     _single_thread: PhantomData<*const ()>,
 }
@@ -52,18 +65,25 @@ impl Mempool {
             "{}: mempool {tag}: {count} buffers of {buf_size} bytes",
             ctx.device
         );
+        let base = NonNull::new(region.as_ptr()).expect("a mapping is never null");
+        let bus = (0..count as usize)
+            .map(|i| region.bus_addr(i * buf_size))
+            .collect();
         Ok(Mempool {
-            region,
-            buf_size,
+            base,
+            shift: buf_size.trailing_zeros(),
             count,
-            free: RefCell::new((0..count).rev().collect()),
+            bus,
+            stack: (0..count).rev().map(Cell::new).collect(),
+            top: Cell::new(count),
+            _region: region,
             _single_thread: PhantomData,
         })
     }
 
     /// Size of each buffer.
     pub fn buf_size(&self) -> usize {
-        self.buf_size
+        1 << self.shift
     }
 
     /// Number of buffers.
@@ -73,7 +93,7 @@ impl Mempool {
 
     /// Buffers currently free.
     pub fn free_count(&self) -> usize {
-        self.free.borrow().len()
+        self.top.get() as usize
     }
 
     /// One packet of length 0, or `None` when the pool is empty.
@@ -83,48 +103,124 @@ impl Mempool {
 
     /// Appends up to `n` packets of length `len` to `out`; returns how many.
     pub fn alloc_bulk<'a>(&'a self, out: &mut Vec<Packet<'a>>, n: usize, len: usize) -> usize {
-        let len = len.min(self.buf_size) as u16;
-        let mut free = self.free.borrow_mut();
-        let take = n.min(free.len());
-        for _ in 0..take {
-            if let Some(idx) = free.pop() {
-                out.push(Packet::new(self, idx, len));
-            }
-        }
+        let len = len.min(self.buf_size()) as u16;
+        let top = self.top.get() as usize;
+        let take = n.min(top);
+        let first = top - take;
+        self.top.set(first as u32);
+        out.reserve(take);
+        out.extend(
+            self.stack[first..top]
+                .iter()
+                .rev()
+                .map(|idx| Packet::new(self, idx.get(), len)),
+        );
         take
     }
 
-    pub(crate) fn alloc_index(&self) -> Option<u32> {
-        self.free.borrow_mut().pop()
+    /// Takes up to `n` free buffer indices at once (one stack update);
+    /// the caller owns them and must hand every one back or use it.
+    #[inline]
+    pub(crate) fn take(&self, n: usize) -> &[Cell<u32>] {
+        let top = self.top.get() as usize;
+        let first = top - n.min(top);
+        self.top.set(first as u32);
+        &self.stack[first..top]
     }
 
+    #[inline]
+    pub(crate) fn alloc_index(&self) -> Option<u32> {
+        let top = self.top.get().checked_sub(1)?;
+        self.top.set(top);
+        Some(self.stack[top as usize].get())
+    }
+
+    /// Returns the buffers of `a` and then `b` to the pool with one stack
+    /// update.
+    #[inline]
+    pub(crate) fn free_bulk(&self, a: &[u32], b: &[u32]) {
+        let top = self.top.get() as usize;
+        // More buffers than the pool has would overflow the stack: a driver
+        // bug, and an index out of bounds here, never a corrupted pool.
+        let (to_a, to_b) = self.stack[top..top + a.len() + b.len()].split_at(a.len());
+        for (slot, &idx) in to_a.iter().zip(a) {
+            slot.set(idx);
+        }
+        for (slot, &idx) in to_b.iter().zip(b) {
+            slot.set(idx);
+        }
+        self.top.set((top + a.len() + b.len()) as u32);
+    }
+
+    #[inline]
     pub(crate) fn free_index(&self, idx: u32) {
         debug_assert!(idx < self.count);
-        self.free.borrow_mut().push(idx);
+        let top = self.top.get();
+        // A buffer freed twice would overflow the stack: a driver bug, and
+        // an index out of bounds here, never a silently corrupted pool.
+        self.stack[top as usize].set(idx);
+        self.top.set(top + 1);
     }
 
     /// The bus address of buffer `idx`, for a descriptor.
+    #[inline]
     pub(crate) fn bus_addr(&self, idx: u32) -> u64 {
-        self.region.bus_addr(idx as usize * self.buf_size)
+        self.view().bus_addr(idx)
     }
 
+    /// A copyable view for hot loops: addresses stay in registers where
+    /// a `&Mempool` (whose free stack is interior-mutable) would be
+    /// reloaded after every store.
+    #[inline]
+    pub(crate) fn view(&self) -> PoolView<'_> {
+        PoolView {
+            base: self.base,
+            shift: self.shift,
+            bus: &self.bus,
+        }
+    }
+
+    #[inline]
     fn ptr(&self, idx: u32) -> *mut u8 {
         debug_assert!(idx < self.count);
-        // SAFETY: idx < count, so the offset is inside the region.
-        unsafe { self.region.as_ptr().add(idx as usize * self.buf_size) }
+        // SAFETY: idx < count (indices come from this pool's stack), so the
+        // offset is inside the region.
+        unsafe { self.base.as_ptr().add((idx as usize) << self.shift) }
+    }
+}
+
+/// Buffer addresses of a [`Mempool`] (see [`Mempool::view`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolView<'p> {
+    base: NonNull<u8>,
+    shift: u32,
+    bus: &'p [u64],
+}
+
+impl PoolView<'_> {
+    /// The bus address of buffer `idx`, an index this pool handed out.
+    #[inline]
+    pub(crate) fn bus_addr(self, idx: u32) -> u64 {
+        debug_assert!((idx as usize) < self.bus.len());
+        // SAFETY: buffer indices exist only as handed out by the pool's
+        // free stack, which holds 0..count, and `bus` has count entries.
+        unsafe { *self.bus.get_unchecked(idx as usize) }
     }
 
     /// Hints the CPU to load the start of buffer `idx` (the headers) into
     /// cache before the app touches it.
-    pub(crate) fn prefetch(&self, idx: u32) {
+    #[inline]
+    pub(crate) fn prefetch(self, idx: u32) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetch has no architectural effect and cannot fault;
-        // SSE is part of the x86_64 baseline.
+        // SAFETY: prefetch has no architectural effect and cannot fault
+        // (the address is in the pool besides); SSE is part of the x86_64
+        // baseline.
         unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                self.ptr(idx).cast::<i8>(),
-                std::arch::x86_64::_MM_HINT_T0,
-            );
+            let at = self
+                .base
+                .as_ptr()
+                .wrapping_add((idx as usize) << self.shift);
+            std::arch::x86_64::_mm_prefetch(at.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
         }
     }
 }
@@ -136,9 +232,11 @@ pub struct Packet<'a> {
     pool: &'a Mempool,
     idx: u32,
     len: u16,
-    rss_type: u8,
+    /// Word 0 of the receive write-back as the NIC wrote it (RSS hash and
+    /// type, 82599 datasheet 7.1.6.2), kept whole: one store on receive,
+    /// decoded only when asked.
+    rss: u64,
     flags: u8,
-    rss_hash: u32,
 }
 
 /// Packet flag: the NIC latched an IEEE 1588 timestamp for this frame (Rx)
@@ -146,18 +244,19 @@ pub struct Packet<'a> {
 const FLAG_TIMESTAMP: u8 = 1;
 
 impl<'a> Packet<'a> {
+    #[inline]
     fn new(pool: &'a Mempool, idx: u32, len: u16) -> Self {
         Packet {
             pool,
             idx,
             len,
-            rss_type: 0,
+            rss: 0,
             flags: 0,
-            rss_hash: 0,
         }
     }
 
     /// The frame (without FCS).
+    #[inline]
     pub fn data(&self) -> &[u8] {
         // SAFETY: the buffer belongs to this packet alone (it is neither in
         // the free stack nor in a ring) and `len <= buf_size`.
@@ -165,17 +264,20 @@ impl<'a> Packet<'a> {
     }
 
     /// The frame, writable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`; `&mut self` makes the access exclusive.
         unsafe { std::slice::from_raw_parts_mut(self.pool.ptr(self.idx), usize::from(self.len)) }
     }
 
     /// Frame length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         usize::from(self.len)
     }
 
     /// Whether the frame is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -183,26 +285,37 @@ impl<'a> Packet<'a> {
     /// Sets the frame length (capped at the buffer size); new bytes keep
     /// whatever the buffer held.
     pub fn set_len(&mut self, len: usize) {
-        self.len = len.min(self.pool.buf_size) as u16;
+        self.len = len.min(self.pool.buf_size()) as u16;
     }
 
     /// The buffer size: the largest possible length.
     pub fn capacity(&self) -> usize {
-        self.pool.buf_size
+        self.pool.buf_size()
     }
 
     /// The RSS hash the NIC computed (0 when none).
+    #[inline]
     pub fn rss_hash(&self) -> u32 {
-        self.rss_hash
+        RxWriteBack {
+            lo: self.rss,
+            hi: 0,
+        }
+        .rss_hash()
     }
 
     /// The RSS type from the write-back descriptor (`regs::RXDADV_RSSTYPE_*`).
+    #[inline]
     pub fn rss_type(&self) -> u8 {
-        self.rss_type
+        RxWriteBack {
+            lo: self.rss,
+            hi: 0,
+        }
+        .rss_type()
     }
 
     /// Whether the NIC latched an IEEE 1588 timestamp for this frame (Rx),
     /// or will be asked to on transmit.
+    #[inline]
     pub fn timestamped(&self) -> bool {
         self.flags & FLAG_TIMESTAMP != 0
     }
@@ -216,33 +329,41 @@ impl<'a> Packet<'a> {
         };
     }
 
-    pub(crate) fn set_rx_info(&mut self, len: u16, rss_hash: u32, rss_type: u8, timestamped: bool) {
-        self.len = len;
-        self.rss_hash = rss_hash;
-        self.rss_type = rss_type;
-        self.flags = if timestamped { FLAG_TIMESTAMP } else { 0 };
+    /// A received packet: buffer `idx` of `pool`, described by the NIC's
+    /// write-back.
+    #[inline]
+    pub(crate) fn received(pool: &'a Mempool, idx: u32, wb: RxWriteBack) -> Self {
+        Packet {
+            pool,
+            idx,
+            len: wb.len(),
+            rss: wb.lo,
+            flags: u8::from(wb.timestamped()) * FLAG_TIMESTAMP,
+        }
     }
 
-    /// Gives up the buffer without returning it to the pool: the caller
-    /// (a queue) now owns `(pool, index)`.
-    pub(crate) fn into_raw(self) -> (&'a Mempool, u32) {
-        let raw = (self.pool, self.idx);
+    /// The buffer: its pool and index.
+    #[inline]
+    pub(crate) fn parts(&self) -> (&'a Mempool, u32) {
+        (self.pool, self.idx)
+    }
+
+    /// Gives up the handle without returning the buffer to the pool: the
+    /// caller (a queue, which took [`Packet::parts`]) now owns it.
+    #[inline]
+    pub(crate) fn into_raw_forget(self) {
         std::mem::forget(self);
-        raw
-    }
-
-    /// Takes back ownership of buffer `idx` of `pool`, with length `len`.
-    pub(crate) fn from_raw(pool: &'a Mempool, idx: u32, len: u16) -> Self {
-        Packet::new(pool, idx, len)
     }
 
     /// The pool the packet belongs to.
+    #[inline]
     pub fn pool(&self) -> &'a Mempool {
         self.pool
     }
 }
 
 impl Drop for Packet<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.pool.free_index(self.idx);
     }

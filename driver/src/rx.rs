@@ -5,12 +5,12 @@
 //! owns one buffer of the caller's [`Mempool`]; a received buffer is handed
 //! to the app as a [`Packet`] and replaced by a fresh one from the pool.
 
+use crate::desc::Ring;
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{DmaRegion, HUGE_PAGE};
+use crate::memory::HUGE_PAGE;
 use crate::mempool::{Mempool, Packet};
 use crate::regs;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Largest ring (RDLEN is 20 bits of 128-byte units; one 2 MiB page).
@@ -35,10 +35,9 @@ pub struct RxQueue<'a> {
     pool: &'a Mempool,
     queue: u32,
     /// The descriptor ring; `None` only after a failed detach leaked it.
-    ring: Option<DmaRegion>,
-    size: u32,
-    /// Buffer index owned by each descriptor.
-    bufs: Vec<u32>,
+    ring: Option<Ring>,
+    /// Buffer index owned by each descriptor (as many as descriptors).
+    bufs: Box<[u32]>,
     next: u32,
     /// Inside a multi-descriptor frame being dropped.
     discarding: bool,
@@ -93,22 +92,12 @@ impl<'a> RxQueue<'a> {
             )
             .hint("is another worker attached to it?"));
         }
-        let ring = dev
+        let region = dev
             .dma()
             .alloc(&format!("rxring{queue}"), size as usize * 16)?;
         debug_assert!(size as usize * 16 <= HUGE_PAGE);
-        let mut q = RxQueue {
-            dev,
-            pool,
-            queue,
-            ring: Some(ring),
-            size,
-            bufs: Vec::with_capacity(size as usize),
-            next: 0,
-            discarding: false,
-            counters: RxCounters::default(),
-            attached: false,
-        };
+        let ring = Ring::new(region, size);
+        let mut bufs = Vec::with_capacity(size as usize);
         for i in 0..size {
             let idx = pool.alloc_index().ok_or_else(|| {
                 Error::new(
@@ -117,9 +106,21 @@ impl<'a> RxQueue<'a> {
                     "mempool exhausted while filling the ring",
                 )
             })?;
-            q.bufs.push(idx);
-            q.arm(i);
+            // 7.1.6.1: read format, the buffer's bus address.
+            ring.at(i).rx_arm(pool.bus_addr(idx));
+            bufs.push(idx);
         }
+        let mut q = RxQueue {
+            dev,
+            pool,
+            queue,
+            ring: Some(ring),
+            bufs: bufs.into_boxed_slice(),
+            next: 0,
+            discarding: false,
+            counters: RxCounters::default(),
+            attached: false,
+        };
         // 8.2.3.8.7: advanced one-buffer descriptors, buffer size in KiB.
         let mut srrctl = regs::SRRCTL_DESCTYPE_ADV_ONEBUF
             | (pool.buf_size() >> regs::SRRCTL_BSIZEPKT_SHIFT) as u32;
@@ -127,7 +128,7 @@ impl<'a> RxQueue<'a> {
             srrctl |= regs::SRRCTL_DROP_EN;
         }
         r.write(regs::srrctl(queue), srrctl);
-        let base = q.ring().bus_addr(0);
+        let base = q.ring.as_ref().map_or(0, Ring::bus_addr);
         r.write(regs::rdbal(queue), base as u32);
         r.write(regs::rdbah(queue), (base >> 32) as u32);
         r.write(regs::rdlen(queue), size * 16);
@@ -148,21 +149,6 @@ impl<'a> RxQueue<'a> {
         Ok(q)
     }
 
-    /// Points descriptor `i` at its buffer, read format (7.1.6.1).
-    fn ring(&self) -> &DmaRegion {
-        self.ring
-            .as_ref()
-            .expect("the ring exists while the queue is usable")
-    }
-
-    fn arm(&self, i: u32) {
-        let d = i as usize * 16;
-        let mem = self.ring().mem();
-        mem.u64_at(d)
-            .store(self.pool.bus_addr(self.bufs[i as usize]), Ordering::Relaxed);
-        mem.u64_at(d + 8).store(0, Ordering::Relaxed);
-    }
-
     /// The queue number.
     pub fn queue(&self) -> u32 {
         self.queue
@@ -174,62 +160,106 @@ impl<'a> RxQueue<'a> {
     }
 
     /// Receives up to `max` frames, appending them to `out`; returns how
-    /// many. One RDT write per call, none when nothing arrived.
+    /// many. Each descriptor read is re-armed at once with a fresh buffer
+    /// (7.1.6.1); one RDT write per call, none when nothing arrived.
+    #[inline]
     pub fn rx_batch(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
-        let mask = self.size - 1;
+        // The common empty poll: one descriptor load, no call.
+        match &self.ring {
+            Some(ring) if ring.at(self.next).rx_done().is_some() => self.receive(out, max),
+            _ => 0,
+        }
+    }
+
+    fn receive(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
         let Some(ring) = self.ring.as_ref() else {
             return 0;
         };
-        let mem = ring.mem();
+        let ring_ref = ring;
+        let (ring, mask) = (ring.view(), ring.size() - 1);
+        let pool = self.pool;
+        let view = pool.view();
+        let start = self.next;
+        let mut i = start;
         let mut received = 0;
-        let mut consumed = 0u32;
+        let mut bytes = 0;
         while received < max {
-            let i = self.next;
-            let d = i as usize * 16;
-            // Acquire: the descriptor and the data are written before DD.
-            let wb_hi = mem.u64_at(d + 8).load(Ordering::Acquire);
-            let status = wb_hi as u32;
-            if status & regs::RXD_STAT_DD == 0 {
+            // Count the complete one-descriptor frames ready in a row.
+            let mut ready = 0;
+            if !self.discarding {
+                while received + ready < max {
+                    if !ring.at(i.wrapping_add(ready as u32)).rx_frame_ready() {
+                        break;
+                    }
+                    ready += 1;
+                }
+            }
+            // Hand them out, re-arming each descriptor with a buffer taken
+            // from the pool in one step.
+            let fresh = pool.take(ready);
+            if fresh.len() < ready {
+                self.counters.pool_empty += 1;
+            }
+            let n = fresh.len();
+            let first = out.len();
+            // At most two runs of descriptors that do not wrap: each walked
+            // with iterators, so no index is masked or bounds-checked per
+            // frame, and `extend` over an exact-size iterator writes the
+            // packets without a capacity check each.
+            let (head, tail) = fresh.split_at(n.min((mask + 1 - i) as usize));
+            for (at, fresh) in [(i, head), (0, tail)] {
+                if fresh.is_empty() {
+                    continue;
+                }
+                let descs = ring_ref.run(at, fresh.len() as u32);
+                let bufs = &mut self.bufs[at as usize..at as usize + fresh.len()];
+                out.extend(
+                    descs
+                        .iter()
+                        .zip(bufs)
+                        .zip(fresh)
+                        .map(move |((d, slot), fresh)| {
+                            let wb = d.written_back();
+                            let fresh = fresh.get();
+                            let idx = std::mem::replace(slot, fresh);
+                            d.rx_arm(view.bus_addr(fresh));
+                            view.prefetch(idx);
+                            Packet::received(pool, idx, wb)
+                        }),
+                );
+            }
+            bytes += out[first..].iter().map(|p| p.len() as u64).sum::<u64>();
+            i = i.wrapping_add(n as u32) & mask;
+            received += n;
+            if n < ready || received == max {
                 break;
             }
-            let eop = status & regs::RXD_STAT_EOP != 0;
-            if !eop || self.discarding {
-                // 7.1.6: a frame larger than the buffer spans descriptors;
-                // this driver drops such frames whole and counts them.
-                if !self.discarding {
-                    self.counters.multi_descriptor_drops += 1;
-                }
-                self.discarding = !eop;
-                self.arm(i);
-            } else {
-                let Some(fresh) = self.pool.alloc_index() else {
-                    self.counters.pool_empty += 1;
-                    break;
-                };
-                let wb_lo = mem.u64_at(d).load(Ordering::Relaxed);
-                let len = (wb_hi >> 32) as u16;
-                let idx = std::mem::replace(&mut self.bufs[i as usize], fresh);
-                self.pool.prefetch(idx);
-                let mut p = Packet::from_raw(self.pool, idx, 0);
-                p.set_rx_info(
-                    len,
-                    (wb_lo >> 32) as u32,
-                    (wb_lo & 0xF) as u8,
-                    status & regs::RXD_STAT_TS != 0,
-                );
-                self.counters.packets += 1;
-                self.counters.bytes += u64::from(len);
-                out.push(p);
-                received += 1;
-                self.arm(i);
+            // What stopped the burst: nothing more, or part of a frame
+            // larger than one buffer (7.1.6), dropped whole and counted.
+            let d = ring.at(i);
+            let Some(wb) = d.rx_done() else {
+                break;
+            };
+            if wb.eop() && !self.discarding {
+                // A whole frame written back since it was counted: the
+                // next round takes it.
+                continue;
             }
-            consumed += 1;
-            self.next = (i + 1) & mask;
+            if !self.discarding {
+                self.counters.multi_descriptor_drops += 1;
+            }
+            self.discarding = !wb.eop();
+            d.rx_arm(view.bus_addr(self.bufs[i as usize]));
+            i = (i + 1) & mask;
         }
-        if consumed > 0 {
+        if i != start {
+            self.next = i;
+            self.counters.packets += received as u64;
+            self.counters.bytes += bytes;
+            // 7.1.4: RDT is the last descriptor the NIC may use.
             self.dev
                 .regs()
-                .write_tail(regs::rdt(self.queue), (self.next + mask) & mask);
+                .write_tail(regs::rdt(self.queue), i.wrapping_sub(1) & mask);
         }
         received
     }
@@ -246,9 +276,10 @@ impl<'a> RxQueue<'a> {
         }
         let q = self.queue;
         disable(self.dev, q)?;
-        for idx in self.bufs.drain(..) {
+        for &idx in self.bufs.iter() {
             self.pool.free_index(idx);
         }
+        self.bufs = Box::default();
         log::debug!("{}: rx queue {q} detached", self.dev.name());
         Ok(())
     }
@@ -272,7 +303,7 @@ impl Drop for RxQueue<'_> {
             // than let the NIC write into freed memory (DESIGN.md 4).
             log::error!("{e}; leaking the ring rather than freeing memory the NIC may write");
             std::mem::forget(self.ring.take());
-            self.bufs.clear();
+            self.bufs = Box::default();
         }
     }
 }

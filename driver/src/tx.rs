@@ -2,12 +2,11 @@
 //! transmit with advanced data descriptors (7.2.3.2.4) and ixy's batched
 //! cleaning, and a clean detach (4.6.8.1.2).
 
+use crate::desc::{self, Ring};
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::DmaRegion;
 use crate::mempool::{Mempool, Packet};
 use crate::regs;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Descriptors reclaimed at once: DD is checked on the last of a batch
@@ -27,10 +26,11 @@ pub struct TxCounters {
 pub struct TxQueue<'a> {
     dev: &'a Device,
     queue: u32,
-    ring: Option<DmaRegion>,
-    size: u32,
-    /// The buffer each in-flight descriptor carries.
-    bufs: Vec<Option<(&'a Mempool, u32)>>,
+    ring: Option<Ring>,
+    /// The buffer each descriptor carried last; those from `clean` up to
+    /// `tail` are in flight.
+    pools: Box<[Option<&'a Mempool>]>,
+    idxs: Box<[u32]>,
     tail: u32,
     clean: u32,
     counters: TxCounters,
@@ -68,10 +68,12 @@ impl<'a> TxQueue<'a> {
             )
             .hint("is another worker attached to it?"));
         }
-        let ring = dev
-            .dma()
-            .alloc(&format!("txring{queue}"), size as usize * 16)?;
-        let base = ring.bus_addr(0);
+        let ring = Ring::new(
+            dev.dma()
+                .alloc(&format!("txring{queue}"), size as usize * 16)?,
+            size,
+        );
+        let base = ring.bus_addr();
         r.write(regs::tdbal(queue), base as u32);
         r.write(regs::tdbah(queue), (base >> 32) as u32);
         r.write(regs::tdlen(queue), size * 16);
@@ -88,8 +90,8 @@ impl<'a> TxQueue<'a> {
             dev,
             queue,
             ring: Some(ring),
-            size,
-            bufs: (0..size).map(|_| None).collect(),
+            pools: (0..size).map(|_| None).collect(),
+            idxs: vec![0; size as usize].into_boxed_slice(),
             tail: 0,
             clean: 0,
             counters: TxCounters::default(),
@@ -110,31 +112,48 @@ impl<'a> TxQueue<'a> {
     /// Returns the buffers of completed descriptors to their pools, a batch
     /// of [`CLEAN_BATCH`] at a time; returns the free descriptors.
     pub fn clean(&mut self) -> u32 {
-        let mask = self.size - 1;
-        if let Some(ring) = self.ring.as_ref() {
-            let mem = ring.mem();
-            loop {
-                let in_flight = (self.tail.wrapping_sub(self.clean)) & mask;
-                if in_flight == 0 {
-                    break;
+        let Some(ring) = self.ring.as_ref() else {
+            return 0;
+        };
+        let mask = ring.size() - 1;
+        loop {
+            let in_flight = self.tail.wrapping_sub(self.clean) & mask;
+            if in_flight == 0 {
+                break;
+            }
+            let step = in_flight.min(CLEAN_BATCH);
+            // 7.2.3.2.4: with RS on every descriptor and in-order
+            // completion, DD on the last of a batch means all are done.
+            if !ring.at(self.clean + step - 1).tx_done() {
+                break;
+            }
+            // The entries stay behind as stale copies; only those from
+            // `clean` to `tail` are in flight.
+            self.free(self.clean, step, mask);
+            self.clean = (self.clean + step) & mask;
+        }
+        self.clean.wrapping_sub(self.tail).wrapping_sub(1) & mask
+    }
+
+    /// Returns the buffers of descriptors `from..from + n` to their pools:
+    /// in one step when they share one pool (the common case).
+    fn free(&self, from: u32, n: u32, mask: u32) {
+        let (from, n) = (from as usize, n as usize);
+        let head = from..from + n.min(mask as usize + 1 - from);
+        let tail = 0..n - head.len();
+        let Some(first) = self.pools[from] else {
+            return;
+        };
+        let same = |p: &Option<&Mempool>| p.is_some_and(|p| std::ptr::eq(p, first));
+        if self.pools[head.clone()].iter().all(same) && self.pools[tail.clone()].iter().all(same) {
+            first.free_bulk(&self.idxs[head], &self.idxs[tail]);
+        } else {
+            for k in head.chain(tail) {
+                if let Some(pool) = self.pools[k] {
+                    pool.free_index(self.idxs[k]);
                 }
-                let step = in_flight.min(CLEAN_BATCH);
-                let last = (self.clean + step - 1) & mask;
-                let status =
-                    (mem.u64_at(last as usize * 16 + 8).load(Ordering::Acquire) >> 32) as u32;
-                if status & regs::TXD_STAT_DD == 0 {
-                    break;
-                }
-                for k in 0..step {
-                    if let Some((pool, idx)) = self.bufs[((self.clean + k) & mask) as usize].take()
-                    {
-                        pool.free_index(idx);
-                    }
-                }
-                self.clean = (self.clean + step) & mask;
             }
         }
-        (self.clean.wrapping_sub(self.tail).wrapping_sub(1)) & mask
     }
 
     /// Sends as many packets from the front of `pkts` as the ring takes,
@@ -143,37 +162,40 @@ impl<'a> TxQueue<'a> {
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
         let free = self.clean() as usize;
         let n = free.min(pkts.len());
-        if n == 0 {
-            return 0;
-        }
-        let mask = self.size - 1;
         let Some(ring) = self.ring.as_ref() else {
             return 0;
         };
-        let mem = ring.mem();
-        for p in pkts.drain(..n) {
-            let len = p.len() as u32;
-            let mut cmd = len
-                | regs::TXD_CMD_EOP
-                | regs::TXD_CMD_IFCS
-                | regs::TXD_CMD_RS
-                | regs::TXD_CMD_DEXT
-                | regs::ADVTXD_DTYP_DATA;
-            if p.timestamped() {
-                cmd |= regs::ADVTXD_MAC_TSTAMP;
-            }
-            let olinfo = len << regs::ADVTXD_PAYLEN_SHIFT;
-            self.counters.packets += 1;
-            self.counters.bytes += u64::from(len);
-            let (pool, idx) = p.into_raw();
-            let d = self.tail as usize * 16;
-            mem.u64_at(d).store(pool.bus_addr(idx), Ordering::Relaxed);
-            mem.u64_at(d + 8)
-                .store(u64::from(cmd) | u64::from(olinfo) << 32, Ordering::Relaxed);
-            self.bufs[self.tail as usize] = Some((pool, idx));
-            self.tail = (self.tail + 1) & mask;
+        if n == 0 {
+            return 0;
         }
-        self.dev.regs().write_tail(regs::tdt(self.queue), self.tail);
+        let size = ring.size();
+        let tail = self.tail;
+        let mut bytes = 0;
+        // At most two runs of descriptors that do not wrap, walked with
+        // slice iterators: no index masked or bounds-checked per packet.
+        let head = n.min((size - tail) as usize);
+        let (first, second) = pkts[..n].split_at(head);
+        for (at, run) in [(tail as usize, first), (0, second)] {
+            let descs = ring.run(at as u32, run.len() as u32);
+            let pools = &mut self.pools[at..at + run.len()];
+            let idxs = &mut self.idxs[at..at + run.len()];
+            for (((d, pool_slot), idx_slot), p) in descs.iter().zip(pools).zip(idxs).zip(run) {
+                let len = p.len() as u16;
+                bytes += u64::from(len);
+                let (pool, idx) = p.parts();
+                d.tx_write(pool.bus_addr(idx), desc::tx_data(len, p.timestamped()));
+                *pool_slot = Some(pool);
+                *idx_slot = idx;
+            }
+        }
+        // The ring owns the buffers now: the handles go without a free.
+        pkts.drain(..n).for_each(Packet::into_raw_forget);
+        let tail = (tail + n as u32) & (size - 1);
+        self.tail = tail;
+        self.counters.packets += n as u64;
+        self.counters.bytes += bytes;
+        // 7.2.2: TDT one past the last descriptor handed to the NIC.
+        self.dev.regs().write_tail(regs::tdt(self.queue), tail);
         n
     }
 
@@ -197,8 +219,12 @@ impl<'a> TxQueue<'a> {
                 r.read(regs::tdh(q)) == r.read(regs::tdt(q))
             });
         disable(self.dev, q)?;
-        for (pool, idx) in self.bufs.iter_mut().filter_map(Option::take) {
-            pool.free_index(idx);
+        let mask = self.idxs.len() as u32 - 1;
+        while self.clean != self.tail {
+            if let Some(pool) = self.pools[self.clean as usize] {
+                pool.free_index(self.idxs[self.clean as usize]);
+            }
+            self.clean = (self.clean + 1) & mask;
         }
         log::debug!("{}: tx queue {q} detached", self.dev.name());
         Ok(())
@@ -219,7 +245,7 @@ impl Drop for TxQueue<'_> {
         if let Err(e) = self.disable() {
             log::error!("{e}; leaking the ring rather than freeing memory the NIC may read");
             std::mem::forget(self.ring.take());
-            self.bufs.iter_mut().for_each(|b| *b = None);
+            self.clean = self.tail;
         }
     }
 }
