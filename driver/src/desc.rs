@@ -121,14 +121,6 @@ impl Desc {
         })
     }
 
-    /// Whether the NIC has written back a whole frame into this one
-    /// descriptor (DD and EOP; acquire, as in [`Desc::rx_done`]).
-    #[inline]
-    pub fn rx_frame_ready(&self) -> bool {
-        let done = regs::RXD_STAT_DD | regs::RXD_STAT_EOP;
-        self.hi.load(Ordering::Acquire) as u32 & done == done
-    }
-
     /// The receive write-back as it is, for a descriptor already seen
     /// complete by [`Desc::rx_done`].
     #[inline]
@@ -158,7 +150,8 @@ impl Desc {
 /// indexed modulo its size, so that no index can leave the ring.
 #[derive(Debug)]
 pub struct Ring {
-    region: DmaRegion,
+    /// The memory; `None` once leaked (see [`Ring::leak`]).
+    region: Option<DmaRegion>,
     base: NonNull<Desc>,
     mask: u32,
 }
@@ -171,10 +164,12 @@ impl Ring {
     /// queues check both first).
     pub fn new(region: DmaRegion, size: u32) -> Ring {
         assert!(size.is_power_of_two() && region.len() >= size as usize * 16);
+        // The checks above and the base below hold for the ring's whole
+        // life: the region is only ever leaked, never unmapped early.
         let base = NonNull::new(region.as_ptr().cast::<Desc>()).expect("a mapping is never null");
         assert!(base.as_ptr().is_aligned(), "DMA regions are page-aligned");
         Ring {
-            region,
+            region: Some(region),
             base,
             mask: size - 1,
         }
@@ -187,7 +182,14 @@ impl Ring {
 
     /// The bus address of descriptor 0, for RDBAL/TDBAL.
     pub fn bus_addr(&self) -> u64 {
-        self.region.bus_addr(0)
+        self.region.as_ref().map_or(0, |r| r.bus_addr(0))
+    }
+
+    /// Keeps the ring's memory mapped for the rest of the process: for a
+    /// queue the device would not confirm disabled, whose ring it may
+    /// still write (DESIGN.md 4). The ring stays usable.
+    pub fn leak(&mut self) {
+        std::mem::forget(self.region.take());
     }
 
     /// Descriptor `i` modulo the ring size.
@@ -210,6 +212,14 @@ impl Ring {
         unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(from as usize), len as usize) }
     }
 
+    /// How many descriptors from `from` on (at most `max`, not past the
+    /// end of the ring) hold a whole received frame each (DD and EOP), in
+    /// a row.
+    #[inline]
+    pub fn rx_frames_ready(&self, from: u32, max: u32) -> u32 {
+        frames_ready(self.run(from, max.min(self.size() - from)))
+    }
+
     /// A copyable handle on the ring for hot loops: its base and mask
     /// stay in registers, where a `&Ring` would be reloaded after every
     /// descriptor store.
@@ -221,6 +231,30 @@ impl Ring {
             _ring: PhantomData,
         }
     }
+}
+
+/// The leading descriptors of `run` that hold a whole frame each.
+#[inline]
+fn frames_ready(run: &[Desc]) -> u32 {
+    const DONE: u64 = (regs::RXD_STAT_DD | regs::RXD_STAT_EOP) as u64;
+    // Acquire on every load: the data of each counted frame must be
+    // visible before the frame is used.
+    let word = |d: &Desc| d.hi.load(Ordering::Acquire);
+    let mut n = 0;
+    let mut quads = run.chunks_exact(4);
+    for q in quads.by_ref() {
+        if word(&q[0]) & word(&q[1]) & word(&q[2]) & word(&q[3]) & DONE != DONE {
+            break;
+        }
+        n += 4;
+    }
+    for d in &run[n..] {
+        if word(d) & DONE != DONE {
+            break;
+        }
+        n += 1;
+    }
+    n as u32
 }
 
 /// A borrowed, copyable view of a [`Ring`] (see [`Ring::view`]).

@@ -99,6 +99,7 @@ impl SharedMap {
 
     /// The aligned u32 at `off`; panics when out of bounds (offsets come
     /// from this crate's own layouts, never from input).
+    #[inline]
     pub fn u32_at(&self, off: usize) -> &AtomicU32 {
         assert!(
             off.is_multiple_of(4) && off + 4 <= self.len,
@@ -110,6 +111,7 @@ impl SharedMap {
     }
 
     /// The aligned u64 at `off`; panics when out of bounds.
+    #[inline]
     pub fn u64_at(&self, off: usize) -> &AtomicU64 {
         assert!(
             off.is_multiple_of(8) && off + 8 <= self.len,

@@ -348,11 +348,29 @@ impl<'a> Packet<'a> {
         (self.pool, self.idx)
     }
 
-    /// Gives up the handle without returning the buffer to the pool: the
-    /// caller (a queue, which took [`Packet::parts`]) now owns it.
+    /// Removes the first `n` packets of `pkts` without returning their
+    /// buffers to the pool: the caller (a Tx queue, which took
+    /// [`Packet::parts`] of each) owns the buffers now. The packets after
+    /// them move to the front.
+    ///
+    /// # Panics
+    /// When `n > pkts.len()`.
     #[inline]
-    pub(crate) fn into_raw_forget(self) {
-        std::mem::forget(self);
+    pub(crate) fn forget_front(pkts: &mut Vec<Packet<'a>>, n: usize) {
+        assert!(n <= pkts.len());
+        let rest = pkts.len() - n;
+        // SAFETY: the first `n` elements are given up without a drop
+        // (Packet has no other resource than its buffer, now owned by the
+        // caller); the `rest` after them are moved down by a bitwise copy
+        // (ptr::copy allows the overlap) and the length shrunk to cover
+        // exactly them, so each remaining packet is owned once.
+        unsafe {
+            if rest > 0 {
+                let base = pkts.as_mut_ptr();
+                std::ptr::copy(base.add(n), base, rest);
+            }
+            pkts.set_len(rest);
+        }
     }
 
     /// The pool the packet belongs to.

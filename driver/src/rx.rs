@@ -34,8 +34,8 @@ pub struct RxQueue<'a> {
     dev: &'a Device,
     pool: &'a Mempool,
     queue: u32,
-    /// The descriptor ring; `None` only after a failed detach leaked it.
-    ring: Option<Ring>,
+    /// The descriptor ring (leaked, not freed, after a failed detach).
+    ring: Ring,
     /// Buffer index owned by each descriptor (as many as descriptors).
     bufs: Box<[u32]>,
     next: u32,
@@ -114,7 +114,7 @@ impl<'a> RxQueue<'a> {
             dev,
             pool,
             queue,
-            ring: Some(ring),
+            ring,
             bufs: bufs.into_boxed_slice(),
             next: 0,
             discarding: false,
@@ -128,7 +128,7 @@ impl<'a> RxQueue<'a> {
             srrctl |= regs::SRRCTL_DROP_EN;
         }
         r.write(regs::srrctl(queue), srrctl);
-        let base = q.ring.as_ref().map_or(0, Ring::bus_addr);
+        let base = q.ring.bus_addr();
         r.write(regs::rdbal(queue), base as u32);
         r.write(regs::rdbah(queue), (base >> 32) as u32);
         r.write(regs::rdlen(queue), size * 16);
@@ -165,18 +165,23 @@ impl<'a> RxQueue<'a> {
     #[inline]
     pub fn rx_batch(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
         // The common empty poll: one descriptor load, no call.
-        match &self.ring {
-            Some(ring) if ring.at(self.next).rx_done().is_some() => self.receive(out, max),
-            _ => 0,
+        if self.ready() {
+            self.receive(out, max)
+        } else {
+            0
         }
     }
 
+    /// Whether the NIC has written back the next descriptor: the check of
+    /// an empty poll, one load.
+    #[inline]
+    pub fn ready(&self) -> bool {
+        self.ring.at(self.next).rx_done().is_some()
+    }
+
     fn receive(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
-        let Some(ring) = self.ring.as_ref() else {
-            return 0;
-        };
-        let ring_ref = ring;
-        let (ring, mask) = (ring.view(), ring.size() - 1);
+        let ring_ref = &self.ring;
+        let (ring, mask) = (ring_ref.view(), ring_ref.size() - 1);
         let pool = self.pool;
         let view = pool.view();
         let start = self.next;
@@ -184,57 +189,55 @@ impl<'a> RxQueue<'a> {
         let mut received = 0;
         let mut bytes = 0;
         while received < max {
-            // Count the complete one-descriptor frames ready in a row.
-            let mut ready = 0;
-            if !self.discarding {
-                while received + ready < max {
-                    if !ring.at(i.wrapping_add(ready as u32)).rx_frame_ready() {
-                        break;
-                    }
-                    ready += 1;
-                }
-            }
+            // Count the complete one-descriptor frames ready in a row, up to
+            // the end of the ring (a wrap is the next round).
+            let run_max = (max - received).min((mask + 1 - i) as usize);
+            let ready = if self.discarding {
+                0
+            } else {
+                ring_ref.rx_frames_ready(i, run_max as u32) as usize
+            };
             // Hand them out, re-arming each descriptor with a buffer taken
-            // from the pool in one step.
+            // from the pool in one step. Descriptors, their buffers and the
+            // fresh buffers are three slices of one length: no index is
+            // masked or bounds-checked per frame.
             let fresh = pool.take(ready);
             if fresh.len() < ready {
                 self.counters.pool_empty += 1;
             }
             let n = fresh.len();
-            let first = out.len();
-            // At most two runs of descriptors that do not wrap: each walked
-            // with iterators, so no index is masked or bounds-checked per
-            // frame, and `extend` over an exact-size iterator writes the
-            // packets without a capacity check each.
-            let (head, tail) = fresh.split_at(n.min((mask + 1 - i) as usize));
-            for (at, fresh) in [(i, head), (0, tail)] {
-                if fresh.is_empty() {
-                    continue;
-                }
-                let descs = ring_ref.run(at, fresh.len() as u32);
-                let bufs = &mut self.bufs[at as usize..at as usize + fresh.len()];
-                out.extend(
-                    descs
-                        .iter()
-                        .zip(bufs)
-                        .zip(fresh)
-                        .map(move |((d, slot), fresh)| {
-                            let wb = d.written_back();
-                            let fresh = fresh.get();
-                            let idx = std::mem::replace(slot, fresh);
-                            d.rx_arm(view.bus_addr(fresh));
-                            view.prefetch(idx);
-                            Packet::received(pool, idx, wb)
-                        }),
-                );
-            }
-            bytes += out[first..].iter().map(|p| p.len() as u64).sum::<u64>();
-            i = i.wrapping_add(n as u32) & mask;
+            let descs = ring_ref.run(i, n as u32);
+            let bufs = &mut self.bufs[i as usize..i as usize + n];
+            let sum = std::cell::Cell::new(0);
+            let total = &sum;
+            // `extend` over an exact-size iterator: no capacity check per
+            // packet; a move closure over copies keeps them in registers.
+            out.extend(
+                descs
+                    .iter()
+                    .zip(bufs)
+                    .zip(fresh)
+                    .map(move |((d, slot), fresh)| {
+                        let wb = d.written_back();
+                        let fresh = fresh.get();
+                        let idx = std::mem::replace(slot, fresh);
+                        d.rx_arm(view.bus_addr(fresh));
+                        view.prefetch(idx);
+                        total.set(total.get() + u64::from(wb.len()));
+                        Packet::received(pool, idx, wb)
+                    }),
+            );
+            bytes += sum.get();
             received += n;
+            i = (i + n as u32) & mask;
             if n < ready || received == max {
                 break;
             }
-            // What stopped the burst: nothing more, or part of a frame
+            if ready == run_max {
+                // The end of the ring: go on from descriptor 0.
+                continue;
+            }
+            // What stopped the run: nothing more, or part of a frame
             // larger than one buffer (7.1.6), dropped whole and counted.
             let d = ring.at(i);
             let Some(wb) = d.rx_done() else {
@@ -302,7 +305,7 @@ impl Drop for RxQueue<'_> {
             // The device still owns the ring: keep the memory mapped rather
             // than let the NIC write into freed memory (DESIGN.md 4).
             log::error!("{e}; leaking the ring rather than freeing memory the NIC may write");
-            std::mem::forget(self.ring.take());
+            self.ring.leak();
             self.bufs = Box::default();
         }
     }

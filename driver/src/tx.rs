@@ -26,7 +26,8 @@ pub struct TxCounters {
 pub struct TxQueue<'a> {
     dev: &'a Device,
     queue: u32,
-    ring: Option<Ring>,
+    /// The descriptor ring (leaked, not freed, after a failed detach).
+    ring: Ring,
     /// The buffer each descriptor carried last; those from `clean` up to
     /// `tail` are in flight.
     pools: Box<[Option<&'a Mempool>]>,
@@ -89,7 +90,7 @@ impl<'a> TxQueue<'a> {
         Ok(TxQueue {
             dev,
             queue,
-            ring: Some(ring),
+            ring,
             pools: (0..size).map(|_| None).collect(),
             idxs: vec![0; size as usize].into_boxed_slice(),
             tail: 0,
@@ -109,16 +110,22 @@ impl<'a> TxQueue<'a> {
         self.counters
     }
 
-    /// Returns the buffers of completed descriptors to their pools, a batch
-    /// of [`CLEAN_BATCH`] at a time; returns the free descriptors.
+    /// Returns the buffers of every completed descriptor to their pools;
+    /// returns the free descriptors.
     pub fn clean(&mut self) -> u32 {
-        let Some(ring) = self.ring.as_ref() else {
-            return 0;
-        };
+        self.reclaim(1)
+    }
+
+    /// Returns buffers of completed descriptors to their pools, [`CLEAN_BATCH`]
+    /// at a time and only once at least `min` are in flight (ixy's rule:
+    /// a few completed descriptors may wait, so that cleaning costs little
+    /// per packet at any batch size); returns the free descriptors.
+    fn reclaim(&mut self, min: u32) -> u32 {
+        let ring = &self.ring;
         let mask = ring.size() - 1;
         loop {
             let in_flight = self.tail.wrapping_sub(self.clean) & mask;
-            if in_flight == 0 {
+            if in_flight == 0 || in_flight < min {
                 break;
             }
             let step = in_flight.min(CLEAN_BATCH);
@@ -160,11 +167,12 @@ impl<'a> TxQueue<'a> {
     /// removing them from `pkts`; returns how many. The unsent ones stay
     /// (the caller retries or drops them). One TDT write per call.
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
-        let free = self.clean() as usize;
+        // Clean in whole batches: at most CLEAN_BATCH (or half the ring)
+        // completed descriptors wait for the next call.
+        let min = CLEAN_BATCH.min(self.idxs.len() as u32 / 2);
+        let free = self.reclaim(min) as usize;
         let n = free.min(pkts.len());
-        let Some(ring) = self.ring.as_ref() else {
-            return 0;
-        };
+        let ring = &self.ring;
         if n == 0 {
             return 0;
         }
@@ -176,6 +184,9 @@ impl<'a> TxQueue<'a> {
         let head = n.min((size - tail) as usize);
         let (first, second) = pkts[..n].split_at(head);
         for (at, run) in [(tail as usize, first), (0, second)] {
+            if run.is_empty() {
+                continue;
+            }
             let descs = ring.run(at as u32, run.len() as u32);
             let pools = &mut self.pools[at..at + run.len()];
             let idxs = &mut self.idxs[at..at + run.len()];
@@ -189,7 +200,7 @@ impl<'a> TxQueue<'a> {
             }
         }
         // The ring owns the buffers now: the handles go without a free.
-        pkts.drain(..n).for_each(Packet::into_raw_forget);
+        Packet::forget_front(pkts, n);
         let tail = (tail + n as u32) & (size - 1);
         self.tail = tail;
         self.counters.packets += n as u64;
@@ -244,7 +255,7 @@ impl Drop for TxQueue<'_> {
     fn drop(&mut self) {
         if let Err(e) = self.disable() {
             log::error!("{e}; leaking the ring rather than freeing memory the NIC may read");
-            std::mem::forget(self.ring.take());
+            self.ring.leak();
             self.clean = self.tail;
         }
     }

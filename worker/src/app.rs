@@ -40,6 +40,12 @@ impl<'a, 'b> Outputs<'a, 'b> {
     #[inline]
     pub fn send_all(&mut self, port: usize, packets: &mut Vec<Packet<'a>>) -> bool {
         match self.batches.get_mut(port) {
+            // An empty batch (the common case) takes the packets' vector
+            // whole: no copy.
+            Some(batch) if batch.is_empty() => {
+                std::mem::swap(batch, packets);
+                true
+            }
             Some(batch) => {
                 batch.append(packets);
                 true

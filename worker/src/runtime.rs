@@ -162,6 +162,8 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
 /// (ixy-stats samples once a second), rare enough to cost nothing per
 /// packet.
 const PUBLISH_DIVISOR: u64 = 1000;
+/// Empty polls between two reads of the clock while spinning.
+const SPINS_PER_CLOCK: u64 = 256;
 
 /// One worker's machinery between its queues and its app: the queues, the
 /// batches that carry packets from `rx_batch` through `App::process` to
@@ -182,8 +184,8 @@ pub struct Poller<'a, 'p, A: App + ?Sized> {
     /// What the file held when this process started (a restarted worker
     /// continues from its predecessor's counts).
     base: Counters,
-    /// TSC at the end of the previous iteration.
-    last: u64,
+    /// TSC when the poller started.
+    started: u64,
     /// TSC of the last publication, and the interval between them.
     published: u64,
     publish_every: u64,
@@ -202,12 +204,14 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         batch: usize,
         idle: Idle,
     ) -> Self {
-        let outboxes = (0..tx.len())
-            .map(|_| Vec::with_capacity(batch * rx.len()))
-            .collect();
+        // Every batch vector holds what all ports can receive in one
+        // iteration: apps may hand a batch over whole (Outputs::send_all
+        // swaps vectors), so each must fit any role without growing.
+        let room = batch * rx.len();
+        let outboxes = (0..tx.len()).map(|_| Vec::with_capacity(room)).collect();
         let now = driver::tsc::now();
         Poller {
-            inbox: Vec::with_capacity(batch),
+            inbox: Vec::with_capacity(room),
             outboxes,
             rx,
             tx,
@@ -217,42 +221,51 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
             idle,
             own: Counters::default(),
             base: file.counters(),
-            last: now,
+            started: now,
             published: now,
             publish_every: (file.tsc_hz() / PUBLISH_DIVISOR).max(1),
             idle_for: Duration::ZERO,
         }
     }
 
-    /// One iteration of the busy loop: [`Poller::poll`], the TSC cycles
-    /// it took accounted as busy (packets came) or idle, the idle strategy
-    /// when nothing came (time given away counts as idle, never as busy),
-    /// and the counters published about once a millisecond with plain
-    /// stores. Returns the packets received.
-    #[inline]
+    /// One iteration of the busy loop. An empty poll (no queue has a frame)
+    /// costs a descriptor load per port and the idle strategy, nothing
+    /// more; a poll that finds frames runs [`Poller::poll`] between two TSC
+    /// reads, so busy cycles are the cycles of polls that received packets.
+    /// Idle cycles are the rest of the time. The counters are published
+    /// about once a millisecond with plain stores. Returns the packets
+    /// received.
+    #[inline(always)]
     pub fn iterate(&mut self) -> usize {
-        let received = self.poll();
-        let mut now = driver::tsc::now();
-        let cycles = now.wrapping_sub(self.last);
-        if received > 0 {
-            self.own.busy_cycles += cycles;
-            self.idle_for = Duration::ZERO;
-        } else {
-            self.own.idle_cycles += cycles;
+        if !self.rx.iter().any(RxQueue::ready) {
+            self.own.empty_polls += 1;
             if self.idle == Idle::Spin {
                 std::hint::spin_loop();
+                // The clock is read every few hundred empty polls only.
+                if self.own.empty_polls.is_multiple_of(SPINS_PER_CLOCK) {
+                    self.tick(driver::tsc::now());
+                }
             } else {
                 idle(self.idle, &mut self.idle_for);
-                let after = driver::tsc::now();
-                self.own.idle_cycles += after.wrapping_sub(now);
-                now = after;
+                self.tick(driver::tsc::now());
             }
+            return 0;
         }
-        self.last = now;
+        let start = driver::tsc::now();
+        let received = self.poll();
+        let end = driver::tsc::now();
+        self.own.busy_cycles += end.wrapping_sub(start);
+        self.idle_for = Duration::ZERO;
+        self.tick(end);
+        received
+    }
+
+    /// Publishes the counters when the interval has passed.
+    #[inline(always)]
+    fn tick(&mut self, now: u64) {
         if now.wrapping_sub(self.published) >= self.publish_every {
             self.publish();
         }
-        received
     }
 
     /// Receives a batch on every port and hands it to the app, then sends
@@ -289,9 +302,11 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
     }
 
     /// The counters now: what the queues counted plus the poller's own,
-    /// on top of what the file held at the start.
+    /// on top of what the file held at the start. Idle cycles are the
+    /// time since the start that was not busy.
     pub fn counters(&self) -> Counters {
         let (b, o) = (&self.base, &self.own);
+        let elapsed = driver::tsc::now().wrapping_sub(self.started);
         let mut c = Counters {
             rx_packets: b.rx_packets,
             rx_bytes: b.rx_bytes,
@@ -301,7 +316,7 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
             rx_batches: b.rx_batches + o.rx_batches,
             empty_polls: b.empty_polls + o.empty_polls,
             busy_cycles: b.busy_cycles + o.busy_cycles,
-            idle_cycles: b.idle_cycles + o.idle_cycles,
+            idle_cycles: b.idle_cycles + elapsed.saturating_sub(o.busy_cycles),
         };
         for q in &self.rx {
             let qc = q.counters();
@@ -319,7 +334,7 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
     /// Publishes the counters in the stats file now.
     pub fn publish(&mut self) {
         self.file.publish(&self.counters());
-        self.published = self.last;
+        self.published = driver::tsc::now();
     }
 
     /// Detaches every queue (disable, confirm, then free: DESIGN.md 4).
