@@ -25,9 +25,13 @@ test:
 	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
 
-## Benchmarks print figures; targets live here, never in tests.
+## Benchmarks print figures; targets live here, never in tests. Cost per
+## packet against batch size, end to end, scaling (ixy-bench), and the
+## simulator's own throughput; tables, CSV and SVG under target/bench/.
 bench:
-	$(CARGO) bench --workspace
+	$(CARGO) build --release --workspace --bins
+	./target/release/ixy-bench
+	$(CARGO) bench -p sim --bench throughput
 
 lint:
 	$(CARGO) fmt --all -- --check

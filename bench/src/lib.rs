@@ -5,4 +5,6 @@
 
 pub mod callgrind;
 pub mod cost;
+pub mod e2e;
+pub mod plot;
 pub mod report;

@@ -6,9 +6,10 @@
 //! ixy-bench one MODE BATCH RUNS PACKETS  one cost measurement (a child)
 //! ```
 
-use bench::callgrind;
 use bench::cost::{self, Mode};
+use bench::plot::{self, Series};
 use bench::report::{self, Table};
+use bench::{callgrind, e2e};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -76,7 +77,23 @@ fn all(args: &[String]) -> Result<(), String> {
         cost_tables(&dir, quick)?;
     }
     if wants("e2e") {
-        return Err("e2e: not built yet".into());
+        let runs = e2e::tables(&dir, quick)?;
+        let per_worker = Series {
+            name: "Mpps per worker (mean)".into(),
+            points: runs
+                .iter()
+                .map(|r| (r.workers as f64, r.total_mpps() / r.workers as f64))
+                .collect(),
+        };
+        let total = Series {
+            name: "Mpps, all workers".into(),
+            points: runs
+                .iter()
+                .map(|r| (r.workers as f64, r.total_mpps()))
+                .collect(),
+        };
+        plot::scaling(&dir.join("scaling.svg"), &[per_worker, total])?;
+        println!("wrote {}", dir.join("scaling.svg").display());
     }
     Ok(())
 }
@@ -174,5 +191,21 @@ fn cost_tables(dir: &Path, quick: bool) -> Result<(), String> {
     }
     table.print();
     table.write_csv(&dir.join("cost.csv"))?;
+    let series = |col: usize| -> Vec<Series> {
+        [Mode::Rx, Mode::Tx, Mode::Fwd]
+            .iter()
+            .map(|m| Series {
+                name: m.name().into(),
+                points: table
+                    .rows()
+                    .iter()
+                    .filter(|r| r[0] == m.name())
+                    .filter_map(|r| Some((r[1].parse().ok()?, r[col].parse().ok()?)))
+                    .collect(),
+            })
+            .collect()
+    };
+    plot::cost(&dir.join("cost.svg"), &series(2), &series(4))?;
+    println!("wrote {}", dir.join("cost.svg").display());
     Ok(())
 }

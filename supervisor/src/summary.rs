@@ -14,12 +14,24 @@ pub fn cycles_per_packet(busy_cycles: u64, packets: u64) -> f64 {
     }
 }
 
-/// Prints one row per worker and per port, plus totals.
+/// Share of a worker's time in polls that received packets, in percent.
+pub fn busy_percent(busy_cycles: u64, idle_cycles: u64) -> f64 {
+    let all = busy_cycles.saturating_add(idle_cycles);
+    if all == 0 {
+        0.0
+    } else {
+        busy_cycles as f64 * 100.0 / all as f64
+    }
+}
+
+/// Prints one row per worker and per port, plus totals. Cycles per packet
+/// count the polls that received packets only; the busy column says how
+/// much of the time those polls took (the rest was spent waiting).
 pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], elapsed: Duration) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("\nixy-supervisor summary after {secs:.1} s");
     println!(
-        "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8} {:>8} {:>10} {:>8} {:>9}",
+        "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8} {:>8} {:>10} {:>6} {:>8} {:>9}",
         "worker",
         "core",
         "queue",
@@ -28,6 +40,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
         "rx Mpps",
         "tx drops",
         "cycles/pkt",
+        "busy %",
         "restarts",
         "state"
     );
@@ -40,7 +53,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
             total.2 + c.tx_drops,
         );
         println!(
-            "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8.3} {:>8} {:>10.1} {:>8} {:>9}",
+            "{:>6} {:>4} {:>5} {:>12} {:>12} {:>8.3} {:>8} {:>10.1} {:>6.1} {:>8} {:>9}",
             w.index(),
             w.core(),
             w.queue(),
@@ -49,6 +62,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
             c.rx_packets as f64 / secs / 1e6,
             c.tx_drops,
             cycles_per_packet(c.busy_cycles, c.rx_packets),
+            busy_percent(c.busy_cycles, c.idle_cycles),
             w.restarts(),
             w.state().name()
         );

@@ -380,6 +380,12 @@ pub struct WorkerRow {
     pub tx_drops: u64,
     /// TSC cycles of polls that had packets, total.
     pub busy_cycles: u64,
+    /// TSC cycles of everything else (empty polls, idling), total.
+    pub idle_cycles: u64,
+    /// Share of the time in polls that received packets, in percent: over
+    /// the interval between the two samples, or the worker's life when
+    /// there is one sample (None: no cycles counted yet).
+    pub busy_percent: Option<f64>,
     /// Received million packets per second (None: no earlier sample).
     pub rx_mpps: Option<f64>,
     /// Sent million packets per second.
@@ -454,6 +460,8 @@ pub struct TotalRow {
     pub tx_gbps: Option<f64>,
     /// All busy cycles over all received packets.
     pub cycles_per_packet: Option<f64>,
+    /// The workers' mean busy percentage.
+    pub busy_percent: Option<f64>,
     /// Restarts.
     pub restarts: u64,
 }
@@ -482,6 +490,12 @@ pub fn mpps(before: u64, after: u64, seconds: f64) -> f64 {
 /// Gbit/s from two byte counts `seconds` apart.
 pub fn gbps(before: u64, after: u64, seconds: f64) -> f64 {
     after.saturating_sub(before) as f64 * 8.0 / seconds / 1e9
+}
+
+/// `100 * busy / (busy + idle)`, None while no cycle was counted.
+pub fn busy_percent(busy_cycles: u64, idle_cycles: u64) -> Option<f64> {
+    let all = busy_cycles.saturating_add(idle_cycles);
+    (all > 0).then(|| busy_cycles as f64 * 100.0 / all as f64)
 }
 
 /// `busy_cycles / rx_packets`, None while no packet was received.
@@ -517,6 +531,14 @@ pub fn worker_row(prev: Option<&WorkerSample>, cur: &WorkerSample, seconds: f64)
         tx_bytes: c.tx_bytes,
         tx_drops: c.tx_drops,
         busy_cycles: c.busy_cycles,
+        idle_cycles: c.idle_cycles,
+        busy_percent: match prev.filter(|_| seconds > 0.0) {
+            Some(p) => busy_percent(
+                c.busy_cycles.saturating_sub(p.counters.busy_cycles),
+                c.idle_cycles.saturating_sub(p.counters.idle_cycles),
+            ),
+            None => busy_percent(c.busy_cycles, c.idle_cycles),
+        },
         rx_mpps: rates.map(|r| r.0),
         tx_mpps: rates.map(|r| r.1),
         rx_gbps: rates.map(|r| r.2),
@@ -589,6 +611,8 @@ pub fn total_row(rows: &[WorkerRow]) -> TotalRow {
         rx_gbps: sum_rates(rows, |r| r.rx_gbps),
         tx_gbps: sum_rates(rows, |r| r.tx_gbps),
         cycles_per_packet: cycles_per_packet(sum(|r| r.busy_cycles), rx_packets),
+        busy_percent: sum_rates(rows, |r| r.busy_percent)
+            .map(|b| b / rows.iter().filter(|r| r.busy_percent.is_some()).count() as f64),
         restarts: sum(|r| r.restarts),
     }
 }
@@ -728,6 +752,8 @@ fn worker_json(r: &WorkerRow) -> String {
         ("rx_gbps", json_number(r.rx_gbps)),
         ("tx_gbps", json_number(r.tx_gbps)),
         ("busy_cycles", r.busy_cycles.to_string()),
+        ("idle_cycles", r.idle_cycles.to_string()),
+        ("busy_percent", json_number(r.busy_percent)),
         ("cycles_per_packet", json_number(r.cycles_per_packet)),
         ("restarts", r.restarts.to_string()),
     ])
@@ -766,6 +792,7 @@ fn total_json(t: &TotalRow) -> String {
         ("rx_gbps", json_number(t.rx_gbps)),
         ("tx_gbps", json_number(t.tx_gbps)),
         ("cycles_per_packet", json_number(t.cycles_per_packet)),
+        ("busy_percent", json_number(t.busy_percent)),
         ("restarts", t.restarts.to_string()),
     ])
 }
@@ -845,6 +872,7 @@ pub fn table(r: &Report) -> String {
             "rx Gbit/s",
             "tx Gbit/s",
             "cycles/pkt",
+            "busy %",
             "restarts",
         ];
         let mut rows: Vec<Vec<String>> = r
@@ -866,6 +894,7 @@ pub fn table(r: &Report) -> String {
                     fixed(w.rx_gbps, 3),
                     fixed(w.tx_gbps, 3),
                     fixed(w.cycles_per_packet, 1),
+                    fixed(w.busy_percent, 1),
                     w.restarts.to_string(),
                 ]
             })
@@ -886,9 +915,10 @@ pub fn table(r: &Report) -> String {
             fixed(t.rx_gbps, 3),
             fixed(t.tx_gbps, 3),
             fixed(t.cycles_per_packet, 1),
+            fixed(t.busy_percent, 1),
             t.restarts.to_string(),
         ]);
-        let mut left = [false; 15];
+        let mut left = [false; 16];
         left[0] = true;
         left[5] = true;
         out.push_str(&layout(&header, &rows, &left));
@@ -1109,6 +1139,23 @@ mod tests {
     }
 
     #[test]
+    fn busy_percent_is_over_the_interval_and_idle_time_is_not_busy() {
+        assert_eq!(busy_percent(0, 0), None);
+        assert_eq!(busy_percent(1, 3), Some(25.0));
+        let mut a = worker(0, 100, 100, 1_000);
+        a.counters.idle_cycles = 99_000;
+        let mut b = worker(0, 200, 200, 11_000);
+        b.counters.idle_cycles = 99_000;
+        // Lifetime: 1 % busy; over the interval: all busy, 10 000 cycles
+        // for 100 packets.
+        assert_eq!(worker_row(None, &a, 0.0).busy_percent, Some(1.0));
+        let row = worker_row(Some(&a), &b, 1.0);
+        assert_eq!(row.busy_percent, Some(100.0));
+        let t = total_row(&[row.clone(), worker_row(None, &a, 0.0)]);
+        assert_eq!(t.busy_percent, Some(50.5));
+    }
+
+    #[test]
     fn json_shape() {
         let t0 = Instant::now();
         let s0 = Sample {
@@ -1120,11 +1167,13 @@ mod tests {
         };
         let mut p = port(10, 1, 2);
         p.device = "we\"ird\n".into();
+        let mut w1 = worker(0, 2_000_000, 1_000_000, 4_000_000);
+        w1.counters.idle_cycles = 12_000_000;
         let s1 = Sample {
             at: t0 + Duration::from_secs(1),
             unix_ns: 10_000_000_000,
             files: 2,
-            workers: vec![worker(0, 2_000_000, 1_000_000, 4_000_000)],
+            workers: vec![w1],
             ports: vec![p],
         };
         let j = json(&report(Some(&s0), &s1, &mut PortHistory::default()));
@@ -1133,14 +1182,16 @@ mod tests {
             r#"{"workers":[{"index":0,"pid":100,"alive":true,"core":0,"queue":0,"state":"running","#,
             r#""rx_packets":2000000,"rx_bytes":128000000,"tx_packets":1000000,"tx_bytes":64000000,"#,
             r#""tx_drops":1,"rx_mpps":2,"tx_mpps":1,"rx_gbps":1.024,"tx_gbps":0.512,"#,
-            r#""busy_cycles":4000000,"cycles_per_packet":2,"restarts":0}],"#,
+            r#""busy_cycles":4000000,"idle_cycles":12000000,"busy_percent":25,"#,
+            r#""cycles_per_packet":2,"restarts":0}],"#,
             r#""ports":[{"port":0,"device":"we\"ird\n","rx_packets":1,"rx_bytes":100,"#,
             r#""tx_packets":2,"tx_bytes":200,"rx_mpps":null,"tx_mpps":null,"rx_gbps":null,"#,
             r#""tx_gbps":null,"rx_missed":3,"rx_no_buffer":4,"rx_crc_errors":5,"#,
             r#""updated_unix_ns":10000000000}],"#,
             r#""total":{"workers":1,"alive":1,"rx_packets":2000000,"rx_bytes":128000000,"#,
             r#""tx_packets":1000000,"tx_bytes":64000000,"tx_drops":1,"rx_mpps":2,"tx_mpps":1,"#,
-            r#""rx_gbps":1.024,"tx_gbps":0.512,"cycles_per_packet":2,"restarts":0},"#,
+            r#""rx_gbps":1.024,"tx_gbps":0.512,"cycles_per_packet":2,"busy_percent":25,"#,
+            r#""restarts":0},"#,
             r#""unix_ns":10000000000,"interval_s":1}"#
         );
         assert_eq!(j, expected);

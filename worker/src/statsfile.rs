@@ -29,8 +29,11 @@
 //! | 96 | u64 | tx drops (ring full, packet freed) |
 //! | 104 | u64 | rx batches (polls that returned packets) |
 //! | 112 | u64 | empty polls |
-//! | 120 | u64 | busy cycles (TSC cycles of polls that had packets) |
-//! | 128 | u64 | idle cycles |
+//! | 120 | u64 | busy cycles (TSC cycles of polls that received packets) |
+//! | 128 | u64 | idle cycles (all other TSC cycles of the worker's life) |
+//!
+//! The worker publishes its counters about once a millisecond and when it
+//! stops, so a reader sees them at most a millisecond old.
 //!
 //! Counters start at offset 64: the worker's hot fields share no cache line
 //! with the ones the supervisor writes.
@@ -99,9 +102,9 @@ pub struct Counters {
     pub rx_batches: u64,
     /// Polls that returned nothing.
     pub empty_polls: u64,
-    /// TSC cycles spent in polls that had packets.
+    /// TSC cycles spent in polls that received packets.
     pub busy_cycles: u64,
-    /// TSC cycles spent in empty polls and idling.
+    /// All other TSC cycles: empty polls, yielding, sleeping.
     pub idle_cycles: u64,
 }
 
