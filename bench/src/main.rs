@@ -2,8 +2,8 @@
 //! and SVG files under `target/bench/`.
 //!
 //! ```text
-//! ixy-bench [--quick] [cost] [e2e]     the tables (default: all)
-//! ixy-bench one MODE BATCH RUNS PACKETS  one cost measurement (a child)
+//! ixy-bench [--quick] [cost] [scaling] [e2e]   the tables (default: all)
+//! ixy-bench one MODE BATCH RUNS PACKETS [CORE]  one cost measurement (a child)
 //! ```
 
 use bench::cost::{self, Mode};
@@ -11,7 +11,7 @@ use bench::plot::{self, Series};
 use bench::report::{self, Table};
 use bench::{callgrind, e2e};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 /// Batch sizes of the cost table (ixy's batch-size figure).
 const BATCHES: [usize; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -37,10 +37,16 @@ fn main() -> ExitCode {
 
 /// A child: one cost measurement, one line per run: `packets cycles`.
 fn one(args: &[String]) -> Result<(), String> {
-    let usage = "usage: ixy-bench one rx|tx|fwd|idle BATCH RUNS PACKETS";
-    let [mode, batch, runs, packets] = args else {
-        return Err(usage.into());
+    let usage = "usage: ixy-bench one rx|tx|fwd|idle BATCH RUNS PACKETS [CORE]";
+    let (mode, batch, runs, packets, core) = match args {
+        [m, b, r, p] => (m, b, r, p, None),
+        [m, b, r, p, c] => (m, b, r, p, Some(c)),
+        _ => return Err(usage.into()),
     };
+    if let Some(core) = core {
+        let core: usize = core.parse().map_err(|_| format!("{core:?}: {usage}"))?;
+        pin(core)?;
+    }
     let mode = Mode::parse(mode).ok_or(usage)?;
     let num = |s: &String| s.parse::<u64>().map_err(|_| format!("{s:?}: {usage}"));
     let m = cost::measure(
@@ -54,6 +60,14 @@ fn one(args: &[String]) -> Result<(), String> {
     }
     println!("timed {}", m.timed_packets);
     Ok(())
+}
+
+/// Pins the calling thread (and the threads it starts) to `core`.
+fn pin(core: usize) -> Result<(), String> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(core).map_err(|e| format!("core {core}: {e}"))?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("pinning to core {core}: {e}"))
 }
 
 fn out_dir() -> PathBuf {
@@ -76,6 +90,11 @@ fn all(args: &[String]) -> Result<(), String> {
     if wants("cost") {
         cost_tables(&dir, quick)?;
     }
+    let harness = if wants("scaling") {
+        harness_scaling(&dir, quick)?
+    } else {
+        Vec::new()
+    };
     if wants("e2e") {
         let runs = e2e::tables(&dir, quick)?;
         let per_worker = Series {
@@ -92,7 +111,11 @@ fn all(args: &[String]) -> Result<(), String> {
                 .map(|r| (r.workers as f64, r.total_mpps()))
                 .collect(),
         };
-        plot::scaling(&dir.join("scaling.svg"), &[per_worker, total])?;
+        let cycles = Series {
+            name: "cycles/pkt per worker (median of workers)".into(),
+            points: harness.clone(),
+        };
+        plot::scaling(&dir.join("scaling.svg"), &[per_worker, total], &[cycles])?;
         println!("wrote {}", dir.join("scaling.svg").display());
     }
     Ok(())
@@ -125,6 +148,72 @@ fn child(exe: &Path, args: &[String]) -> Result<String, String> {
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Section 3a: the worker code scaling on its own. N cost harnesses run
+/// at once, each pinned to its own core with its own inline simulator
+/// (nothing shared but the machine), forwarding at batch 32: shared
+/// nothing means the cycles per packet of each stay flat. Returns (N,
+/// median over the workers of their median cycles per packet).
+fn harness_scaling(dir: &Path, quick: bool) -> Result<Vec<(f64, f64)>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (runs, packets) = if quick { (3, 5_000) } else { (7, 40_000) };
+    let mut counts = vec![1, 2, 4];
+    if cores >= 8 {
+        counts.push(8);
+    }
+    let mut table = Table::new(
+        "Scaling of the worker code: N forward harnesses at once (batch 32), each pinned to its own core with its own inline simulator",
+        &["workers", "worker", "core", "cycles/pkt (median)", "Mpps per core at that cost"],
+    );
+    let hz = driver::tsc::hz(std::time::Duration::from_millis(50)) as f64;
+    let mut medians = Vec::new();
+    for &n in &counts {
+        let children: Vec<_> = (0..n)
+            .map(|k| {
+                Command::new(&exe)
+                    .args(["one", "fwd", "32", &runs.to_string(), &packets.to_string()])
+                    .arg((k % cores).to_string())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| format!("running {}: {e}", exe.display()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut per_worker = Vec::new();
+        for (k, c) in children.into_iter().enumerate() {
+            let out = c.wait_with_output().map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut per: Vec<f64> = parse_samples(&text)
+                .iter()
+                .filter(|s| s.packets > 0)
+                .map(|s| s.cycles as f64 / s.packets as f64)
+                .collect();
+            per.sort_by(f64::total_cmp);
+            let median = report::median(&per);
+            let label = if n > cores {
+                format!("{n} (oversubscribed)")
+            } else {
+                n.to_string()
+            };
+            table.row(vec![
+                label,
+                k.to_string(),
+                (k % cores).to_string(),
+                report::fixed(median, 1),
+                report::fixed(median.map(|c| hz / c / 1e6), 1),
+            ]);
+            per_worker.extend(median);
+        }
+        per_worker.sort_by(f64::total_cmp);
+        if let Some(m) = report::median(&per_worker) {
+            medians.push((n as f64, m));
+        }
+    }
+    table.print();
+    table.write_csv(&dir.join("scaling-harness.csv"))?;
+    Ok(medians)
 }
 
 /// Section 1: cost per packet against batch size, TSC cycles (median of

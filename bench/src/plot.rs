@@ -108,16 +108,26 @@ pub fn cost(path: &Path, cycles: &[Series], instructions: &[Series]) -> Result<(
     root.present().map_err(|e| e.to_string())
 }
 
-/// Packet rate per worker against the number of workers.
-pub fn scaling(path: &Path, series: &[Series]) -> Result<(), String> {
-    let root = SVGBackend::new(path, (650, 450)).into_drawing_area();
+/// Packet rate end to end (left) and the worker code's cycles per packet
+/// (right) against the number of workers.
+pub fn scaling(path: &Path, rates: &[Series], cycles: &[Series]) -> Result<(), String> {
+    let root = SVGBackend::new(path, (1100, 450)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (left, right) = root.split_horizontally(550);
     panel(
-        &root,
-        "Forwarding rate per worker",
+        &left,
+        "End to end: forwarding rate",
         "workers",
         "Mpps",
-        series,
+        rates,
+        false,
+    )?;
+    panel(
+        &right,
+        "Worker code alone: cost per packet",
+        "workers",
+        "TSC cycles/packet",
+        cycles,
         false,
     )?;
     root.present().map_err(|e| e.to_string())
@@ -153,12 +163,13 @@ mod tests {
             assert!(svg.contains(text), "{text:?} missing from the cost figure");
         }
         let per_worker = series("Mpps per worker", &[(1.0, 0.5), (2.0, 0.25), (4.0, 0.06)]);
-        scaling(&dir.join("scaling.svg"), &[per_worker]).unwrap();
+        let cycles = series("cycles/pkt", &[(1.0, 30.0), (4.0, 31.0)]);
+        scaling(&dir.join("scaling.svg"), &[per_worker], &[cycles]).unwrap();
         let svg = std::fs::read_to_string(dir.join("scaling.svg")).unwrap();
         assert!(svg.contains("Mpps per worker") && svg.contains("\n4\n"));
-        // Whole workers only: no tick label repeats.
+        // Whole workers only, on both panels: no tick label repeats.
         for n in 0..=4 {
-            assert_eq!(svg.matches(&format!(">\n{n}\n<")).count(), 1, "tick {n}");
+            assert_eq!(svg.matches(&format!(">\n{n}\n<")).count(), 2, "tick {n}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
