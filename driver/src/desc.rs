@@ -54,6 +54,13 @@ impl RxWriteBack {
         self.len() == 0
     }
 
+    /// Bits 47:16 of word 1: the length in bits 31:16, the error bits and
+    /// the status bits from STAT.TS (bit 0) on below it.
+    #[inline]
+    pub fn len_and_status(self) -> u32 {
+        (self.hi >> 16) as u32
+    }
+
     /// The RSS hash (valid when [`RxWriteBack::rss_type`] is not NONE).
     #[inline]
     pub fn rss_hash(self) -> u32 {
@@ -284,6 +291,8 @@ mod tests {
     fn write_back_fields_decode_what_encode_wrote() {
         let wb = RxWriteBack::encode(1514, 0xDEAD_BEEF, 7, regs::RXD_STAT_TS);
         assert!(wb.eop() && wb.timestamped());
+        assert_eq!(wb.len_and_status() >> 16, 1514);
+        assert_eq!(wb.len_and_status() & 1, 1, "STAT.TS at bit 0");
         assert_eq!(
             (wb.len(), wb.rss_hash(), wb.rss_type()),
             (1514, 0xDEAD_BEEF, 7)

@@ -231,17 +231,21 @@ impl PoolView<'_> {
 pub struct Packet<'a> {
     pool: &'a Mempool,
     idx: u32,
-    len: u16,
+    /// The length in bits 31:16 and flags below ([`FLAG_TIMESTAMP`]): on
+    /// receive, bits 47:16 of write-back word 1 as they are (7.1.6.2: the
+    /// length, then the error and status bits from STAT.TS on), one shift.
+    meta: u32,
     /// Word 0 of the receive write-back as the NIC wrote it (RSS hash and
     /// type, 82599 datasheet 7.1.6.2), kept whole: one store on receive,
     /// decoded only when asked.
     rss: u64,
-    flags: u8,
 }
 
-/// Packet flag: the NIC latched an IEEE 1588 timestamp for this frame (Rx)
-/// or is asked to (Tx).
-const FLAG_TIMESTAMP: u8 = 1;
+/// Where the length starts in `Packet::meta`.
+const META_LEN_SHIFT: u32 = 16;
+/// Packet flag: the NIC latched an IEEE 1588 timestamp for this frame (Rx,
+/// STAT.TS) or is asked to (Tx).
+const FLAG_TIMESTAMP: u32 = 1;
 
 impl<'a> Packet<'a> {
     #[inline]
@@ -249,9 +253,8 @@ impl<'a> Packet<'a> {
         Packet {
             pool,
             idx,
-            len,
+            meta: u32::from(len) << META_LEN_SHIFT,
             rss: 0,
-            flags: 0,
         }
     }
 
@@ -260,32 +263,33 @@ impl<'a> Packet<'a> {
     pub fn data(&self) -> &[u8] {
         // SAFETY: the buffer belongs to this packet alone (it is neither in
         // the free stack nor in a ring) and `len <= buf_size`.
-        unsafe { std::slice::from_raw_parts(self.pool.ptr(self.idx), usize::from(self.len)) }
+        unsafe { std::slice::from_raw_parts(self.pool.ptr(self.idx), self.len()) }
     }
 
     /// The frame, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`; `&mut self` makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.pool.ptr(self.idx), usize::from(self.len)) }
+        unsafe { std::slice::from_raw_parts_mut(self.pool.ptr(self.idx), self.len()) }
     }
 
     /// Frame length in bytes.
     #[inline]
     pub fn len(&self) -> usize {
-        usize::from(self.len)
+        (self.meta >> META_LEN_SHIFT) as usize
     }
 
     /// Whether the frame is empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Sets the frame length (capped at the buffer size); new bytes keep
     /// whatever the buffer held.
     pub fn set_len(&mut self, len: usize) {
-        self.len = len.min(self.pool.buf_size()) as u16;
+        let len = len.min(self.pool.buf_size()).min(usize::from(u16::MAX)) as u32;
+        self.meta = (self.meta & FLAG_TIMESTAMP) | len << META_LEN_SHIFT;
     }
 
     /// The buffer size: the largest possible length.
@@ -317,15 +321,15 @@ impl<'a> Packet<'a> {
     /// or will be asked to on transmit.
     #[inline]
     pub fn timestamped(&self) -> bool {
-        self.flags & FLAG_TIMESTAMP != 0
+        self.meta & FLAG_TIMESTAMP != 0
     }
 
     /// Asks the NIC to latch a Tx timestamp when this frame is sent.
     pub fn request_timestamp(&mut self, on: bool) {
-        self.flags = if on {
-            self.flags | FLAG_TIMESTAMP
+        self.meta = if on {
+            self.meta | FLAG_TIMESTAMP
         } else {
-            self.flags & !FLAG_TIMESTAMP
+            self.meta & !FLAG_TIMESTAMP
         };
     }
 
@@ -336,9 +340,8 @@ impl<'a> Packet<'a> {
         Packet {
             pool,
             idx,
-            len: wb.len(),
+            meta: wb.len_and_status(),
             rss: wb.lo,
-            flags: u8::from(wb.timestamped()) * FLAG_TIMESTAMP,
         }
     }
 

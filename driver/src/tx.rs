@@ -32,6 +32,11 @@ pub struct TxQueue<'a> {
     /// `tail` are in flight.
     pools: Box<[Option<&'a Mempool>]>,
     idxs: Box<[u32]>,
+    /// The pool of the first packet sent: completed buffers go back to it
+    /// in one step while none of another pool is in flight.
+    home: Option<&'a Mempool>,
+    /// Buffers in flight that belong to another pool than `home`.
+    foreign: u32,
     tail: u32,
     clean: u32,
     counters: TxCounters,
@@ -93,6 +98,8 @@ impl<'a> TxQueue<'a> {
             ring,
             pools: (0..size).map(|_| None).collect(),
             idxs: vec![0; size as usize].into_boxed_slice(),
+            home: None,
+            foreign: 0,
             tail: 0,
             clean: 0,
             counters: TxCounters::default(),
@@ -121,8 +128,7 @@ impl<'a> TxQueue<'a> {
     /// a few completed descriptors may wait, so that cleaning costs little
     /// per packet at any batch size); returns the free descriptors.
     fn reclaim(&mut self, min: u32) -> u32 {
-        let ring = &self.ring;
-        let mask = ring.size() - 1;
+        let mask = self.ring.size() - 1;
         loop {
             let in_flight = self.tail.wrapping_sub(self.clean) & mask;
             if in_flight == 0 || in_flight < min {
@@ -131,7 +137,7 @@ impl<'a> TxQueue<'a> {
             let step = in_flight.min(CLEAN_BATCH);
             // 7.2.3.2.4: with RS on every descriptor and in-order
             // completion, DD on the last of a batch means all are done.
-            if !ring.at(self.clean + step - 1).tx_done() {
+            if !self.ring.at(self.clean + step - 1).tx_done() {
                 break;
             }
             // The entries stay behind as stale copies; only those from
@@ -144,20 +150,21 @@ impl<'a> TxQueue<'a> {
 
     /// Returns the buffers of descriptors `from..from + n` to their pools:
     /// in one step when they share one pool (the common case).
-    fn free(&self, from: u32, n: u32, mask: u32) {
+    fn free(&mut self, from: u32, n: u32, mask: u32) {
         let (from, n) = (from as usize, n as usize);
         let head = from..from + n.min(mask as usize + 1 - from);
         let tail = 0..n - head.len();
-        let Some(first) = self.pools[from] else {
-            return;
-        };
-        let same = |p: &Option<&Mempool>| p.is_some_and(|p| std::ptr::eq(p, first));
-        if self.pools[head.clone()].iter().all(same) && self.pools[tail.clone()].iter().all(same) {
-            first.free_bulk(&self.idxs[head], &self.idxs[tail]);
-        } else {
-            for k in head.chain(tail) {
-                if let Some(pool) = self.pools[k] {
-                    pool.free_index(self.idxs[k]);
+        match self.home {
+            // Every buffer in flight is the home pool's: one step.
+            Some(home) if self.foreign == 0 => home.free_bulk(&self.idxs[head], &self.idxs[tail]),
+            _ => {
+                for k in head.chain(tail) {
+                    if let Some(pool) = self.pools[k] {
+                        pool.free_index(self.idxs[k]);
+                        if self.home.is_some_and(|h| !std::ptr::eq(h, pool)) {
+                            self.foreign -= 1;
+                        }
+                    }
                 }
             }
         }
@@ -179,6 +186,8 @@ impl<'a> TxQueue<'a> {
         let size = ring.size();
         let tail = self.tail;
         let mut bytes = 0;
+        let home = *self.home.get_or_insert(pkts[0].parts().0);
+        let mut foreign = 0;
         // At most two runs of descriptors that do not wrap, walked with
         // slice iterators: no index masked or bounds-checked per packet.
         let head = n.min((size - tail) as usize);
@@ -194,11 +203,13 @@ impl<'a> TxQueue<'a> {
                 let len = p.len() as u16;
                 bytes += u64::from(len);
                 let (pool, idx) = p.parts();
+                foreign += u32::from(!std::ptr::eq(pool, home));
                 d.tx_write(pool.bus_addr(idx), desc::tx_data(len, p.timestamped()));
                 *pool_slot = Some(pool);
                 *idx_slot = idx;
             }
         }
+        self.foreign += foreign;
         // The ring owns the buffers now: the handles go without a free.
         Packet::forget_front(pkts, n);
         let tail = (tail + n as u32) & (size - 1);

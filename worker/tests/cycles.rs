@@ -1,0 +1,85 @@
+//! Cycles per packet mean what they say: a worker that sleeps between
+//! polls (`--idle sleep`) does not count its sleep as the cost of the
+//! packets that arrive after it. The worker runs `worker::run` on a
+//! simulated port; a tester sends it single frames far apart, so every
+//! frame arrives while the worker is sleeping at its longest back-off.
+
+use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
+use std::time::{Duration, Instant};
+use worker::statsfile::{State, StatsFile};
+
+const FRAMES: u64 = 20;
+
+#[test]
+fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
+    let name = format!("cycles-{}", std::process::id());
+    let mut cfg = sim::LabConfig::new(&name);
+    cfg.root = driver::simdev::DEFAULT_DIR.into();
+    cfg.line_rate = false;
+    let _lab = sim::Lab::start(cfg).expect("lab");
+    let dir = std::env::temp_dir().join(format!("ixy-cycles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = StatsFile::create(&dir, 0, 0, 0).unwrap();
+    let worker = std::thread::spawn({
+        let (name, dir) = (name.clone(), dir.clone());
+        move || {
+            let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
+            dev.init(&InitConfig::default()).unwrap();
+            let mut spec = worker::WorkerSpec::new(0, dir);
+            spec.idle = worker::Idle::Sleep;
+            worker::run(&spec, std::slice::from_ref(&dev), &mut worker::apps::Sink).unwrap();
+        }
+    });
+    let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();
+    t.init(&InitConfig {
+        promisc: true,
+        ..InitConfig::default()
+    })
+    .unwrap();
+    let pool = Mempool::new(t.dma(), "cycles-gen", 64, 2048).unwrap();
+    let mut tx = TxQueue::attach(&t, 0, 64).unwrap();
+    let wait = Duration::from_secs(20);
+    assert!(
+        sim::harness::wait_for(wait, || file.state() == State::Running),
+        "the worker never started"
+    );
+    let frame = sim::harness::udp_frame(
+        sim::lab::mac_of(0),
+        [10, 0, 0, 1],
+        [10, 1, 0, 1],
+        1,
+        2,
+        64,
+        0,
+    );
+    for n in 1..=FRAMES {
+        // Long enough for the worker to back off to its longest sleep.
+        std::thread::sleep(Duration::from_millis(25));
+        tx.clean();
+        let mut p = pool.alloc().expect("a buffer");
+        p.set_len(frame.len());
+        p.data_mut().copy_from_slice(&frame);
+        let mut batch = vec![p];
+        while !batch.is_empty() {
+            tx.tx_batch(&mut batch);
+        }
+        let start = Instant::now();
+        while file.counters().rx_packets < n && start.elapsed() < wait {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    file.request_stop(true);
+    worker.join().expect("the worker stops");
+    let c = file.counters();
+    assert_eq!(c.rx_packets, FRAMES, "every frame received");
+    let cycles_per_packet = c.busy_cycles / c.rx_packets;
+    // A poll that receives one frame takes microseconds; the sleep before
+    // it takes a millisecond (about 2 000 000 TSC cycles at 2 GHz), which
+    // cycles per packet must not include.
+    assert!(
+        cycles_per_packet < 500_000,
+        "{cycles_per_packet} cycles per packet: idle time counted as busy"
+    );
+    assert!(c.idle_cycles > 10 * c.busy_cycles, "{c:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
