@@ -179,14 +179,6 @@ impl Mempool {
             bus: &self.bus,
         }
     }
-
-    #[inline]
-    fn ptr(&self, idx: u32) -> *mut u8 {
-        debug_assert!(idx < self.count);
-        // SAFETY: idx < count (indices come from this pool's stack), so the
-        // offset is inside the region.
-        unsafe { self.base.as_ptr().add((idx as usize) << self.shift) }
-    }
 }
 
 /// Buffer addresses of a [`Mempool`] (see [`Mempool::view`]).
@@ -207,21 +199,32 @@ impl PoolView<'_> {
         unsafe { *self.bus.get_unchecked(idx as usize) }
     }
 
-    /// Hints the CPU to load the start of buffer `idx` (the headers) into
-    /// cache before the app touches it.
+    /// The start of buffer `idx`, an index this pool handed out.
     #[inline]
-    pub(crate) fn prefetch(self, idx: u32) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetch has no architectural effect and cannot fault
-        // (the address is in the pool besides); SSE is part of the x86_64
-        // baseline.
-        unsafe {
-            let at = self
-                .base
-                .as_ptr()
-                .wrapping_add((idx as usize) << self.shift);
-            std::arch::x86_64::_mm_prefetch(at.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
-        }
+    pub(crate) fn buf(self, idx: u32) -> NonNull<u8> {
+        // SAFETY: indices handed out by the pool are below its count, so
+        // the offset stays inside the region (which is not at address 0).
+        unsafe { self.base.add((idx as usize) << self.shift) }
+    }
+
+    /// The largest `Packet::meta` a buffer holds: the buffer size as the
+    /// length, and every status bit but STAT.TS (a write-back with every
+    /// status and error bit set, or a longer length, ends up here).
+    #[inline]
+    fn max_meta(self) -> u32 {
+        (1u32 << self.shift << META_LEN_SHIFT) | (0xFFFF & !FLAG_TIMESTAMP)
+    }
+}
+
+/// Hints the CPU to load the start of a buffer (the headers) into cache
+/// before the app touches it.
+#[inline]
+pub(crate) fn prefetch(buf: NonNull<u8>) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch has no architectural effect and cannot fault; SSE
+    // is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(buf.as_ptr().cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
     }
 }
 
@@ -230,7 +233,8 @@ impl PoolView<'_> {
 #[derive(Debug)]
 pub struct Packet<'a> {
     pool: &'a Mempool,
-    idx: u32,
+    /// The start of the buffer, so that the data is one load away.
+    buf: NonNull<u8>,
     /// The length in bits 31:16 and flags below ([`FLAG_TIMESTAMP`]): on
     /// receive, bits 47:16 of write-back word 1 as they are (7.1.6.2: the
     /// length, then the error and status bits from STAT.TS on), one shift.
@@ -239,6 +243,8 @@ pub struct Packet<'a> {
     /// type, 82599 datasheet 7.1.6.2), kept whole: one store on receive,
     /// decoded only when asked.
     rss: u64,
+    /// The buffer's index in its pool.
+    idx: u32,
 }
 
 /// Where the length starts in `Packet::meta`.
@@ -252,6 +258,7 @@ impl<'a> Packet<'a> {
     fn new(pool: &'a Mempool, idx: u32, len: u16) -> Self {
         Packet {
             pool,
+            buf: pool.view().buf(idx),
             idx,
             meta: u32::from(len) << META_LEN_SHIFT,
             rss: 0,
@@ -262,15 +269,16 @@ impl<'a> Packet<'a> {
     #[inline]
     pub fn data(&self) -> &[u8] {
         // SAFETY: the buffer belongs to this packet alone (it is neither in
-        // the free stack nor in a ring) and `len <= buf_size`.
-        unsafe { std::slice::from_raw_parts(self.pool.ptr(self.idx), self.len()) }
+        // the free stack nor in a ring) and `len <= buf_size` (set_len caps
+        // it, `received` clamps what a device wrote back).
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr(), self.len()) }
     }
 
     /// The frame, writable.
     #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         // SAFETY: as in `data`; `&mut self` makes the access exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.pool.ptr(self.idx), self.len()) }
+        unsafe { std::slice::from_raw_parts_mut(self.buf.as_ptr(), self.len()) }
     }
 
     /// Frame length in bytes.
@@ -333,16 +341,46 @@ impl<'a> Packet<'a> {
         };
     }
 
-    /// A received packet: buffer `idx` of `pool`, described by the NIC's
-    /// write-back.
+    /// A received packet: buffer `idx` of `pool` (at `buf`, from
+    /// [`PoolView::buf`]), described by the NIC's write-back. A length
+    /// larger than the buffer (a device writing nonsense) is cut to the
+    /// buffer size: the packet never reaches past its buffer.
     #[inline]
-    pub(crate) fn received(pool: &'a Mempool, idx: u32, wb: RxWriteBack) -> Self {
+    pub(crate) fn received(
+        pool: &'a Mempool,
+        view: PoolView<'_>,
+        idx: u32,
+        buf: NonNull<u8>,
+        wb: RxWriteBack,
+    ) -> Self {
         Packet {
             pool,
-            idx,
-            meta: wb.len_and_status(),
+            buf,
             rss: wb.lo,
+            idx,
+            // A length above the buffer size becomes the buffer size (with
+            // the flags cleared: max_meta has STAT.TS clear).
+            meta: wb.len_and_status().min(view.max_meta()),
         }
+    }
+
+    /// Appends `n` packets, `make(k)` for `k` in `0..n`, to `out` with one
+    /// capacity check for all of them.
+    #[inline(always)]
+    pub(crate) fn push_batch(
+        out: &mut Vec<Packet<'a>>,
+        n: usize,
+        mut make: impl FnMut(usize) -> Packet<'a>,
+    ) {
+        out.reserve(n);
+        let spare = &mut out.spare_capacity_mut()[..n];
+        for (k, slot) in spare.iter_mut().enumerate() {
+            slot.write(make(k));
+        }
+        // SAFETY: the `n` slots after the length were written above (a
+        // panic in `make` leaves the length as it was: the packets written
+        // are leaked, never used twice).
+        unsafe { out.set_len(out.len() + n) };
     }
 
     /// The buffer: its pool and index.

@@ -9,7 +9,8 @@ use crate::desc::Ring;
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::HUGE_PAGE;
-use crate::mempool::{Mempool, Packet};
+use crate::mempool::{self, Mempool, Packet};
+use crate::mmio::Tail;
 use crate::regs;
 use std::time::Duration;
 
@@ -32,6 +33,8 @@ pub struct RxCounters {
 /// An attached receive queue.
 pub struct RxQueue<'a> {
     dev: &'a Device,
+    /// RDT (8.2.3.8.5), written once per batch.
+    tail: Tail<'a>,
     pool: &'a Mempool,
     queue: u32,
     /// The descriptor ring (leaked, not freed, after a failed detach).
@@ -112,6 +115,7 @@ impl<'a> RxQueue<'a> {
         }
         let mut q = RxQueue {
             dev,
+            tail: dev.regs().tail(regs::rdt(queue)),
             pool,
             queue,
             ring,
@@ -208,26 +212,20 @@ impl<'a> RxQueue<'a> {
             let n = fresh.len();
             let descs = ring_ref.run(i, n as u32);
             let bufs = &mut self.bufs[i as usize..i as usize + n];
-            let sum = std::cell::Cell::new(0);
-            let total = &sum;
-            // `extend` over an exact-size iterator: no capacity check per
-            // packet; a move closure over copies keeps them in registers.
-            out.extend(
-                descs
-                    .iter()
-                    .zip(bufs)
-                    .zip(fresh)
-                    .map(move |((d, slot), fresh)| {
-                        let wb = d.written_back();
-                        let fresh = fresh.get();
-                        let idx = std::mem::replace(slot, fresh);
-                        d.rx_arm(view.bus_addr(fresh));
-                        view.prefetch(idx);
-                        total.set(total.get() + u64::from(wb.len()));
-                        Packet::received(pool, idx, wb)
-                    }),
-            );
-            bytes += sum.get();
+            let mut sum = 0;
+            Packet::push_batch(out, n, |k| {
+                let d = &descs[k];
+                let wb = d.written_back();
+                let fresh = fresh[k].get();
+                let idx = std::mem::replace(&mut bufs[k], fresh);
+                d.rx_arm(view.bus_addr(fresh));
+                let buf = view.buf(idx);
+                mempool::prefetch(buf);
+                let p = Packet::received(pool, view, idx, buf, wb);
+                sum += p.len() as u64;
+                p
+            });
+            bytes += sum;
             received += n;
             i = (i + n as u32) & mask;
             if n < ready || received == max {
@@ -260,9 +258,7 @@ impl<'a> RxQueue<'a> {
             self.counters.packets += received as u64;
             self.counters.bytes += bytes;
             // 7.1.4: RDT is the last descriptor the NIC may use.
-            self.dev
-                .regs()
-                .write_tail(regs::rdt(self.queue), i.wrapping_sub(1) & mask);
+            self.tail.write(i.wrapping_sub(1) & mask);
         }
         received
     }

@@ -6,6 +6,7 @@ use crate::desc::{self, Ring};
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
 use crate::mempool::{Mempool, Packet};
+use crate::mmio::Tail;
 use crate::regs;
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct TxCounters {
 /// An attached transmit queue.
 pub struct TxQueue<'a> {
     dev: &'a Device,
+    /// TDT (8.2.3.9.9), written once per batch.
+    tail_reg: Tail<'a>,
     queue: u32,
     /// The descriptor ring (leaked, not freed, after a failed detach).
     ring: Ring,
@@ -94,6 +97,7 @@ impl<'a> TxQueue<'a> {
         log::debug!("{name}: tx queue {queue} attached, {size} descriptors at {base:#x}");
         Ok(TxQueue {
             dev,
+            tail_reg: dev.regs().tail(regs::tdt(queue)),
             queue,
             ring,
             pools: (0..size).map(|_| None).collect(),
@@ -176,49 +180,62 @@ impl<'a> TxQueue<'a> {
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
         // Clean in whole batches: at most CLEAN_BATCH (or half the ring)
         // completed descriptors wait for the next call.
-        let min = CLEAN_BATCH.min(self.idxs.len() as u32 / 2);
-        let free = self.reclaim(min) as usize;
+        let size = self.ring.size();
+        let min = CLEAN_BATCH.min(size / 2);
+        let in_flight = self.tail.wrapping_sub(self.clean) & (size - 1);
+        let free = if in_flight >= min {
+            self.reclaim(min)
+        } else {
+            size - 1 - in_flight
+        } as usize;
         let n = free.min(pkts.len());
-        let ring = &self.ring;
-        if n == 0 {
+        // With a full ring (n == 0) what follows writes nothing and TDT
+        // gets the value it has: harmless, and no branch on the way.
+        let Some(first) = pkts.first() else {
             return 0;
-        }
-        let size = ring.size();
-        let tail = self.tail;
-        let mut bytes = 0;
-        let home = *self.home.get_or_insert(pkts[0].parts().0);
-        let mut foreign = 0;
-        // At most two runs of descriptors that do not wrap, walked with
-        // slice iterators: no index masked or bounds-checked per packet.
-        let head = n.min((size - tail) as usize);
-        let (first, second) = pkts[..n].split_at(head);
-        for (at, run) in [(tail as usize, first), (0, second)] {
-            if run.is_empty() {
-                continue;
-            }
-            let descs = ring.run(at as u32, run.len() as u32);
-            let pools = &mut self.pools[at..at + run.len()];
-            let idxs = &mut self.idxs[at..at + run.len()];
-            for (((d, pool_slot), idx_slot), p) in descs.iter().zip(pools).zip(idxs).zip(run) {
-                let len = p.len() as u16;
-                bytes += u64::from(len);
-                let (pool, idx) = p.parts();
-                foreign += u32::from(!std::ptr::eq(pool, home));
-                d.tx_write(pool.bus_addr(idx), desc::tx_data(len, p.timestamped()));
-                *pool_slot = Some(pool);
-                *idx_slot = idx;
-            }
+        };
+        let home = *self.home.get_or_insert(first.parts().0);
+        let tail = self.tail as usize;
+        // At most two runs of descriptors that do not wrap (the second
+        // only when the batch wraps), walked with slice iterators: no index
+        // masked or bounds-checked per packet.
+        let head = n.min(size as usize - tail);
+        let (mut bytes, mut foreign) = self.write_run(tail, &pkts[..head], home);
+        if head < n {
+            let (b, f) = self.write_run(0, &pkts[head..n], home);
+            bytes += b;
+            foreign += f;
         }
         self.foreign += foreign;
         // The ring owns the buffers now: the handles go without a free.
         Packet::forget_front(pkts, n);
-        let tail = (tail + n as u32) & (size - 1);
-        self.tail = tail;
+        self.tail = (self.tail + n as u32) & (size - 1);
         self.counters.packets += n as u64;
         self.counters.bytes += bytes;
         // 7.2.2: TDT one past the last descriptor handed to the NIC.
-        self.dev.regs().write_tail(regs::tdt(self.queue), tail);
+        self.tail_reg.write(self.tail);
         n
+    }
+
+    /// Writes advanced data descriptors (7.2.3.2.4) for `run` from
+    /// descriptor `at` on (the run must not wrap) and records the buffers;
+    /// returns the bytes and how many buffers are not `home`'s.
+    #[inline(always)]
+    fn write_run(&mut self, at: usize, run: &[Packet<'a>], home: &Mempool) -> (u64, u32) {
+        let descs = self.ring.run(at as u32, run.len() as u32);
+        let pools = &mut self.pools[at..at + run.len()];
+        let idxs = &mut self.idxs[at..at + run.len()];
+        let (mut bytes, mut foreign) = (0, 0);
+        for (((d, pool_slot), idx_slot), p) in descs.iter().zip(pools).zip(idxs).zip(run) {
+            let len = p.len() as u16;
+            bytes += u64::from(len);
+            let (pool, idx) = p.parts();
+            foreign += u32::from(!std::ptr::eq(pool, home));
+            d.tx_write(pool.bus_addr(idx), desc::tx_data(len, p.timestamped()));
+            *pool_slot = Some(pool);
+            *idx_slot = idx;
+        }
+        (bytes, foreign)
     }
 
     /// Waits (bounded) for in-flight frames to go out, disables the queue
