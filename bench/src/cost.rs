@@ -189,8 +189,8 @@ fn timed_idle(p: &mut Poller<'_, '_, dyn App>, file: &StatsFile, n: usize) -> us
 fn tsc_overhead() -> u64 {
     (0..1001)
         .map(|_| {
-            let t0 = driver::tsc::now();
-            let t1 = driver::tsc::now();
+            let t0 = driver::tsc::now_ordered();
+            let t1 = driver::tsc::now_ordered();
             t1.wrapping_sub(t0)
         })
         .min()
@@ -240,9 +240,9 @@ pub fn measure(mode: Mode, batch: usize, runs: usize, packets: u64) -> Result<Me
     };
     let mut timed_packets = 0;
     let mut time = |sample: &mut Sample, f: &mut dyn FnMut() -> usize| {
-        let t0 = driver::tsc::now();
+        let t0 = driver::tsc::now_ordered();
         let n = f();
-        let t1 = driver::tsc::now();
+        let t1 = driver::tsc::now_ordered();
         sample.cycles += t1.wrapping_sub(t0).saturating_sub(overhead);
         sample.packets += n as u64;
         timed_packets += n as u64;

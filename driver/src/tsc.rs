@@ -21,6 +21,28 @@ pub fn now() -> u64 {
     }
 }
 
+/// The time stamp counter, read in program order: every instruction
+/// before it has completed and none after it has started (`lfence; rdtsc;
+/// lfence`). For timing short regions, where a plain [`now`] may run
+/// before the work it should follow.
+#[inline]
+pub fn now_ordered() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: LFENCE and RDTSC have no memory effects and exist on every
+    // x86_64 CPU (SSE2 is baseline).
+    unsafe {
+        use std::arch::x86_64::{_mm_lfence, _rdtsc};
+        _mm_lfence();
+        let t = _rdtsc();
+        _mm_lfence();
+        t
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        now()
+    }
+}
+
 /// Measures the counter's frequency over `window` (10 ms is plenty).
 pub fn hz(window: Duration) -> u64 {
     let (t0, c0) = (Instant::now(), now());
