@@ -143,12 +143,8 @@ impl Mempool {
         // More buffers than the pool has would overflow the stack: a driver
         // bug, and an index out of bounds here, never a corrupted pool.
         let (to_a, to_b) = self.stack[top..top + a.len() + b.len()].split_at(a.len());
-        for (slot, &idx) in to_a.iter().zip(a) {
-            slot.set(idx);
-        }
-        for (slot, &idx) in to_b.iter().zip(b) {
-            slot.set(idx);
-        }
+        copy_into_cells(to_a, a);
+        copy_into_cells(to_b, b);
         self.top.set((top + a.len() + b.len()) as u32);
     }
 
@@ -213,6 +209,20 @@ impl PoolView<'_> {
     #[inline]
     fn max_meta(self) -> u32 {
         (1u32 << self.shift << META_LEN_SHIFT) | (0xFFFF & !FLAG_TIMESTAMP)
+    }
+}
+
+/// Copies `src` into `dst` (of the same length) as one memcpy: a loop of
+/// `Cell::set` is not vectorised.
+#[inline]
+fn copy_into_cells(dst: &[Cell<u32>], src: &[u32]) {
+    assert_eq!(dst.len(), src.len());
+    // SAFETY: `Cell<u32>` has the layout of `u32`; the pool is not shared
+    // between threads and no reference into `dst`'s values exists while
+    // this copies (a Cell hands out none); the lengths are equal and the
+    // two do not overlap (`src` is a queue's slice, `dst` the pool's stack).
+    unsafe {
+        std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr() as *mut u32, src.len());
     }
 }
 
