@@ -79,13 +79,14 @@ impl RxWriteBack {
         self.hi as u32 & regs::RXD_STAT_TS != 0
     }
 
-    /// The two words of a write-back (what the NIC, or the simulator,
-    /// writes; DD and EOP set).
-    pub fn encode(len: u16, rss_hash: u32, rss_type: u8, extra_status: u32) -> RxWriteBack {
+    /// A write-back from its fields (7.1.6.2), as the NIC (or the
+    /// simulator) writes it: `info` the RSS type (bits 3:0) and packet type
+    /// (bits 16:4) of word 0, the RSS hash, the extended status and errors
+    /// (with DD, EOP, TS) and the length of word 1.
+    pub fn new(info: u32, rss_hash: u32, status: u32, len: u16) -> RxWriteBack {
         RxWriteBack {
-            lo: u64::from(rss_hash) << 32 | u64::from(rss_type & 0xF),
-            hi: u64::from(len) << 32
-                | u64::from(regs::RXD_STAT_DD | regs::RXD_STAT_EOP | extra_status),
+            lo: u64::from(rss_hash) << 32 | u64::from(info),
+            hi: u64::from(len) << 32 | u64::from(status),
         }
     }
 }
@@ -289,7 +290,8 @@ mod tests {
 
     #[test]
     fn write_back_fields_decode_what_encode_wrote() {
-        let wb = RxWriteBack::encode(1514, 0xDEAD_BEEF, 7, regs::RXD_STAT_TS);
+        let done = regs::RXD_STAT_DD | regs::RXD_STAT_EOP;
+        let wb = RxWriteBack::new(7, 0xDEAD_BEEF, done | regs::RXD_STAT_TS, 1514);
         assert!(wb.eop() && wb.timestamped());
         assert_eq!(wb.len_and_status() >> 16, 1514);
         assert_eq!(wb.len_and_status() & 1, 1, "STAT.TS at bit 0");
@@ -298,7 +300,7 @@ mod tests {
             (1514, 0xDEAD_BEEF, 7)
         );
         assert_ne!(wb.hi as u32 & regs::RXD_STAT_DD, 0);
-        let plain = RxWriteBack::encode(60, 0, 0, 0);
+        let plain = RxWriteBack::new(0, 0, done, 60);
         assert!(!plain.timestamped());
     }
 

@@ -8,6 +8,7 @@ use crate::iommu::Translator;
 use crate::port::Port;
 use crate::rss;
 use crate::wire::WireFrame;
+use driver::desc::RxWriteBack;
 use driver::regs;
 
 /// Frames moved from the packet buffer to host memory per port and pass.
@@ -310,8 +311,8 @@ fn write_back(e: &RxEntry, advanced: bool, last: bool, len: usize) -> [u64; 2] {
             status |= regs::RXD_STAT_TS;
         }
     }
-    let lo = u64::from(e.rss_type | e.packet_type) | (u64::from(e.hash) << 32);
-    [lo, u64::from(status) | (len << 32)]
+    let wb = RxWriteBack::new(e.rss_type | e.packet_type, e.hash, status, len as u16);
+    [wb.lo, wb.hi]
 }
 
 /// An 802.3 length field (EtherType < 0x600) that disagrees with the frame
