@@ -23,14 +23,15 @@ pub const DEFAULT_BUF_SIZE: usize = 2048;
 pub struct Mempool {
     /// The memory the buffers live in; it goes when the pool goes.
     _region: DmaRegion,
-    /// Start of the region, and log2 of the buffer size: buffer `i` is at
-    /// `base + (i << shift)`.
-    base: NonNull<u8>,
+    /// log2 of the buffer size.
     shift: u32,
     count: u32,
     /// The bus address of every buffer, computed once (the sysfs backend's
     /// pages are not contiguous).
     bus: Box<[u64]>,
+    /// The virtual address of every buffer: one load in the receive loop
+    /// instead of a shift by the buffer size and an add.
+    virt: Box<[NonNull<u8>]>,
     /// The free stack: `stack[..top]` are free buffer indices. Cells, not a
     /// `RefCell<Vec>`: the pool is single-threaded and no borrow of the
     /// stack outlives a call, so there is nothing to check at run time.
@@ -69,11 +70,15 @@ impl Mempool {
         let bus = (0..count as usize)
             .map(|i| region.bus_addr(i * buf_size))
             .collect();
+        // SAFETY: i < count, so the offset is inside the region.
+        let virt = (0..count as usize)
+            .map(|i| unsafe { base.add(i * buf_size) })
+            .collect();
         Ok(Mempool {
-            base,
             shift: buf_size.trailing_zeros(),
             count,
             bus,
+            virt,
             stack: (0..count).rev().map(Cell::new).collect(),
             top: Cell::new(count),
             _region: region,
@@ -170,9 +175,9 @@ impl Mempool {
     #[inline]
     pub(crate) fn view(&self) -> PoolView<'_> {
         PoolView {
-            base: self.base,
-            shift: self.shift,
             bus: &self.bus,
+            virt: &self.virt,
+            max_meta: (1u32 << self.shift << META_LEN_SHIFT) | (0xFFFF & !FLAG_TIMESTAMP),
         }
     }
 }
@@ -180,9 +185,12 @@ impl Mempool {
 /// Buffer addresses of a [`Mempool`] (see [`Mempool::view`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PoolView<'p> {
-    base: NonNull<u8>,
-    shift: u32,
     bus: &'p [u64],
+    virt: &'p [NonNull<u8>],
+    /// The largest `Packet::meta` a buffer holds: the buffer size as the
+    /// length, and every status bit but STAT.TS (a write-back with every
+    /// status and error bit set, or a longer length, ends up here).
+    max_meta: u32,
 }
 
 impl PoolView<'_> {
@@ -198,17 +206,9 @@ impl PoolView<'_> {
     /// The start of buffer `idx`, an index this pool handed out.
     #[inline]
     pub(crate) fn buf(self, idx: u32) -> NonNull<u8> {
-        // SAFETY: indices handed out by the pool are below its count, so
-        // the offset stays inside the region (which is not at address 0).
-        unsafe { self.base.add((idx as usize) << self.shift) }
-    }
-
-    /// The largest `Packet::meta` a buffer holds: the buffer size as the
-    /// length, and every status bit but STAT.TS (a write-back with every
-    /// status and error bit set, or a longer length, ends up here).
-    #[inline]
-    fn max_meta(self) -> u32 {
-        (1u32 << self.shift << META_LEN_SHIFT) | (0xFFFF & !FLAG_TIMESTAMP)
+        debug_assert!((idx as usize) < self.virt.len());
+        // SAFETY: as in `bus_addr`: `virt` has count entries.
+        unsafe { *self.virt.get_unchecked(idx as usize) }
     }
 }
 
@@ -370,27 +370,28 @@ impl<'a> Packet<'a> {
             idx,
             // A length above the buffer size becomes the buffer size (with
             // the flags cleared: max_meta has STAT.TS clear).
-            meta: wb.len_and_status().min(view.max_meta()),
+            meta: wb.len_and_status().min(view.max_meta),
         }
     }
 
-    /// Appends `n` packets, `make(k)` for `k` in `0..n`, to `out` with one
-    /// capacity check for all of them.
+    /// Appends the packets of `batch` (an exact-size iterator) to `out`
+    /// with one capacity check for all of them.
     #[inline(always)]
     pub(crate) fn push_batch(
         out: &mut Vec<Packet<'a>>,
-        n: usize,
-        mut make: impl FnMut(usize) -> Packet<'a>,
+        batch: impl ExactSizeIterator<Item = Packet<'a>>,
     ) {
+        let n = batch.len();
         out.reserve(n);
-        let spare = &mut out.spare_capacity_mut()[..n];
-        for (k, slot) in spare.iter_mut().enumerate() {
-            slot.write(make(k));
+        let mut written = 0;
+        for (slot, p) in out.spare_capacity_mut()[..n].iter_mut().zip(batch) {
+            slot.write(p);
+            written += 1;
         }
-        // SAFETY: the `n` slots after the length were written above (a
-        // panic in `make` leaves the length as it was: the packets written
-        // are leaked, never used twice).
-        unsafe { out.set_len(out.len() + n) };
+        // SAFETY: the `written` slots after the length were written above
+        // (a panic in the iterator leaves the length as it was: the packets
+        // written are leaked, never used twice).
+        unsafe { out.set_len(out.len() + written) };
     }
 
     /// The buffer: its pool and index.

@@ -213,18 +213,22 @@ impl<'a> RxQueue<'a> {
             let descs = ring_ref.run(i, n as u32);
             let bufs = &mut self.bufs[i as usize..i as usize + n];
             let mut sum = 0;
-            Packet::push_batch(out, n, |k| {
-                let d = &descs[k];
-                let wb = d.written_back();
-                let fresh = fresh[k].get();
-                let idx = std::mem::replace(&mut bufs[k], fresh);
-                d.rx_arm(view.bus_addr(fresh));
-                let buf = view.buf(idx);
-                mempool::prefetch(buf);
-                let p = Packet::received(pool, view, idx, buf, wb);
-                sum += p.len() as u64;
-                p
-            });
+            let batch = descs
+                .iter()
+                .zip(bufs.iter_mut())
+                .zip(fresh)
+                .map(|((d, slot), fresh)| {
+                    let wb = d.written_back();
+                    let fresh = fresh.get();
+                    let idx = std::mem::replace(slot, fresh);
+                    d.rx_arm(view.bus_addr(fresh));
+                    let buf = view.buf(idx);
+                    mempool::prefetch(buf);
+                    let p = Packet::received(pool, view, idx, buf, wb);
+                    sum += p.len() as u64;
+                    p
+                });
+            Packet::push_batch(out, batch);
             bytes += sum;
             received += n;
             i = (i + n as u32) & mask;

@@ -226,12 +226,18 @@ impl<'a> TxQueue<'a> {
         let pools = &mut self.pools[at..at + run.len()];
         let idxs = &mut self.idxs[at..at + run.len()];
         let (mut bytes, mut foreign) = (0, 0);
+        let home_view = home.view();
         for (((d, pool_slot), idx_slot), p) in descs.iter().zip(pools).zip(idxs).zip(run) {
             let len = p.len() as u16;
             bytes += u64::from(len);
             let (pool, idx) = p.parts();
-            foreign += u32::from(!std::ptr::eq(pool, home));
-            d.tx_write(pool.bus_addr(idx), desc::tx_data(len, p.timestamped()));
+            let bus = if std::ptr::eq(pool, home) {
+                home_view.bus_addr(idx)
+            } else {
+                foreign += 1;
+                pool.bus_addr(idx)
+            };
+            d.tx_write(bus, desc::tx_data(len, p.timestamped()));
             *pool_slot = Some(pool);
             *idx_slot = idx;
         }
