@@ -220,14 +220,6 @@ impl Ring {
         unsafe { std::slice::from_raw_parts(self.base.as_ptr().add(from as usize), len as usize) }
     }
 
-    /// How many descriptors from `from` on (at most `max`, not past the
-    /// end of the ring) hold a whole received frame each (DD and EOP), in
-    /// a row.
-    #[inline]
-    pub fn rx_frames_ready(&self, from: u32, max: u32) -> u32 {
-        frames_ready(self.run(from, max.min(self.size() - from)))
-    }
-
     /// A copyable handle on the ring for hot loops: its base and mask
     /// stay in registers, where a `&Ring` would be reloaded after every
     /// descriptor store.
@@ -241,9 +233,11 @@ impl Ring {
     }
 }
 
-/// The leading descriptors of `run` that hold a whole frame each.
+/// How many of the leading descriptors of `run` hold a whole received
+/// frame each (DD and EOP), in a row. Four at a time: one test for four
+/// write-backs while they keep coming.
 #[inline]
-fn frames_ready(run: &[Desc]) -> u32 {
+pub fn rx_frames_ready(run: &[Desc]) -> usize {
     const DONE: u64 = (regs::RXD_STAT_DD | regs::RXD_STAT_EOP) as u64;
     // Acquire on every load: the data of each counted frame must be
     // visible before the frame is used.
@@ -262,7 +256,7 @@ fn frames_ready(run: &[Desc]) -> u32 {
         }
         n += 1;
     }
-    n as u32
+    n
 }
 
 /// A borrowed, copyable view of a [`Ring`] (see [`Ring::view`]).

@@ -5,7 +5,7 @@
 //! owns one buffer of the caller's [`Mempool`]; a received buffer is handed
 //! to the app as a [`Packet`] and replaced by a fresh one from the pool.
 
-use crate::desc::Ring;
+use crate::desc::{self, Ring};
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::HUGE_PAGE;
@@ -196,10 +196,11 @@ impl<'a> RxQueue<'a> {
             // Count the complete one-descriptor frames ready in a row, up to
             // the end of the ring (a wrap is the next round).
             let run_max = (max - received).min((mask + 1 - i) as usize);
+            let run = ring_ref.run(i, run_max as u32);
             let ready = if self.discarding {
                 0
             } else {
-                ring_ref.rx_frames_ready(i, run_max as u32) as usize
+                desc::rx_frames_ready(run)
             };
             // Hand them out, re-arming each descriptor with a buffer taken
             // from the pool in one step. Descriptors, their buffers and the
@@ -210,7 +211,7 @@ impl<'a> RxQueue<'a> {
                 self.counters.pool_empty += 1;
             }
             let n = fresh.len();
-            let descs = ring_ref.run(i, n as u32);
+            let descs = &run[..n];
             let bufs = &mut self.bufs[i as usize..i as usize + n];
             let mut sum = 0;
             let batch = descs

@@ -5,6 +5,7 @@ use clap::Parser;
 use driver::{RssConfig, RssKey};
 use std::path::PathBuf;
 use std::time::Duration;
+use worker::App;
 use worker::Idle;
 
 /// The most workers: the 82599 spreads RSS over at most 16 queues.

@@ -27,7 +27,7 @@ pub fn worker_child(spec: &WorkerSpec, devices: &[Device], app: &str) -> i32 {
         log::error!("worker {}: unknown app {app:?}", spec.index);
         return 2;
     };
-    match worker::run(spec, devices, app.as_mut()) {
+    match worker::run(spec, devices, &mut app) {
         Ok(()) => 0,
         Err(e) => {
             log::error!("worker {}: {e}", spec.index);

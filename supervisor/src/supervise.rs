@@ -147,7 +147,7 @@ impl Supervisor {
                 stopper.request_stop(true);
             });
         }
-        worker::run(&spec, &self.devices, app.as_mut())?;
+        worker::run(&spec, &self.devices, &mut app)?;
         self.finish()
     }
 

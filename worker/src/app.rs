@@ -37,7 +37,7 @@ impl<'a, 'b> Outputs<'a, 'b> {
     /// Queues every packet of `packets` for port `port`, in order, leaving
     /// `packets` empty: one copy of the batch instead of a move per packet.
     /// A port the worker does not have frees them and returns false.
-    #[inline]
+    #[inline(always)]
     pub fn send_all(&mut self, port: usize, packets: &mut Vec<Packet<'a>>) -> bool {
         match self.batches.get_mut(port) {
             // An empty batch (the common case) takes the packets' vector

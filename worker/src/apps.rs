@@ -7,12 +7,57 @@ use driver::Packet;
 pub const NAMES: [&str; 3] = ["forward", "reflect", "sink"];
 
 /// The built-in app called `name`.
-pub fn by_name(name: &str) -> Option<Box<dyn App>> {
+pub fn by_name(name: &str) -> Option<BuiltIn> {
     match name {
-        "forward" => Some(Box::new(Forward)),
-        "reflect" => Some(Box::new(Reflect)),
-        "sink" => Some(Box::new(Sink)),
+        "forward" => Some(BuiltIn::Forward(Forward)),
+        "reflect" => Some(BuiltIn::Reflect(Reflect)),
+        "sink" => Some(BuiltIn::Sink(Sink)),
         _ => None,
+    }
+}
+
+/// One of the built-in apps, dispatched with a `match` per batch rather
+/// than through a trait object: the worker's loop is compiled for this
+/// type, so the app's code is inlined into it.
+#[derive(Debug)]
+pub enum BuiltIn {
+    /// [`Forward`].
+    Forward(Forward),
+    /// [`Reflect`].
+    Reflect(Reflect),
+    /// [`Sink`].
+    Sink(Sink),
+}
+
+impl App for BuiltIn {
+    fn name(&self) -> &'static str {
+        match self {
+            BuiltIn::Forward(a) => a.name(),
+            BuiltIn::Reflect(a) => a.name(),
+            BuiltIn::Sink(a) => a.name(),
+        }
+    }
+
+    fn ports(&self) -> usize {
+        match self {
+            BuiltIn::Forward(a) => a.ports(),
+            BuiltIn::Reflect(a) => a.ports(),
+            BuiltIn::Sink(a) => a.ports(),
+        }
+    }
+
+    #[inline]
+    fn process<'a>(
+        &mut self,
+        port: usize,
+        packets: &mut Vec<Packet<'a>>,
+        out: &mut Outputs<'a, '_>,
+    ) {
+        match self {
+            BuiltIn::Forward(a) => a.process(port, packets, out),
+            BuiltIn::Reflect(a) => a.process(port, packets, out),
+            BuiltIn::Sink(a) => a.process(port, packets, out),
+        }
     }
 }
 
@@ -32,6 +77,7 @@ impl App for Forward {
         2
     }
 
+    #[inline]
     fn process<'a>(
         &mut self,
         port: usize,
@@ -64,6 +110,7 @@ impl App for Reflect {
         1
     }
 
+    #[inline]
     fn process<'a>(
         &mut self,
         port: usize,
@@ -93,6 +140,7 @@ impl App for Sink {
         1
     }
 
+    #[inline]
     fn process<'a>(
         &mut self,
         _port: usize,

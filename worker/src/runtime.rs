@@ -331,6 +331,13 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         c
     }
 
+    /// Sets how many TSC cycles pass between two publications (default:
+    /// a millisecond's worth). Benchmarks that run the loop under valgrind,
+    /// where a millisecond passes in every iteration, set it high.
+    pub fn set_publish_interval(&mut self, cycles: u64) {
+        self.publish_every = cycles.max(1);
+    }
+
     /// Publishes the counters in the stats file now.
     pub fn publish(&mut self) {
         self.file.publish(&self.counters());
