@@ -150,6 +150,31 @@ fn child(exe: &Path, args: &[String]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The CPUs to pin N harnesses to: one hardware thread of every physical
+/// core first, their siblings (hyper-threads, which share the core) only
+/// after, so that "N workers" means N cores where the machine has them.
+/// Returns (cpu, shares its core with an earlier one).
+fn core_order(cpus: usize) -> Vec<(usize, bool)> {
+    let first_sibling = |cpu: usize| -> usize {
+        std::fs::read_to_string(format!(
+            "/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list"
+        ))
+        .ok()
+        .and_then(|l| {
+            l.trim()
+                .split([',', '-'])
+                .next()
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(cpu)
+    };
+    let (mut firsts, mut others): (Vec<usize>, Vec<usize>) =
+        (0..cpus).partition(|&c| first_sibling(c) == c);
+    let mut order: Vec<(usize, bool)> = firsts.drain(..).map(|c| (c, false)).collect();
+    order.extend(others.drain(..).map(|c| (c, true)));
+    order
+}
+
 /// Section 3a: the worker code scaling on its own. N cost harnesses run
 /// at once, each pinned to its own core with its own inline simulator
 /// (nothing shared but the machine), forwarding at batch 32: shared
@@ -165,16 +190,17 @@ fn harness_scaling(dir: &Path, quick: bool) -> Result<Vec<(f64, f64)>, String> {
     }
     let mut table = Table::new(
         "Scaling of the worker code: N forward harnesses at once (batch 32), each pinned to its own core with its own inline simulator",
-        &["workers", "worker", "core", "cycles/pkt (median)", "Mpps per core at that cost"],
+        &["workers", "worker", "cpu", "cycles/pkt (median)", "Mpps per core at that cost"],
     );
     let hz = driver::tsc::hz(std::time::Duration::from_millis(50)) as f64;
+    let order = core_order(cores);
     let mut medians = Vec::new();
     for &n in &counts {
         let children: Vec<_> = (0..n)
             .map(|k| {
                 Command::new(&exe)
                     .args(["one", "fwd", "32", &runs.to_string(), &packets.to_string()])
-                    .arg((k % cores).to_string())
+                    .arg(order[k % cores].0.to_string())
                     .stdout(Stdio::piped())
                     .stderr(Stdio::null())
                     .spawn()
@@ -197,10 +223,15 @@ fn harness_scaling(dir: &Path, quick: bool) -> Result<Vec<(f64, f64)>, String> {
             } else {
                 n.to_string()
             };
+            let (cpu, sibling) = order[k % cores];
             table.row(vec![
                 label,
                 k.to_string(),
-                (k % cores).to_string(),
+                if sibling {
+                    format!("{cpu} (hyper-thread of a used core)")
+                } else {
+                    cpu.to_string()
+                },
                 report::fixed(median, 1),
                 report::fixed(median.map(|c| hz / c / 1e6), 1),
             ]);
