@@ -18,8 +18,11 @@
 //!   `null` in JSON); a file older than [`PORT_STALE_NS`] is no longer being
 //!   updated (supervisor gone), so its rates are 0.
 //! - Cycles per packet is `busy_cycles / rx_packets` over the worker's whole
-//!   life (TSC cycles of polls that returned packets per received packet);
-//!   unknown while no packet has been received.
+//!   life (TSC cycles of polls that returned packets per received packet;
+//!   time spent waiting, yielding or sleeping is idle, never busy). Busy %
+//!   is `busy / (busy + idle)` over the interval between two samples (over
+//!   the worker's life with one sample). Cycles per packet are unknown while
+//!   no packet has been received.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
