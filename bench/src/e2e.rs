@@ -277,13 +277,9 @@ pub fn tables(dir: &Path, quick: bool) -> Result<Vec<Run>, String> {
     }
     // The simulator's thread and pktgen need a core each besides the
     // workers: a row with fewer cores than that is oversubscribed.
-    let label = |n: usize| {
-        if n + 2 > cores {
-            format!("{n} (oversubscribed)")
-        } else {
-            n.to_string()
-        }
-    };
+    // The simulator's thread and pktgen need a core each besides the
+    // workers: a row with fewer cores than that is oversubscribed.
+    let label = |n: usize| report::workers_label(n, n + 2 > cores);
     let mut e2e = Table::new(
         "End to end: ixy-sim (line rate lifted) -> ixy-supervisor --app forward -> ixy-sim, 64-byte frames, 1024 flows, both directions",
         &["workers", "Mpps total", "Mpps per worker", "worker busy %", "limited by"],

@@ -134,6 +134,17 @@ fn parse_samples(text: &str) -> Vec<cost::Sample> {
         .collect()
 }
 
+/// Cycles per packet of each run that timed packets, sorted.
+fn cycles_per_packet(samples: &[cost::Sample]) -> Vec<f64> {
+    let mut per: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.packets > 0)
+        .map(|s| s.cycles as f64 / s.packets as f64)
+        .collect();
+    per.sort_by(f64::total_cmp);
+    per
+}
+
 fn child(exe: &Path, args: &[String]) -> Result<String, String> {
     let out = Command::new(exe)
         .args(args)
@@ -211,18 +222,9 @@ fn harness_scaling(dir: &Path, quick: bool) -> Result<Vec<(f64, f64)>, String> {
         for (k, c) in children.into_iter().enumerate() {
             let out = c.wait_with_output().map_err(|e| e.to_string())?;
             let text = String::from_utf8_lossy(&out.stdout);
-            let mut per: Vec<f64> = parse_samples(&text)
-                .iter()
-                .filter(|s| s.packets > 0)
-                .map(|s| s.cycles as f64 / s.packets as f64)
-                .collect();
-            per.sort_by(f64::total_cmp);
+            let per = cycles_per_packet(&parse_samples(&text));
             let median = report::median(&per);
-            let label = if n > cores {
-                format!("{n} (oversubscribed)")
-            } else {
-                n.to_string()
-            };
+            let label = report::workers_label(n, n > cores);
             let (cpu, sibling) = order[k % cores];
             table.row(vec![
                 label,
@@ -278,13 +280,7 @@ fn cost_tables(dir: &Path, quick: bool) -> Result<(), String> {
                     packets.to_string(),
                 ]
             };
-            let samples = parse_samples(&child(&exe, &args(runs, packets))?);
-            let mut per: Vec<f64> = samples
-                .iter()
-                .filter(|s| s.packets > 0)
-                .map(|s| s.cycles as f64 / s.packets as f64)
-                .collect();
-            per.sort_by(f64::total_cmp);
+            let per = cycles_per_packet(&parse_samples(&child(&exe, &args(runs, packets))?));
             let median = report::median(&per);
             let min = per.first().copied();
             let instr = if valgrind {

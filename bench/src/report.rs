@@ -94,6 +94,16 @@ pub fn fixed(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
+/// A row label for `n` workers, marked when they share cores with each
+/// other or with the simulator and the load generator.
+pub fn workers_label(n: usize, oversubscribed: bool) -> String {
+    if oversubscribed {
+        format!("{n} (oversubscribed)")
+    } else {
+        n.to_string()
+    }
+}
+
 /// One line naming the machine: CPU model, cores, TSC frequency.
 pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
