@@ -183,6 +183,7 @@ impl<'a> RxQueue<'a> {
         self.ring.at(self.next).rx_done().is_some()
     }
 
+    #[inline(always)]
     fn receive(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
         let ring_ref = &self.ring;
         let (ring, mask) = (ring_ref.view(), ring_ref.size() - 1);

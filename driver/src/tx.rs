@@ -177,6 +177,7 @@ impl<'a> TxQueue<'a> {
     /// Sends as many packets from the front of `pkts` as the ring takes,
     /// removing them from `pkts`; returns how many. The unsent ones stay
     /// (the caller retries or drops them). One TDT write per call.
+    #[inline(always)]
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
         // Clean in whole batches: at most CLEAN_BATCH (or half the ring)
         // completed descriptors wait for the next call.
