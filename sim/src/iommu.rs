@@ -223,6 +223,11 @@ pub struct Translator {
     generation: Option<u64>,
     regions: Vec<Region>,
     last: usize,
+    /// Entries whose file could not be mapped, why, and whether a DMA
+    /// there has been reported: a driver may delete a region's file while
+    /// unmapping it (`sim/README.md` 4.4), which is no fault until a DMA
+    /// actually goes there.
+    unmappable: Vec<(Entry, String, bool)>,
 }
 
 /// A mapped entry and the identity (device, inode) of the file it maps,
@@ -248,6 +253,7 @@ impl Translator {
             generation: None,
             regions: Vec::new(),
             last: 0,
+            unmappable: Vec::new(),
         }
     }
 
@@ -262,6 +268,7 @@ impl Translator {
         let entries = table.entries();
         // Keep mappings of entries that are still there; map new ones.
         let mut old = std::mem::take(&mut self.regions);
+        self.unmappable.clear();
         for entry in entries {
             let file = file_id(&entry.path);
             if let Some(pos) = old
@@ -271,35 +278,66 @@ impl Translator {
                 self.regions.push(old.swap_remove(pos));
                 continue;
             }
-            let Ok(len) = usize::try_from(entry.len) else {
-                log::warn!(
-                    "IOMMU entry {} at {:#x}: length too large",
-                    entry.slot,
-                    entry.iova
-                );
-                continue;
-            };
-            match (Mapping::open(&entry.path, entry.file_offset, len), file) {
+            let mapped = usize::try_from(entry.len)
+                .map_err(|_| "length too large".to_string())
+                .and_then(|len| {
+                    Mapping::open(&entry.path, entry.file_offset, len).map_err(|e| e.to_string())
+                });
+            match (mapped, file) {
                 (Ok(map), Some(file)) => self.regions.push(Region { entry, file, map }),
-                (Err(e), _) => log::warn!(
-                    "IOMMU entry {} at {:#x}: cannot map {}: {e}; DMA there will fault",
-                    entry.slot,
-                    entry.iova,
-                    entry.path.display()
-                ),
-                (Ok(_), None) => log::warn!(
-                    "IOMMU entry {} at {:#x}: backing file vanished",
-                    entry.slot,
-                    entry.iova
-                ),
+                (Err(why), _) => self.unmap_later(entry, why),
+                (Ok(_), None) => self.unmap_later(entry, "the backing file vanished".into()),
             }
         }
         self.regions.sort_by_key(|r| r.entry.iova);
         self.last = 0;
     }
 
+    /// Notes an entry that cannot be mapped now: silent until a DMA goes
+    /// there (see `unmappable`).
+    fn unmap_later(&mut self, entry: Entry, why: String) {
+        log::debug!(
+            "IOMMU entry {} at {:#x}: {} not mapped ({why}); a DMA there will fault",
+            entry.slot,
+            entry.iova,
+            entry.path.display()
+        );
+        self.unmappable.push((entry, why, false));
+    }
+
     /// The mapping and offset holding `len` bytes at `iova`, if one does.
     fn find(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
+        let found = self.lookup(iova, len);
+        if found.is_none() {
+            self.explain_fault(iova);
+        }
+        found.map(|idx| {
+            let r = &self.regions[idx];
+            (&r.map, (iova - r.entry.iova) as usize)
+        })
+    }
+
+    /// Says once per entry why a DMA into an entry that could not be
+    /// mapped faults (the DMA site reports the fault itself).
+    fn explain_fault(&mut self, iova: u64) {
+        let hit = self
+            .unmappable
+            .iter_mut()
+            .find(|(e, _, _)| iova >= e.iova && iova - e.iova < e.len);
+        if let Some((entry, why, reported)) = hit {
+            if !std::mem::replace(reported, true) {
+                log::warn!(
+                    "IOMMU entry {} at {:#x}: DMA to {iova:#x} faults: {} could not be mapped ({why})",
+                    entry.slot,
+                    entry.iova,
+                    entry.path.display()
+                );
+            }
+        }
+    }
+
+    /// The index of the region holding `len` bytes at `iova`.
+    fn lookup(&mut self, iova: u64, len: usize) -> Option<usize> {
         self.refresh();
         let fits = |e: &Entry| {
             iova >= e.iova
@@ -317,8 +355,7 @@ impl Translator {
             }
             self.last = idx;
         }
-        let r = &self.regions[self.last];
-        Some((&r.map, (iova - r.entry.iova) as usize))
+        Some(self.last)
     }
 
     /// DMA read; false is an IOMMU fault.
