@@ -221,6 +221,9 @@ impl Port {
             u32::from(u16::from_le_bytes([m[4], m[5]])) | regs::RAH_AV,
         );
         r.write(regs::CTRL, 0);
+        // 8.2.3.1.2: GIO master enable reads 1 while CTRL's master disable
+        // is clear (set again by `control` when it changes).
+        r.set_bits(regs::STATUS, regs::STATUS_GIO_MASTER_ENABLE);
         self.resetting_until = None;
         self.an_done_at = Some(now_ps + self.timing.link_ps);
     }
@@ -259,6 +262,26 @@ impl Port {
         self.regs.set_bits(regs::EICR, regs::EICR_LSC);
     }
 
+    /// STATUS.GIO master enable (8.2.3.1.2) follows CTRL.PCIe master
+    /// disable (8.2.3.1.1): the model has no master requests pending, so
+    /// the status clears as soon as the disable is set. (The model does not
+    /// stop its DMA for it: `sim/README.md` 6.) Returns true on a change.
+    fn gio_master_status(&self, ctrl: u32) -> bool {
+        let enabled = ctrl & regs::CTRL_PCIE_MASTER_DISABLE == 0;
+        let status = self.regs.read(regs::STATUS);
+        if (status & regs::STATUS_GIO_MASTER_ENABLE != 0) == enabled {
+            return false;
+        }
+        if enabled {
+            self.regs
+                .set_bits(regs::STATUS, regs::STATUS_GIO_MASTER_ENABLE);
+        } else {
+            self.regs
+                .clear_bits(regs::STATUS, regs::STATUS_GIO_MASTER_ENABLE);
+        }
+        true
+    }
+
     /// Handles register writes that need the device to act. Returns true
     /// when something changed.
     pub fn control(&mut self, now_ps: u64, busy: bool) -> bool {
@@ -281,7 +304,7 @@ impl Port {
             self.start_reset(now_ps);
             return true;
         }
-        let mut changed = false;
+        let mut changed = self.gio_master_status(ctrl);
         if ctrl & regs::CTRL_LRST != 0 {
             self.regs.clear_bits(regs::CTRL, regs::CTRL_LRST);
             self.restart_an(now_ps);

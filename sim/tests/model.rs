@@ -55,6 +55,32 @@ fn reset_handshake_restores_defaults_and_disables_queues() {
 }
 
 #[test]
+fn gio_master_enable_reads_1_on_a_live_device_and_follows_master_disable() {
+    // 8.2.3.1.2: drivers (Linux's ixgbe_disable_pcie_master) set CTRL's
+    // master disable and poll STATUS.GIO until it reads 0.
+    let f = fixture("gio", |_| {});
+    let bar = &f.dut;
+    assert_ne!(
+        bar.read(regs::STATUS) & regs::STATUS_GIO_MASTER_ENABLE,
+        0,
+        "a live device has bus mastering enabled"
+    );
+    bar.write(regs::CTRL, regs::CTRL_PCIE_MASTER_DISABLE);
+    assert!(wait_for(WAIT, || bar.read(regs::STATUS)
+        & regs::STATUS_GIO_MASTER_ENABLE
+        == 0));
+    bar.write(regs::CTRL, 0);
+    assert!(wait_for(WAIT, || bar.read(regs::STATUS)
+        & regs::STATUS_GIO_MASTER_ENABLE
+        != 0));
+    assert_ne!(
+        bar.read(regs::STATUS) & regs::STATUS_LU,
+        0,
+        "the link stayed up"
+    );
+}
+
+#[test]
 fn link_comes_up_after_autoneg_and_follows_the_cable() {
     let f = fixture("link", |c| c.link_delay = Duration::from_millis(200));
     let (dut, tester) = (&f.dut, &f.tester);
