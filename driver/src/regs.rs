@@ -166,6 +166,32 @@ pub const RXCSUM: u32 = 0x05000;
 
 /// Filter Control Register (8.2.3.7.1).
 pub const FCTRL: u32 = 0x05080;
+/// Multicast control: filter enable and which address bits index the MTA
+/// (8.2.3.7.3).
+pub const MCSTCTRL: u32 = 0x05090;
+/// MCSTCTRL: the MO field, bits 1:0 (0: address bits 47:36, 1: 46:35,
+/// 2: 45:34, 3: 43:32).
+pub const MCSTCTRL_MO_MASK: u32 = 0x3;
+/// MCSTCTRL: multicast filter enable (8.2.3.7.3).
+pub const MCSTCTRL_MFE: u32 = 1 << 2;
+
+/// Multicast table array `n` (0..127), 4096 bits in all (8.2.3.7.2).
+pub const fn mta(n: u32) -> u32 {
+    0x05200 + 4 * n
+}
+
+/// The 12-bit multicast table index of destination address `mac` for the
+/// MO field `mo` of MCSTCTRL (7.1.1.1.2): bit `index % 32` of MTA(`index / 32`).
+pub const fn mta_index(mac: [u8; 6], mo: u32) -> u32 {
+    let (b4, b5) = (mac[4] as u32, mac[5] as u32);
+    let v = match mo & MCSTCTRL_MO_MASK {
+        0 => (b4 >> 4) | (b5 << 4),
+        1 => (b4 >> 3) | (b5 << 5),
+        2 => (b4 >> 2) | (b5 << 6),
+        _ => b4 | (b5 << 8),
+    };
+    v & 0xFFF
+}
 /// FCTRL: store bad packets (8.2.3.7.1).
 pub const FCTRL_SBP: u32 = 1 << 1;
 /// FCTRL: multicast promiscuous enable (8.2.3.7.1).
@@ -681,6 +707,17 @@ mod tests {
         assert_eq!(srrctl(16), 0x01414);
         assert_eq!(tdt(2), 0x06098);
         assert_eq!(txdctl(127), 0x06000 + 127 * 0x40 + 0x28);
+    }
+
+    #[test]
+    fn multicast_table_index_uses_the_address_bits_mo_selects() {
+        // Address 01:AA:00:12:34:56: bits 47:36, 46:35, 45:34, 43:32.
+        let mac = [0x01, 0xAA, 0x00, 0x12, 0x34, 0x56];
+        assert_eq!(mta_index(mac, 0), 0x563);
+        assert_eq!(mta_index(mac, 1), 0xAC6);
+        assert_eq!(mta_index(mac, 2), 0x58D);
+        assert_eq!(mta_index(mac, 3), 0x634);
+        assert_eq!((mta(0), mta(127), MCSTCTRL), (0x05200, 0x053FC, 0x05090));
     }
 
     #[test]

@@ -108,14 +108,23 @@ impl Port {
     }
 
     /// Unicast: RAL/RAH entries with AV, or FCTRL.UPE; broadcast: FCTRL.BAM;
-    /// multicast: FCTRL.MPE (7.1.1.1; the multicast table is not modelled).
+    /// multicast: FCTRL.MPE, or MCSTCTRL.MFE and the frame's bit in the
+    /// multicast table (7.1.1.1, 7.1.1.1.2).
     fn address_filter(&self, dst: &[u8; 6]) -> bool {
         let fctrl = self.regs.read(regs::FCTRL);
         if *dst == [0xFF; 6] {
             return fctrl & regs::FCTRL_BAM != 0;
         }
         if dst[0] & 1 != 0 {
-            return fctrl & regs::FCTRL_MPE != 0;
+            if fctrl & regs::FCTRL_MPE != 0 {
+                return true;
+            }
+            let mcstctrl = self.regs.read(regs::MCSTCTRL);
+            if mcstctrl & regs::MCSTCTRL_MFE == 0 {
+                return false;
+            }
+            let index = regs::mta_index(*dst, mcstctrl);
+            return self.regs.read(regs::mta(index / 32)) & (1 << (index % 32)) != 0;
         }
         if fctrl & regs::FCTRL_UPE != 0 {
             return true;

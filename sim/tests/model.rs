@@ -152,6 +152,49 @@ fn frame_from_port_2_arrives_on_port_0_with_write_back() {
     assert_eq!(settled(&f.dut, regs::BPRC, 1), 1);
 }
 
+#[test]
+fn multicast_frames_pass_the_table_when_the_filter_is_enabled() {
+    // 7.1.1.1.2: with FCTRL.MPE clear, a multicast frame is accepted when
+    // MCSTCTRL.MFE is set and its bit (12 address bits chosen by MO) is set
+    // in the MTA; otherwise it is filtered.
+    let f = fixture("mta", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    let group = |mac: [u8; 6]| {
+        let mut frame = flow_frame(&f, 1, 128);
+        frame[..6].copy_from_slice(&mac);
+        frame
+    };
+    let mdns = [0x01, 0x00, 0x5E, 0x00, 0x00, 0xFB];
+    let other = [0x01, 0x00, 0x5E, 0x7F, 0x12, 0x34];
+    let filtered = |n| wait_for(WAIT, || f.dut.sim_counter(SimCounter::RxFiltered) == n);
+    // The filter off: filtered.
+    assert!(tx.send(&f.tester, &group(mdns), 0));
+    assert!(filtered(1), "no MPE, no MFE: filtered");
+    // mDNS's bit set, MO 0 (address bits 47:36), filter on.
+    let index = regs::mta_index(mdns, 0);
+    f.dut.write(regs::mta(index / 32), 1 << (index % 32));
+    f.dut.write(regs::MCSTCTRL, regs::MCSTCTRL_MFE);
+    assert!(tx.send(&f.tester, &group(mdns), 0));
+    let got = receive(&f.dut, &mut rx, 1);
+    assert_eq!(got.len(), 1, "the table lets mDNS through");
+    assert_eq!(&got[0].1[..6], &mdns);
+    assert_ne!(regs::mta_index(other, 0), index);
+    assert!(tx.send(&f.tester, &group(other), 0));
+    assert!(filtered(2), "a group whose bit is clear is filtered");
+    // Another MO picks other address bits: the same table bit no longer
+    // matches mDNS.
+    f.dut.write(regs::MCSTCTRL, regs::MCSTCTRL_MFE | 3);
+    assert_ne!(regs::mta_index(mdns, 3), index);
+    assert!(tx.send(&f.tester, &group(mdns), 0));
+    assert!(filtered(3), "MO 3 indexes another bit");
+    assert_eq!(
+        settled(&f.dut, regs::MPRC, 1),
+        1,
+        "one multicast frame received"
+    );
+}
+
 /// Programs RSS: key, RETA entry j -> queue j % queues, all hash fields.
 fn program_rss(bar: &Bar, key: &[u8; 40], queues: u32) {
     for i in 0..10 {
