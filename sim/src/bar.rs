@@ -52,7 +52,8 @@ pub enum SimCounter {
     RxLinkDown = 4,
     /// Tx descriptors the model could not interpret (bad DTYP, PAYLEN, length).
     TxMalformed = 5,
-    /// Frames transmitted while the link was down: completed and lost.
+    /// Frames lost because the link fell between their descriptor fetch and
+    /// the wire (a port with its link down fetches nothing: Tx waits).
     TxLinkDown = 6,
     /// Frames dropped on purpose by the `drop` control command.
     CableDropped = 7,

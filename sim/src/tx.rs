@@ -57,6 +57,13 @@ impl Port {
         if !self.operational() || self.regs.read(regs::DMATXCTL) & regs::DMATXCTL_TE == 0 {
             return 0;
         }
+        // With the link down the MAC sends nothing and the Tx DMA fetches
+        // nothing: descriptors stay pending (no DD, TDH still) until the
+        // link returns or the queue is disabled (Linux flushes its Tx rings
+        // in the watchdog for this reason).
+        if !self.link_up {
+            return 0;
+        }
         let n = self.tx_enabled.len();
         let (mut sent, mut idle) = (0, 0);
         while sent < TX_BUDGET && idle < n {

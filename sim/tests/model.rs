@@ -668,13 +668,52 @@ fn surprise_removal_reads_all_ones_and_stops_the_link() {
     assert!(wait_for(WAIT, || f.tester.read(regs::LINKS)
         & regs::LINKS_UP
         == 0));
-    // The tester keeps working: its frames are lost on a dead link.
+    // The tester's Tx holds its frames while its link is down.
     let mut tx = f.tx(&f.tester, 0, 16);
     assert!(tx.send(&f.tester, &flow_frame(&f, 1, 64), 0));
-    assert!(wait_for(WAIT, || f
-        .tester
-        .sim_counter(SimCounter::TxLinkDown)
-        == 1));
+    one_full_pass(&f);
+    assert_eq!(f.tester.read(regs::tdh(0)), 0, "nothing fetched");
+    assert!(!tx.idle(), "the descriptor is still pending");
+}
+
+/// Waits until the model has made at least one full pass: two control
+/// round trips (each is answered at the top of a pass).
+fn one_full_pass(f: &common::Fixture) {
+    f.lab.control("status").unwrap();
+    f.lab.control("status").unwrap();
+}
+
+#[test]
+fn tx_holds_its_descriptors_while_the_link_is_down() {
+    // Silicon stops Tx DMA while the link is down: nothing completes, nothing
+    // is lost, and the frames leave when the link returns.
+    let f = fixture("txhold", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 16);
+    f.lab.control("link 0 down").unwrap();
+    assert!(wait_for(WAIT, || f.tester.read(regs::LINKS)
+        & regs::LINKS_UP
+        == 0));
+    let frames: Vec<Vec<u8>> = (0..3).map(|i| flow_frame(&f, i, 100)).collect();
+    for frame in &frames {
+        assert!(tx.send(&f.tester, frame, 0));
+    }
+    one_full_pass(&f);
+    assert_eq!(f.tester.read(regs::tdh(0)), 0, "TDH did not move");
+    assert!(!tx.idle(), "no descriptor completed");
+    assert_eq!(
+        f.tester.sim_counter(SimCounter::TxLinkDown),
+        0,
+        "nothing lost"
+    );
+    f.lab.control("link 0 up").unwrap();
+    let got = receive(&f.dut, &mut rx, 3);
+    assert_eq!(got.len(), 3, "the held frames leave once the link is back");
+    assert!(got.iter().map(|g| &g.1).eq(frames.iter()), "in order");
+    assert!(
+        wait_for(WAIT, || tx.idle()),
+        "and their descriptors complete"
+    );
 }
 
 /// Sums reads of a clear-on-read counter until they reach `want` (or the
