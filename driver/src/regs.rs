@@ -254,6 +254,46 @@ pub const fn reta(i: u32) -> u32 {
     0x0EB00 + i * 4
 }
 
+// Aliases: registers the 82599 also decodes at their 82598-compatible
+// addresses, which Linux's ixgbe_type.h uses (the simulator keeps each pair
+// equal, `sim::alias`).
+
+/// The 82598-compatible address of RAL(i), i ≤ 15 (Linux `IXGBE_RAL`).
+pub const fn ral_alias(i: u32) -> u32 {
+    0x05400 + i * 8
+}
+
+/// The 82598-compatible address of RAH(i), i ≤ 15 (Linux `IXGBE_RAH`).
+pub const fn rah_alias(i: u32) -> u32 {
+    0x05404 + i * 8
+}
+
+/// The 82598-compatible address of MRQC (Linux `ixgbe_mrqc` on 82598).
+pub const fn mrqc_alias() -> u32 {
+    0x05818
+}
+
+/// The 82598-compatible address of RETA(i), i < 32 (Linux `IXGBE_RETA`).
+pub const fn reta_alias(i: u32) -> u32 {
+    0x05C00 + i * 4
+}
+
+/// The 82598-compatible address of RSSRK(i), i < 10 (Linux `IXGBE_RSSRK`).
+pub const fn rssrk_alias(i: u32) -> u32 {
+    0x05C80 + i * 4
+}
+
+/// The per-queue address of SRRCTL(q) for q ≤ 15, in the queue's register
+/// block (0x01014 + 0x40·q); `regs::srrctl` gives the 0x02100 one.
+pub const fn srrctl_alias(q: u32) -> u32 {
+    0x01014 + q * 0x40
+}
+
+/// The 82598-compatible address of QPTC(i), i < 16 (Linux `IXGBE_QPTC`).
+pub const fn qptc_alias(i: u32) -> u32 {
+    0x06030 + i * 0x40
+}
+
 /// EType Queue Filter `i` of 8 (8.2.3.7.21).
 pub const fn etqf(i: u32) -> u32 {
     0x05128 + i * 4
@@ -676,6 +716,7 @@ pub fn read_effect(reg: u32) -> ReadEffect {
             || in_queue_block(qbrc_h(0), 0x40)
             || in_queue_block(qprdc(0), 0x40)
             || in_queue_block(qptc(0), 4)
+            || in_queue_block(qptc_alias(0), 0x40)
             || in_queue_block(qbtc_l(0), 8)
             || in_queue_block(qbtc_h(0), 8) =>
         {
@@ -718,6 +759,14 @@ mod tests {
         assert_eq!(mta_index(mac, 2), 0x58D);
         assert_eq!(mta_index(mac, 3), 0x634);
         assert_eq!((mta(0), mta(127), MCSTCTRL), (0x05200, 0x053FC, 0x05090));
+        assert_eq!(
+            (ral_alias(0), rah_alias(15), mrqc_alias()),
+            (0x05400, 0x0547C, 0x05818)
+        );
+        assert_eq!(
+            (reta_alias(31), rssrk_alias(9), srrctl_alias(15)),
+            (0x05C7C, 0x05CA4, 0x013D4)
+        );
     }
 
     #[test]
@@ -728,6 +777,7 @@ mod tests {
         assert_eq!(read_effect(qprc(15)), ReadEffect::ClearOnRead);
         assert_eq!(read_effect(qbtc_h(3)), ReadEffect::ClearOnRead);
         assert_eq!(read_effect(qprdc(7)), ReadEffect::ClearOnRead);
+        assert_eq!(read_effect(qptc_alias(15)), ReadEffect::ClearOnRead);
         // Registers sharing the queue blocks are not counters.
         assert_eq!(read_effect(rdbal(0)), ReadEffect::None);
         assert_eq!(read_effect(rxdctl(3)), ReadEffect::None);

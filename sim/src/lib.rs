@@ -21,6 +21,7 @@
 //! assert_ne!(bar.read(driver::regs::EEC) & driver::regs::EEC_ARD, 0);
 //! ```
 
+pub mod alias;
 pub mod bar;
 pub mod clock;
 pub mod control;

@@ -2,6 +2,7 @@
 //! link, interrupt masks, queue enables and the 1588 clock. The data paths
 //! live in `rx.rs` and `tx.rs`.
 
+use crate::alias::Aliases;
 use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use crate::clock::Clock;
 use crate::rss::RssConfig;
@@ -100,6 +101,8 @@ pub struct Port {
     last_queue_scan_ps: Option<u64>,
     /// The port's 1588 clock.
     pub clock: Clock,
+    /// Registers decoded at two addresses, kept equal (`alias`).
+    aliases: Aliases,
     /// RSS configuration, re-read from the registers every pass.
     pub(crate) rss: RssConfig,
     /// The shared Rx packet buffer (7.1.3): frames waiting for DMA.
@@ -142,6 +145,7 @@ impl Port {
             eims: 0,
             last_queue_scan_ps: None,
             clock: Clock::default(),
+            aliases: Aliases::default(),
             rss: RssConfig::default(),
             rx_fifo: VecDeque::new(),
             rx_fifo_bytes: 0,
@@ -192,6 +196,7 @@ impl Port {
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
         self.clock.reset();
+        self.aliases.reset();
         self.stats = Pending::default();
         self.eims = 0;
         self.link_up = false;
@@ -317,10 +322,15 @@ impl Port {
         }
         changed |= self.interrupt_masks();
         self.clock.poll(&self.regs, now_ps);
-        self.rss = self.read_rss();
         let scan_due = self
             .last_queue_scan_ps
             .is_none_or(|t| !busy || now_ps.saturating_sub(t) >= QUEUE_SCAN_PS);
+        if scan_due {
+            // Aliased registers first: a queue enabled in this scan sees
+            // an SRRCTL written at either address.
+            changed |= self.aliases.sync(&self.regs);
+        }
+        self.rss = self.read_rss();
         if scan_due {
             self.last_queue_scan_ps = Some(now_ps);
             changed |= self.scan_queue_enables();

@@ -297,6 +297,8 @@ impl Port {
         }
         let idx = self.stat_index(regs::tqsm(q / 4), q);
         self.stats.add(regs::qptc(idx), 1);
+        // QPTC is decoded at its 82598-compatible address too.
+        self.stats.add(regs::qptc_alias(idx), 1);
         self.stats
             .add64(regs::qbtc_l(idx), regs::qbtc_h(idx), len as u64);
         let rx_sfd_ps = departure + cx.cable_delay_ps;

@@ -195,6 +195,63 @@ fn multicast_frames_pass_the_table_when_the_filter_is_enabled() {
     );
 }
 
+#[test]
+fn aliased_registers_read_and_write_as_one() {
+    // The 82599 also decodes RAL/RAH 0-15, MRQC, RETA, RSSRK and SRRCTL 0-15
+    // at their 82598-compatible addresses (Linux's ixgbe_type.h uses them):
+    // a write at either address reads back at both.
+    let f = fixture("alias", |_| {});
+    let bar = &f.dut;
+    let mac = sim::lab::mac_of(0);
+    let mac_low = u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    assert!(
+        wait_for(WAIT, || bar.read(regs::ral_alias(0)) == mac_low),
+        "RAL(0) loaded at reset shows at its alias"
+    );
+    for (n, (main, alias)) in sim::alias::pairs().into_iter().enumerate() {
+        if main == regs::ral(0) || main == regs::rah(0) {
+            continue; // the port's own address: checked above, kept below
+        }
+        let v = 0x1234_0000 | n as u32;
+        bar.write(alias, v);
+        assert!(
+            wait_for(WAIT, || bar.read(main) == v),
+            "{alias:#x} -> {main:#x}"
+        );
+        bar.write(main, v + 1);
+        assert!(
+            wait_for(WAIT, || bar.read(alias) == v + 1),
+            "{main:#x} -> {alias:#x}"
+        );
+        bar.write(main, 0);
+        assert!(wait_for(WAIT, || bar.read(alias) == 0));
+    }
+    // The filter follows an address written at the alias: a frame to it
+    // is received.
+    let mut rx = f.rx(bar, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    let other = [0x02, 0x1c, 0x59, 0x90, 0x0A, 0x0B];
+    bar.write(
+        regs::ral_alias(3),
+        u32::from_le_bytes([other[0], other[1], other[2], other[3]]),
+    );
+    bar.write(
+        regs::rah_alias(3),
+        u32::from(u16::from_le_bytes([other[4], other[5]])) | regs::RAH_AV,
+    );
+    assert!(wait_for(WAIT, || bar.read(regs::rah(3)) & regs::RAH_AV != 0));
+    let mut frame = flow_frame(&f, 3, 100);
+    frame[..6].copy_from_slice(&other);
+    assert!(tx.send(&f.tester, &frame, 0));
+    assert_eq!(
+        receive(bar, &mut rx, 1).len(),
+        1,
+        "accepted through RAL/RAH(3)'s alias"
+    );
+    // QPTC counts at its 82598-compatible address too (clear on read).
+    assert_eq!(settled(&f.tester, regs::qptc_alias(0), 1), 1);
+}
+
 /// Programs RSS: key, RETA entry j -> queue j % queues, all hash fields.
 fn program_rss(bar: &Bar, key: &[u8; 40], queues: u32) {
     for i in 0..10 {
