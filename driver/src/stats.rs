@@ -24,7 +24,8 @@ pub struct QueueStats {
 /// Totals of a port's counters since the driver started reading them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PortStats {
-    /// Good frames received (GPRC).
+    /// Good frames received: GPRC less the missed frames, which the 82599
+    /// counts in GPRC too (Linux subtracts them the same way).
     pub rx_packets: u64,
     /// Good octets received, FCS included (GORC).
     pub rx_bytes: u64,
@@ -48,6 +49,9 @@ pub struct PortStats {
     pub rx_total: u64,
     /// Per statistics set, set i being queue i after [`crate::Device::init`].
     pub queues: [QueueStats; regs::NUM_QUEUE_STATS as usize],
+    /// GPRC as read, missed frames included (what `rx_packets` is
+    /// computed from).
+    pub rx_gprc: u64,
 }
 
 fn read64(r: &Registers, low: u32, high: u32) -> u64 {
@@ -60,11 +64,14 @@ impl PortStats {
     /// Reads every counter once and adds it to the totals.
     pub fn update(&mut self, r: &Registers) {
         let c = |reg| u64::from(r.read(reg));
-        self.rx_packets += c(regs::GPRC);
+        self.rx_gprc += c(regs::GPRC);
         self.tx_packets += c(regs::GPTC);
         self.rx_bytes += read64(r, regs::GORCL, regs::GORCH);
         self.tx_bytes += read64(r, regs::GOTCL, regs::GOTCH);
-        self.rx_missed += c(regs::mpc(0));
+        self.rx_missed += (0..8).map(|i| c(regs::mpc(i))).sum::<u64>();
+        // The two are read at slightly different times: the difference of
+        // the totals is right once the counters have settled.
+        self.rx_packets = self.rx_gprc.saturating_sub(self.rx_missed);
         self.rx_no_buffer += c(regs::rnbc(0));
         self.rx_crc_errors += c(regs::CRCERRS);
         self.rx_length_errors += c(regs::RLEC);

@@ -82,7 +82,11 @@ impl Port {
         let capacity =
             ((self.regs.read(regs::rxpbsize(0)) >> regs::RXPBSIZE_SHIFT) & 0x3FF) as usize * 1024;
         if self.rx_fifo_bytes + wire_len as usize > capacity {
-            self.regs.count(regs::mpc(0), 1);
+            self.stats.add(regs::mpc(0), 1);
+            // The 82599 counts a missed frame in GPRC as well, against its
+            // datasheet (8.2.3.23.3): Linux and FreeBSD subtract MPC from
+            // GPRC to "work around hardware counting issue".
+            self.stats.add(regs::GPRC, 1);
             return Some(frame);
         }
         self.stats.add(regs::GPRC, 1);
