@@ -10,7 +10,7 @@
 
 use crate::regs::{self, ReadEffect};
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Sim page: actual state of Rx queue `q` at `+ 4q` (`sim/README.md` 3.2).
 pub const SIM_RX_QUEUE_STATE: u32 = 0x7F000;
@@ -20,6 +20,45 @@ pub const SIM_TX_QUEUE_STATE: u32 = 0x7F200;
 pub const SIM_MAGIC: u32 = 0x7E000;
 /// Value of [`SIM_MAGIC`].
 pub const SIM_MAGIC_VALUE: u32 = u32::from_le_bytes(*b"IXYS");
+
+/// Sim page: the 1588 clock's anchor, a seqlock of four u64 words
+/// (`sim/README.md` 3.2): the sequence (odd while the model writes), the
+/// host `CLOCK_MONOTONIC` time in ns at the anchor, SYSTIM at the anchor,
+/// and TIMINCA in force. A read of SYSTIML computes the time from it.
+pub const SIM_CLOCK_ANCHOR: u32 = 0x7E200;
+
+/// The IEEE 1588 clock's anchor as the simulator publishes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClockAnchor {
+    /// Host `CLOCK_MONOTONIC` time (ns) at the anchor.
+    pub host_ns: u64,
+    /// SYSTIM at the anchor.
+    pub systim: u64,
+    /// TIMINCA in force from the anchor on.
+    pub timinca: u32,
+}
+
+impl ClockAnchor {
+    /// SYSTIM at host time `now_ns`: TIMINCA.IV added every TIMINCA.IP
+    /// periods of 6.4 ns (82599 datasheet 7.9.1.2), as the model counts.
+    pub fn systim_at(&self, now_ns: u64) -> u64 {
+        let iv = u64::from(self.timinca & regs::TIMINCA_IV_MASK);
+        let ip = u64::from(self.timinca >> regs::TIMINCA_IP_SHIFT);
+        if iv == 0 || ip == 0 {
+            return self.systim;
+        }
+        let elapsed_ps = now_ns.saturating_sub(self.host_ns).saturating_mul(1000);
+        let periods = elapsed_ps / (ip * regs::SYSTIM_CLOCK_PERIOD_PS_10G);
+        self.systim.wrapping_add(periods.wrapping_mul(iv))
+    }
+}
+
+/// The host's `CLOCK_MONOTONIC` in ns, the time line of the anchor.
+pub fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
+}
 
 /// How a BAR is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +75,10 @@ pub struct Registers {
     base: NonNull<u8>,
     len: usize,
     kind: Kind,
+    /// SYSTIMH as latched by the last SYSTIML read on the simulator, with
+    /// bit 32 set once there was one (8.2.3.26.6: reading SYSTIML latches
+    /// SYSTIMH; SYSTIMH reads the latched value).
+    systimh_latch: AtomicU64,
 }
 
 // SAFETY: the mapping is device memory shared with the NIC (or the sim);
@@ -52,7 +95,12 @@ impl Registers {
     /// `base..base + len` must be a live `mmap` of BAR0 (or a BAR file)
     /// that nothing else unmaps; this value unmaps it on drop.
     pub unsafe fn from_mapping(base: NonNull<u8>, len: usize, kind: Kind) -> Self {
-        Registers { base, len, kind }
+        Registers {
+            base,
+            len,
+            kind,
+            systimh_latch: AtomicU64::new(0),
+        }
     }
 
     /// Whether this is a simulated device.
@@ -87,6 +135,24 @@ impl Registers {
     }
 
     fn read_sim(&self, reg: u32) -> u32 {
+        // The 1588 clock is computed at read time from the anchor the model
+        // publishes (sim/README.md 3.3), so a read is never a pass behind.
+        if reg == regs::SYSTIML || reg == regs::SYSTIMH {
+            if reg == regs::SYSTIMH {
+                let latched = self.systimh_latch.load(Ordering::Acquire);
+                if latched >> 32 != 0 {
+                    return latched as u32;
+                }
+            }
+            if let Some(now) = self.clock_anchor().map(|a| a.systim_at(monotonic_ns())) {
+                if reg == regs::SYSTIMH {
+                    return (now >> 32) as u32;
+                }
+                self.systimh_latch
+                    .store(1 << 32 | (now >> 32), Ordering::Release);
+                return now as u32;
+            }
+        }
         if let Some((state, bit)) = queue_state_word(reg) {
             let value = self.atomic(reg).load(Ordering::Acquire);
             return (value & !bit) | (self.atomic(state).load(Ordering::Acquire) & bit);
@@ -100,6 +166,39 @@ impl Registers {
                 value
             }
         }
+    }
+
+    /// The 1588 clock's anchor from the sim page, read under its seqlock;
+    /// `None` while the model has not published one (sequence 0).
+    fn clock_anchor(&self) -> Option<ClockAnchor> {
+        let word = |i: u32| self.atomic64(SIM_CLOCK_ANCHOR + 8 * i);
+        for _ in 0..100 {
+            let seq = word(0).load(Ordering::Acquire);
+            if seq == 0 {
+                return None;
+            }
+            if seq % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let anchor = ClockAnchor {
+                host_ns: word(1).load(Ordering::Acquire),
+                systim: word(2).load(Ordering::Acquire),
+                timinca: word(3).load(Ordering::Acquire) as u32,
+            };
+            if word(0).load(Ordering::Acquire) == seq {
+                return Some(anchor);
+            }
+        }
+        None
+    }
+
+    fn atomic64(&self, off: u32) -> &AtomicU64 {
+        let off = off as usize;
+        assert!(off.is_multiple_of(8) && off + 8 <= self.len);
+        // SAFETY: aligned and in bounds (checked above) of the live mapping;
+        // AtomicU64 has the layout of u64.
+        unsafe { &*self.base.as_ptr().add(off).cast::<AtomicU64>() }
     }
 
     /// Writes a register.

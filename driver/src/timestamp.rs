@@ -35,7 +35,8 @@ pub fn enable(r: &Registers) {
     r.read(regs::TXSTMPH);
 }
 
-fn to_ns(lo: u32, hi: u32) -> u64 {
+/// Nanoseconds from SYSTIML and SYSTIMH (2^-21 ns units).
+pub fn to_ns(lo: u32, hi: u32) -> u64 {
     ((u64::from(hi) << 32) | u64::from(lo)) >> SYSTIM_FRACTION_BITS
 }
 

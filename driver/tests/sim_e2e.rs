@@ -632,3 +632,64 @@ fn missed_frames_are_not_counted_as_received() {
         stats.rx_missed
     );
 }
+
+#[test]
+fn systim_is_read_fresh_and_systiml_latches_systimh() {
+    // A read of SYSTIM is computed from the clock's anchor at the moment of
+    // the read (sim/README 3.3), not a value from the model's last pass;
+    // and reading SYSTIML latches SYSTIMH (82599 datasheet 8.2.3.26.6).
+    let s = lab("systim", |_| {});
+    let dut = s.open(
+        0,
+        &InitConfig {
+            timestamps: true,
+            ..InitConfig::default()
+        },
+    );
+    let r = dut.regs();
+    let host = driver::mmio::monotonic_ns;
+    let start = Instant::now();
+    let ticking = || {
+        let a = driver::timestamp::now(r);
+        std::thread::yield_now();
+        driver::timestamp::now(r) > a
+    };
+    while !ticking() && start.elapsed() < WAIT {}
+    assert!(ticking(), "the 1588 clock runs");
+    let pause = Duration::from_millis(3);
+    for _ in 0..5 {
+        let h0 = host();
+        let a = driver::timestamp::now(r);
+        let h1 = host();
+        std::thread::sleep(pause);
+        let h2 = host();
+        let b = driver::timestamp::now(r);
+        let h3 = host();
+        // SYSTIM moved by as much as the host clock, within the reads'
+        // own brackets and 1 µs.
+        let moved = b - a;
+        assert!(
+            moved + 1_000 >= h2 - h1 && moved <= h3 - h0 + 1_000,
+            "SYSTIM moved {moved} ns while the host moved {}..{} ns",
+            h2 - h1,
+            h3 - h0
+        );
+    }
+    // SYSTIML now, SYSTIMH 3 ms later: the pair is the time of the SYSTIML
+    // read (SYSTIMH changes every 2 µs in 2^-21 ns units). SYSTIM's offset
+    // from the host clock comes from a bracketed read first.
+    let h0 = host();
+    let a = driver::timestamp::now(r);
+    let h1 = host();
+    let h2 = host();
+    let lo = r.read(regs::SYSTIML);
+    let h3 = host();
+    std::thread::sleep(pause);
+    let hi = r.read(regs::SYSTIMH);
+    let pair = driver::timestamp::to_ns(lo, hi);
+    let (earliest, latest) = (h2 + a - h1, h3 + a - h0);
+    assert!(
+        pair + 1_000 >= earliest && pair <= latest + 1_000,
+        "SYSTIML then SYSTIMH 3 ms later give {pair} ns; the SYSTIML read was at {earliest}..{latest}"
+    );
+}

@@ -172,6 +172,26 @@ impl Regs {
         }
     }
 
+    /// Publishes the 1588 clock's anchor under its seqlock
+    /// (`driver::mmio::SIM_CLOCK_ANCHOR`): the sequence turns odd, the
+    /// fields change, the sequence turns even again.
+    pub fn publish_clock_anchor(&self, anchor: &driver::mmio::ClockAnchor) {
+        let base = driver::mmio::SIM_CLOCK_ANCHOR as usize;
+        let word = |i: usize| self.map.u64_at(base + 8 * i);
+        let (Some(seq), Some(host), Some(systim), Some(timinca)) =
+            (word(0), word(1), word(2), word(3))
+        else {
+            return;
+        };
+        let s = seq.load(Ordering::Acquire);
+        seq.store(s | 1, Ordering::Release);
+        std::sync::atomic::fence(Ordering::Release);
+        host.store(anchor.host_ns, Ordering::Release);
+        systim.store(anchor.systim, Ordering::Release);
+        timinca.store(u64::from(anchor.timinca), Ordering::Release);
+        seq.store((s | 1) + 1, Ordering::Release);
+    }
+
     /// Reads one of the simulator's own counters.
     pub fn sim_count(&self, counter: SimCounter) -> u64 {
         self.map

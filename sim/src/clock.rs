@@ -6,9 +6,12 @@
 //! started), so timestamps of frames are exact, and publishes it into
 //! SYSTIML/SYSTIMH on every pass of the polling loop. A driver that writes
 //! SYSTIML/H sets the clock: the model notices because its last published
-//! value is gone (it publishes with compare-and-swap).
+//! value is gone (it publishes with compare-and-swap). The clock's anchor
+//! goes into the sim page whenever it changes, so that a reader computes
+//! SYSTIM at the moment of its read (`sim/README.md` 3.3).
 
 use crate::bar::Regs;
+use driver::mmio::ClockAnchor;
 use driver::regs;
 
 /// The state of one port's 1588 clock.
@@ -22,6 +25,8 @@ pub struct Clock {
     timinca: u32,
     /// What the model last wrote into SYSTIML / SYSTIMH.
     published: (u32, u32),
+    /// The anchor last published in the sim page (base, value, TIMINCA).
+    anchor: Option<(u64, u64, u32)>,
 }
 
 impl Clock {
@@ -36,8 +41,11 @@ impl Clock {
         self.base_value.wrapping_add(periods.wrapping_mul(iv))
     }
 
-    /// Applies driver writes to TIMINCA and SYSTIM and publishes the time.
-    pub fn poll(&mut self, bar: &Regs, now_ps: u64) {
+    /// Applies driver writes to TIMINCA and SYSTIM and publishes the time:
+    /// into SYSTIML/H (as of this pass) and, when it changed, the anchor in
+    /// the sim page from which a reader computes SYSTIM at any moment
+    /// (`epoch_host_ns` is the host monotonic time at lab time 0).
+    pub fn poll(&mut self, bar: &Regs, now_ps: u64, epoch_host_ns: u64) {
         let timinca = bar.read(regs::TIMINCA);
         let (lo, hi) = (bar.read(regs::SYSTIML), bar.read(regs::SYSTIMH));
         if (lo, hi) != self.published {
@@ -49,6 +57,15 @@ impl Clock {
             self.base_value = self.value_at(now_ps);
             self.base_ps = now_ps;
             self.timinca = timinca;
+        }
+        let anchor = (self.base_ps, self.base_value, self.timinca);
+        if self.anchor != Some(anchor) {
+            self.anchor = Some(anchor);
+            bar.publish_clock_anchor(&ClockAnchor {
+                host_ns: epoch_host_ns + self.base_ps / 1000,
+                systim: self.base_value,
+                timinca: self.timinca,
+            });
         }
         let value = self.value_at(now_ps);
         let (new_lo, new_hi) = (value as u32, (value >> 32) as u32);

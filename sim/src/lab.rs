@@ -464,6 +464,13 @@ impl Engine {
             };
             ports.push(create().map_err(io_err(format!("creating {}", path.display())))?);
         }
+        // Lab time 0 on the host's monotonic clock: the 1588 clocks publish
+        // their anchors on it, so a reader computes SYSTIM at read time.
+        let epoch = Instant::now();
+        let epoch_host_ns = driver::mmio::monotonic_ns();
+        for p in &mut ports {
+            p.epoch_host_ns = epoch_host_ns;
+        }
         let mut peer = vec![None; cfg.ports];
         for &(a, b) in &cfg.cables {
             peer[a] = Some(b);
@@ -499,7 +506,7 @@ impl Engine {
             line_rate: cfg.line_rate,
             cable_delay_ps: ps(cfg.cable_delay),
             max_idle_sleep: cfg.max_idle_sleep,
-            epoch: Instant::now(),
+            epoch,
         })
     }
 

@@ -101,6 +101,8 @@ pub struct Port {
     last_queue_scan_ps: Option<u64>,
     /// The port's 1588 clock.
     pub clock: Clock,
+    /// Host monotonic time (ns) at lab time 0, for the clock's anchor.
+    pub epoch_host_ns: u64,
     /// Registers decoded at two addresses, kept equal (`alias`).
     aliases: Aliases,
     /// RSS configuration, re-read from the registers every pass.
@@ -145,6 +147,7 @@ impl Port {
             eims: 0,
             last_queue_scan_ps: None,
             clock: Clock::default(),
+            epoch_host_ns: 0,
             aliases: Aliases::default(),
             rss: RssConfig::default(),
             rx_fifo: VecDeque::new(),
@@ -321,7 +324,7 @@ impl Port {
             changed = true;
         }
         changed |= self.interrupt_masks();
-        self.clock.poll(&self.regs, now_ps);
+        self.clock.poll(&self.regs, now_ps, self.epoch_host_ns);
         let scan_due = self
             .last_queue_scan_ps
             .is_none_or(|t| !busy || now_ps.saturating_sub(t) >= QUEUE_SCAN_PS);
