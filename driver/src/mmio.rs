@@ -8,7 +8,7 @@
 //! from the simulator's queue-state words (`sim/README.md` 3.3), so that the
 //! device model sees exactly what silicon would.
 
-use crate::regs::{self, ReadEffect};
+use crate::regs::{self, ReadEffect, WriteEffect};
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -165,6 +165,7 @@ impl Registers {
                 self.atomic(other).fetch_and(!bit, Ordering::AcqRel);
                 value
             }
+            ReadEffect::ReadsFrom(other) => self.atomic(other).load(Ordering::Acquire),
         }
     }
 
@@ -206,7 +207,16 @@ impl Registers {
         match self.kind {
             // SAFETY: aligned, in-bounds MMIO word; volatile as device memory requires.
             Kind::Hardware => unsafe { self.word(reg).write_volatile(value) },
-            Kind::Simulator => self.atomic(reg).store(value, Ordering::Release),
+            // The write side effects of silicon (`regs::write_effect`).
+            Kind::Simulator => match regs::write_effect(reg) {
+                WriteEffect::Store => self.atomic(reg).store(value, Ordering::Release),
+                WriteEffect::ClearBits => {
+                    self.atomic(reg).fetch_and(!value, Ordering::AcqRel);
+                }
+                WriteEffect::SetBitsOf(other) => {
+                    self.atomic(other).fetch_or(value, Ordering::AcqRel);
+                }
+            },
         }
     }
 

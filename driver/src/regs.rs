@@ -692,6 +692,33 @@ pub enum ReadEffect {
         /// The bit that the read clears.
         bit: u32,
     },
+    /// The read returns register `reg`, without its side effects (EICS
+    /// reads the pending causes of EICR without clearing them, 8.2.3.5.3).
+    ReadsFrom(u32),
+}
+
+/// What writing a register does besides storing the value (82599
+/// datasheet 8.2.3.5); the simulator backend's accessor applies it, as it
+/// applies [`ReadEffect`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteEffect {
+    /// A plain store.
+    Store,
+    /// Write 1 to clear: the 1 bits of the value clear those bits (EICR,
+    /// 8.2.3.5.1).
+    ClearBits,
+    /// The 1 bits of the value set those bits in register `reg` (EICS sets
+    /// causes in EICR, 8.2.3.5.3).
+    SetBitsOf(u32),
+}
+
+/// The write side effect of `reg`, a datasheet fact (8.2.3.5).
+pub fn write_effect(reg: u32) -> WriteEffect {
+    match reg {
+        EICR => WriteEffect::ClearBits,
+        EICS => WriteEffect::SetBitsOf(EICR),
+        _ => WriteEffect::Store,
+    }
 }
 
 /// The read side effect of `reg`, a datasheet fact (8.2.3.23, 8.2.3.26).
@@ -709,6 +736,7 @@ pub fn read_effect(reg: u32) -> ReadEffect {
             bit: TSYNCTXCTL_VALID,
         },
         EICR => ReadEffect::ClearOnRead,
+        EICS => ReadEffect::ReadsFrom(EICR),
         r if (STATS_BLOCK.0..=STATS_BLOCK.1).contains(&r) => ReadEffect::ClearOnRead,
         r if (mpc(0)..=rnbc(7)).contains(&r) => ReadEffect::ClearOnRead,
         _ if in_queue_block(qprc(0), 0x40)
@@ -767,6 +795,14 @@ mod tests {
             (reta_alias(31), rssrk_alias(9), srrctl_alias(15)),
             (0x05C7C, 0x05CA4, 0x013D4)
         );
+    }
+
+    #[test]
+    fn interrupt_cause_registers_read_and_write_as_the_datasheet_says() {
+        assert_eq!(read_effect(EICS), ReadEffect::ReadsFrom(EICR));
+        assert_eq!(write_effect(EICR), WriteEffect::ClearBits);
+        assert_eq!(write_effect(EICS), WriteEffect::SetBitsOf(EICR));
+        assert_eq!(write_effect(CTRL), WriteEffect::Store);
     }
 
     #[test]

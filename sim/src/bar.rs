@@ -11,7 +11,7 @@
 //! reads apply the read side effects of silicon (DESIGN.md 3).
 
 use crate::mem::Mapping;
-use driver::regs::{self, ReadEffect};
+use driver::regs::{self, ReadEffect, WriteEffect};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -259,13 +259,22 @@ impl Bar {
                 self.word(other).fetch_and(!bit, Ordering::AcqRel);
                 value
             }
+            ReadEffect::ReadsFrom(other) => self.word(other).load(Ordering::Acquire),
         }
     }
 
     /// Writes a register. Tail writes need no extra fence here: the store
     /// is a release, which orders the descriptor writes before it.
     pub fn write(&self, reg: u32, value: u32) {
-        self.word(reg).store(value, Ordering::Release);
+        match regs::write_effect(reg) {
+            WriteEffect::Store => self.word(reg).store(value, Ordering::Release),
+            WriteEffect::ClearBits => {
+                self.word(reg).fetch_and(!value, Ordering::AcqRel);
+            }
+            WriteEffect::SetBitsOf(other) => {
+                self.word(other).fetch_or(value, Ordering::AcqRel);
+            }
+        }
     }
 
     /// Reads one of the simulator's own counters.

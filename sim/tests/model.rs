@@ -81,6 +81,30 @@ fn gio_master_enable_reads_1_on_a_live_device_and_follows_master_disable() {
 }
 
 #[test]
+fn eicr_is_write_1_to_clear_and_eics_sets_and_shows_the_causes() {
+    // 8.2.3.5.1: writing 1s to EICR clears those causes (Linux writes
+    // IXGBE_IRQ_CLEAR_MASK, all ones). 8.2.3.5.3: writing EICS sets causes
+    // in EICR; reading EICS returns them without clearing (Linux's
+    // ixgbe_msix_other reads EICS for that reason).
+    let f = fixture("eicr", |_| {});
+    let bar = &f.dut;
+    bar.write(regs::EICR, 0xFFFF_FFFF);
+    assert_eq!(bar.read(regs::EICS), 0, "all ones cleared every cause");
+    bar.write(regs::EICS, regs::EICR_LSC);
+    assert_eq!(bar.read(regs::EICS), regs::EICR_LSC, "EICS set the cause");
+    assert_eq!(
+        bar.read(regs::EICS),
+        regs::EICR_LSC,
+        "and reading EICS keeps it"
+    );
+    bar.write(regs::EICR, regs::EICR_LSC);
+    assert_eq!(bar.read(regs::EICS), 0, "write 1 to clear");
+    bar.write(regs::EICS, regs::EICR_LSC);
+    assert_eq!(bar.read(regs::EICR), regs::EICR_LSC);
+    assert_eq!(bar.read(regs::EICS), 0, "reading EICR cleared it");
+}
+
+#[test]
 fn link_comes_up_after_autoneg_and_follows_the_cable() {
     let f = fixture("link", |c| c.link_delay = Duration::from_millis(200));
     let (dut, tester) = (&f.dut, &f.tester);
