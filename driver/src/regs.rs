@@ -738,7 +738,7 @@ pub fn read_effect(reg: u32) -> ReadEffect {
         EICR => ReadEffect::ClearOnRead,
         EICS => ReadEffect::ReadsFrom(EICR),
         r if (STATS_BLOCK.0..=STATS_BLOCK.1).contains(&r) => ReadEffect::ClearOnRead,
-        r if (mpc(0)..=rnbc(7)).contains(&r) => ReadEffect::ClearOnRead,
+        r if (mpc(0)..=mpc(7)).contains(&r) => ReadEffect::ClearOnRead,
         _ if in_queue_block(qprc(0), 0x40)
             || in_queue_block(qbrc_l(0), 0x40)
             || in_queue_block(qbrc_h(0), 0x40)

@@ -35,7 +35,8 @@ pub struct PortStats {
     pub tx_bytes: u64,
     /// Frames missed because the packet buffer was full (MPC).
     pub rx_missed: u64,
-    /// Frames that found no descriptor (RNBC).
+    /// Frames dropped for want of descriptors: every queue's QPRDC added up
+    /// (the 82599 has no RNBC; 0x03FC0 is an 82598 register).
     pub rx_no_buffer: u64,
     /// Frames with a bad FCS (CRCERRS).
     pub rx_crc_errors: u64,
@@ -72,7 +73,6 @@ impl PortStats {
         // The two are read at slightly different times: the difference of
         // the totals is right once the counters have settled.
         self.rx_packets = self.rx_gprc.saturating_sub(self.rx_missed);
-        self.rx_no_buffer += c(regs::rnbc(0));
         self.rx_crc_errors += c(regs::CRCERRS);
         self.rx_length_errors += c(regs::RLEC);
         self.rx_undersize += c(regs::RUC);
@@ -82,7 +82,9 @@ impl PortStats {
             let i = i as u32;
             q.rx_packets += c(regs::qprc(i));
             q.rx_bytes += read64(r, regs::qbrc_l(i), regs::qbrc_h(i));
-            q.rx_dropped += c(regs::qprdc(i));
+            let dropped = c(regs::qprdc(i));
+            q.rx_dropped += dropped;
+            self.rx_no_buffer += dropped;
             q.tx_packets += c(regs::qptc(i));
             q.tx_bytes += read64(r, regs::qbtc_l(i), regs::qbtc_h(i));
         }

@@ -320,6 +320,10 @@ fn drop_en_isolates_a_queue_that_is_never_served() {
         "queue 1 drops what its 63 descriptors cannot hold"
     );
     assert_eq!(stats.rx_missed, 0, "the shared packet buffer never filled");
+    assert_eq!(
+        stats.rx_no_buffer, stats.queues[1].rx_dropped,
+        "'no buffer' is what the queues dropped (QPRDC), the 82599's count"
+    );
 }
 
 #[test]

@@ -26,7 +26,6 @@ pub struct RxEntry {
     rss_type: u32,
     packet_type: u32,
     timestamped: bool,
-    rnbc_counted: bool,
 }
 
 impl Port {
@@ -105,7 +104,6 @@ impl Port {
             rss_type: rss.rss_type,
             packet_type: frame::packet_type(&parsed),
             timestamped,
-            rnbc_counted: false,
             frame,
         });
         None
@@ -248,14 +246,12 @@ impl Port {
             if !strip {
                 entry.frame.data.truncate(len - 4);
             }
+            // The 82599 has no RNBC (0x03FC0 is an 82598 register, with
+            // another meaning on newer parts): a drop for want of
+            // descriptors counts in the queue's QPRDC only.
             if srrctl & regs::SRRCTL_DROP_EN != 0 {
-                self.regs.count(regs::rnbc(0), 1);
                 self.drop_for_queue(q, None);
                 return Dma::Dropped;
-            }
-            if !entry.rnbc_counted {
-                entry.rnbc_counted = true;
-                self.regs.count(regs::rnbc(0), 1);
             }
             return Dma::Blocked;
         }

@@ -428,7 +428,7 @@ pub struct PortRow {
     pub tx_gbps: Option<f64>,
     /// Frames missed, packet buffer full (MPC).
     pub rx_missed: u64,
-    /// Frames that found no descriptor (RNBC).
+    /// Frames dropped for want of descriptors (every queue's QPRDC).
     pub rx_no_buffer: u64,
     /// Frames with a bad FCS (CRCERRS).
     pub rx_crc_errors: u64,
