@@ -390,6 +390,14 @@ pub const fn txdctl(i: u32) -> u32 {
 }
 /// TXDCTL: queue enable; reads back the actual queue state (8.2.3.9.10).
 pub const TXDCTL_ENABLE: u32 = 1 << 25;
+/// TXDCTL.WTHRESH (bits 22:16): processed descriptors held before they are
+/// written back; 0 writes back each RS descriptor at once (7.2.3.5.1).
+pub const TXDCTL_WTHRESH_MASK: u32 = 0x7F << TXDCTL_WTHRESH_SHIFT;
+/// Shift of TXDCTL.WTHRESH.
+pub const TXDCTL_WTHRESH_SHIFT: u32 = 16;
+/// TXDCTL.SWFLSH (bit 26): software flush of held write-backs,
+/// self-clearing (8.2.3.9.10).
+pub const TXDCTL_SWFLSH: u32 = 1 << 26;
 
 /// DMA Tx Control (8.2.3.9.2).
 pub const DMATXCTL: u32 = 0x04A80;

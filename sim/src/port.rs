@@ -67,6 +67,9 @@ pub struct TxQueue {
     pub done_total: u64,
     /// When each tail move was first seen: (seen_total after it, lab time).
     pub seen_at: VecDeque<(u64, u64)>,
+    /// With TXDCTL.WTHRESH > 0: processed descriptors waiting for their
+    /// write-back, as (IOVA, contents when fetched) (7.2.3.5.1).
+    pub held: Vec<(u64, [u64; 2])>,
 }
 
 /// A simulated port.
@@ -86,6 +89,8 @@ pub struct Port {
     /// Enabled Tx queues, for the transmit scheduler.
     pub tx_enabled: Vec<u32>,
     pub(crate) tx_next: usize,
+    /// Some Tx queue holds descriptor write-backs (TXDCTL.WTHRESH > 0).
+    pub(crate) tx_holding: bool,
     /// Lab time at which a reset in progress completes.
     resetting_until: Option<u64>,
     /// Lab time at which auto-negotiation completes.
@@ -138,6 +143,7 @@ impl Port {
             txq: vec![TxQueue::default(); regs::NUM_QUEUES as usize],
             tx_enabled: Vec::new(),
             tx_next: 0,
+            tx_holding: false,
             resetting_until: None,
             an_done_at: None,
             forced_down: false,
@@ -383,12 +389,18 @@ impl Port {
                     log::debug!("sim port {}: rx queue {q} disabled", self.index);
                 }
             }
-            let want = self.regs.read(regs::txdctl(q)) & regs::TXDCTL_ENABLE != 0;
+            let txdctl = self.regs.read(regs::txdctl(q));
+            if txdctl & regs::TXDCTL_SWFLSH != 0 && self.txq[q as usize].held.is_empty() {
+                // Nothing held: the flush is done at once (self-clearing).
+                self.regs.clear_bits(regs::txdctl(q), regs::TXDCTL_SWFLSH);
+            }
+            let want = txdctl & regs::TXDCTL_ENABLE != 0;
             if want != self.txq[q as usize].enabled {
                 changed = true;
                 if want {
                     self.enable_tx(q);
                 } else {
+                    // Held write-backs stay until transmit() flushes them.
                     self.txq[q as usize].enabled = false;
                     self.regs.write(TX_QUEUE_STATE + 4 * q, 0);
                     log::debug!("sim port {}: tx queue {q} disabled", self.index);

@@ -54,7 +54,13 @@ impl Port {
     /// Sends up to a budget of frames from the enabled Tx queues, round
     /// robin, while the wire is free. Returns the number of frames handled.
     pub fn transmit(&mut self, cx: &mut TxContext) -> usize {
-        if !self.operational() || self.regs.read(regs::DMATXCTL) & regs::DMATXCTL_TE == 0 {
+        if !self.operational() {
+            return 0;
+        }
+        if self.tx_holding {
+            self.flush_held(cx.iommu);
+        }
+        if self.regs.read(regs::DMATXCTL) & regs::DMATXCTL_TE == 0 {
             return 0;
         }
         // With the link down the MAC sends nothing and the Tx DMA fetches
@@ -81,6 +87,31 @@ impl Port {
             }
         }
         sent
+    }
+
+    /// Writes back the held descriptors of queues that are disabled or
+    /// whose TXDCTL.SWFLSH is set, and clears SWFLSH (8.2.3.9.10). Silicon
+    /// also flushes them when the queue's interrupt throttle timer expires;
+    /// the model has no interrupt timers, so with EITR as if 0 they wait, as
+    /// Linux's ixgbe warns ("could cause false Tx hangs").
+    fn flush_held(&mut self, iommu: &mut Translator) {
+        let mut holding = false;
+        for q in 0..regs::NUM_QUEUES {
+            let ring = &mut self.txq[q as usize];
+            if ring.held.is_empty() {
+                continue;
+            }
+            let txdctl = self.regs.read(regs::txdctl(q));
+            if !ring.enabled || txdctl & regs::TXDCTL_SWFLSH != 0 {
+                ring.held
+                    .drain(..)
+                    .for_each(|(iova, d)| write_back(iommu, iova, d));
+                self.regs.clear_bits(regs::txdctl(q), regs::TXDCTL_SWFLSH);
+            } else {
+                holding = true;
+            }
+        }
+        self.tx_holding = holding;
     }
 
     /// Notes a new TDT and returns it when the queue has work.
@@ -122,18 +153,36 @@ impl Port {
                 return Tx::Sent;
             }
         };
-        // Complete the descriptors: DD on those with RS, then TDH.
-        let ring = &self.txq[q as usize];
+        // Complete the descriptors: DD on those with RS, then TDH. With
+        // TXDCTL.WTHRESH > 0 the write-backs are held from the first RS
+        // descriptor on and written in a burst once WTHRESH are held, every
+        // held descriptor then getting DD (7.2.3.5.1).
+        let wthresh = (self.regs.read(regs::txdctl(q)) & regs::TXDCTL_WTHRESH_MASK)
+            >> regs::TXDCTL_WTHRESH_SHIFT;
+        let ring = &mut self.txq[q as usize];
         let (base, size, mut idx) = (ring.base, ring.size, ring.head);
         for _ in 0..desc.count {
             let iova = base + u64::from(idx) * 16;
             if let Some(d) = cx.iommu.read_desc(iova) {
-                if d[1] as u32 & regs::TXD_CMD_RS != 0 {
-                    cx.iommu
-                        .write_desc(iova, [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]);
+                let rs = d[1] as u32 & regs::TXD_CMD_RS != 0;
+                if wthresh == 0 {
+                    if rs {
+                        write_back(cx.iommu, iova, d);
+                    }
+                } else if rs || !ring.held.is_empty() {
+                    ring.held.push((iova, d));
                 }
             }
             idx = (idx + 1) % size;
+        }
+        if wthresh > 0 && !ring.held.is_empty() {
+            if ring.held.len() >= wthresh as usize {
+                ring.held
+                    .drain(..)
+                    .for_each(|(iova, d)| write_back(cx.iommu, iova, d));
+            } else {
+                self.tx_holding = true;
+            }
         }
         let ring = &mut self.txq[q as usize];
         ring.head = idx;
@@ -326,4 +375,10 @@ impl Port {
         self.regs.write(regs::TXSTMPH, (t >> 32) as u32);
         self.regs.set_bits(regs::TSYNCTXCTL, regs::TSYNCTXCTL_VALID);
     }
+}
+
+/// Writes a processed Tx descriptor back: its contents as fetched, DD set
+/// in the status (bit 0 of the upper dword, 7.2.3.2.4).
+fn write_back(iommu: &mut Translator, iova: u64, d: [u64; 2]) {
+    iommu.write_desc(iova, [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]);
 }

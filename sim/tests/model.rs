@@ -882,3 +882,64 @@ fn random_bytes_on_the_wire_never_stop_the_model() {
     );
     assert_eq!(f.dut.sim_counter(SimCounter::IommuFaults), 0);
 }
+
+/// Whether Tx descriptor `i` of `tx` has DD written back.
+fn tx_done(tx: &sim::harness::TxRing, i: u32) -> bool {
+    (tx.mem.read_u64(i as usize * 16 + 8) >> 32) as u32 & regs::TXD_STAT_DD != 0
+}
+
+#[test]
+fn wthresh_batches_tx_write_backs_until_the_threshold_or_a_flush() {
+    // 7.2.3.5.1: with TXDCTL.WTHRESH > 0 the device holds processed
+    // descriptors and writes them back in bursts of WTHRESH; TDH moves on
+    // regardless. SWFLSH and disabling the queue flush what is held.
+    let f = fixture("wthresh", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 16);
+    let txdctl = regs::txdctl(0);
+    f.tester.write(
+        txdctl,
+        regs::TXDCTL_ENABLE | 4 << regs::TXDCTL_WTHRESH_SHIFT,
+    );
+    let frames: Vec<Vec<u8>> = (0..7).map(|i| flow_frame(&f, i, 100)).collect();
+    for frame in &frames[..3] {
+        assert!(tx.send(&f.tester, frame, 0));
+    }
+    assert_eq!(receive(&f.dut, &mut rx, 3).len(), 3, "the frames left");
+    assert!(wait_for(WAIT, || f.tester.read(regs::tdh(0)) == 3));
+    one_full_pass(&f);
+    assert!(
+        (0..3).all(|i| !tx_done(&tx, i)),
+        "three of four: nothing written back yet"
+    );
+    assert!(tx.send(&f.tester, &frames[3], 0));
+    assert!(
+        wait_for(WAIT, || (0..4).all(|i| tx_done(&tx, i))),
+        "the fourth completes the burst"
+    );
+    for frame in &frames[4..6] {
+        assert!(tx.send(&f.tester, frame, 0));
+    }
+    assert!(wait_for(WAIT, || f.tester.read(regs::tdh(0)) == 6));
+    one_full_pass(&f);
+    assert!(!tx_done(&tx, 4) && !tx_done(&tx, 5), "held again");
+    f.tester
+        .write(txdctl, f.tester.read(txdctl) | regs::TXDCTL_SWFLSH);
+    assert!(
+        wait_for(WAIT, || tx_done(&tx, 4) && tx_done(&tx, 5)),
+        "SWFLSH writes them back"
+    );
+    assert!(wait_for(WAIT, || f.tester.read(txdctl)
+        & regs::TXDCTL_SWFLSH
+        == 0));
+    assert!(tx.send(&f.tester, &frames[6], 0));
+    assert!(wait_for(WAIT, || f.tester.read(regs::tdh(0)) == 7));
+    one_full_pass(&f);
+    assert!(!tx_done(&tx, 6));
+    f.tester.write(txdctl, 0);
+    assert!(
+        wait_for(WAIT, || tx_done(&tx, 6)),
+        "disabling the queue writes back what it held"
+    );
+    assert_eq!(receive(&f.dut, &mut rx, 4).len(), 4, "all seven arrived");
+}
