@@ -573,7 +573,7 @@ impl Engine {
                 wire,
             };
             work += port.transmit(&mut cx);
-            port.flush_stats();
+            port.publish();
         }
         for p in &mut self.ports {
             work += usize::from(p.control(now, busy));
@@ -596,7 +596,7 @@ impl Engine {
                 work += port.deliver(&mut self.iommu, &mut self.free);
             }
             work += port.deliver(&mut self.iommu, &mut self.free);
-            port.flush_stats();
+            port.publish();
         }
         work
     }

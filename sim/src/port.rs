@@ -89,6 +89,11 @@ pub struct Port {
     /// Enabled Tx queues, for the transmit scheduler.
     pub tx_enabled: Vec<u32>,
     pub(crate) tx_next: usize,
+    /// Rx queues whose head moved since the last [`Port::publish`], a bit
+    /// per queue.
+    pub(crate) rx_dirty: u128,
+    /// Tx queues whose head moved since the last [`Port::publish`].
+    pub(crate) tx_dirty: u128,
     /// Some Tx queue holds descriptor write-backs (TXDCTL.WTHRESH > 0).
     pub(crate) tx_holding: bool,
     /// Lab time at which a reset in progress completes.
@@ -144,6 +149,8 @@ impl Port {
             tx_enabled: Vec::new(),
             tx_next: 0,
             tx_holding: false,
+            rx_dirty: 0,
+            tx_dirty: 0,
             resetting_until: None,
             an_done_at: None,
             forced_down: false,
@@ -201,6 +208,7 @@ impl Port {
         self.regs.write(regs::CTRL, regs::CTRL_RST);
         self.rxq.iter_mut().for_each(|q| *q = RxQueue::default());
         self.txq.iter_mut().for_each(|q| *q = TxQueue::default());
+        (self.rx_dirty, self.tx_dirty) = (0, 0);
         self.tx_enabled.clear();
         self.rx_fifo.clear();
         self.rx_fifo_bytes = 0;
@@ -483,8 +491,18 @@ impl Port {
         (self.regs.read(map_reg) >> (8 * (q % 4))) & 0xF
     }
 
-    /// Adds the statistics of this pass to the registers.
-    pub fn flush_stats(&mut self) {
+    /// Publishes what the model did since the last call: the queue heads
+    /// it moved (RDH/TDH, once per pass rather than per frame, so a driver
+    /// polling its tail registers does not pull the line away from the
+    /// model at every frame; still after the write-backs) and the
+    /// statistics.
+    pub fn publish(&mut self) {
+        for q in queues(std::mem::take(&mut self.rx_dirty)) {
+            self.regs.write(regs::rdh(q), self.rxq[q as usize].head);
+        }
+        for q in queues(std::mem::take(&mut self.tx_dirty)) {
+            self.regs.write(regs::tdh(q), self.txq[q as usize].head);
+        }
         self.stats.flush(&self.regs);
     }
 
@@ -492,4 +510,15 @@ impl Port {
     pub(crate) fn count_sim(&self, c: SimCounter) {
         self.regs.count_sim(c, 1);
     }
+}
+
+/// The queue numbers whose bits are set in `mask`, lowest first.
+fn queues(mut mask: u128) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let q = mask.trailing_zeros();
+            mask &= mask - 1;
+            q
+        })
+    })
 }

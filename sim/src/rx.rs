@@ -291,7 +291,7 @@ impl Port {
             return Dma::Dropped;
         }
         ring.head = head;
-        self.regs.write(regs::rdh(q), head);
+        self.rx_dirty |= 1 << q;
         let idx = self.stat_index(regs::rqsmr(q / 4), q);
         self.stats.add(regs::qprc(idx), 1);
         self.stats

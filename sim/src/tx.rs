@@ -198,7 +198,7 @@ impl Port {
             .seen_at
             .front()
             .map_or(cx.now_ps, |&(_, t)| t.min(cx.now_ps));
-        self.regs.write(regs::tdh(q), idx);
+        self.tx_dirty |= 1 << q;
         if let Some(why) = desc.malformed {
             self.warn_once(why, || {
                 format!("tx queue {q}: {why}; frame dropped, descriptors completed")

@@ -159,10 +159,11 @@ fn frame_from_port_2_arrives_on_port_0_with_write_back() {
     let ptype = desc.info & 0x1FFF0;
     assert_eq!(ptype, regs::RXDADV_PKTTYPE_IPV4 | regs::RXDADV_PKTTYPE_UDP);
     assert_eq!(desc.rss_type(), regs::RXDADV_RSSTYPE_NONE, "RSS is off");
-    // RDH advanced; TDH advanced and DD written back on the Tx side.
-    assert_eq!(f.dut.read(regs::rdh(0)), 1);
+    // RDH advances after the write-back; on the Tx side DD is written
+    // back and TDH advances after it (published at the end of the pass).
+    assert!(wait_for(WAIT, || f.dut.read(regs::rdh(0)) == 1));
     assert!(wait_for(WAIT, || tx.idle()));
-    assert_eq!(f.tester.read(regs::tdh(0)), 1);
+    assert!(wait_for(WAIT, || f.tester.read(regs::tdh(0)) == 1));
     // Frames to another unicast address are filtered (no UPE on the DUT).
     let mut other = frame.clone();
     other[5] ^= 0x55;
