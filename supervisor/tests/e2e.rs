@@ -303,6 +303,15 @@ fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
     for f in 0..total {
         share[queue_of(&rss, f % flows) as usize] += 1;
     }
+    // Workers publish their counters about once a millisecond: the last
+    // frames can be back at the tester before their worker has published.
+    let published = wait(|| {
+        (0..4)
+            .map(|i| run.worker(i).counters().tx_packets)
+            .sum::<u64>()
+            == u64::from(total)
+    });
+    assert!(published, "the workers publish every frame they forwarded");
     for i in 0..4 {
         let c = run.worker(i).counters();
         assert_eq!(
