@@ -3,12 +3,12 @@
 //! by lines of output) or `error: ...`. `ixy-sim ctl` and [`send`] are its
 //! clients; `sim/README.md` lists the commands.
 
-use crate::lab::Request;
+use crate::shard::Router;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -70,6 +70,20 @@ pub enum Command {
     Status,
     /// `help`: the command summary.
     Help,
+}
+
+impl Command {
+    /// The port the command is about; `None` for `status` and `help`.
+    pub fn port(&self) -> Option<usize> {
+        match *self {
+            Command::Link { port, .. }
+            | Command::Inject { port, .. }
+            | Command::Drop { port, .. }
+            | Command::Remove { port }
+            | Command::Counters { port } => Some(port),
+            Command::Status | Command::Help => None,
+        }
+    }
 }
 
 /// Parses one command line for a lab of `ports` ports.
@@ -195,8 +209,8 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds `path` and forwards each line to the model thread.
-    pub(crate) fn start(path: &Path, requests: mpsc::Sender<Request>) -> io::Result<Server> {
+    /// Binds `path` and forwards each line to the model threads.
+    pub(crate) fn start(path: &Path, requests: Router) -> io::Result<Server> {
         let listener = UnixListener::bind(path)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -230,7 +244,7 @@ impl Server {
     }
 }
 
-fn serve(stream: UnixStream, requests: &mpsc::Sender<Request>) -> io::Result<()> {
+fn serve(stream: UnixStream, requests: &Router) -> io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
@@ -240,19 +254,7 @@ fn serve(stream: UnixStream, requests: &mpsc::Sender<Request>) -> io::Result<()>
         if reader.by_ref().take(MAX_LINE as u64).read_line(&mut line)? == 0 {
             return Ok(());
         }
-        let (tx, rx) = mpsc::channel();
-        let answer = if requests
-            .send(Request {
-                line: line.trim().to_string(),
-                reply: tx,
-            })
-            .is_err()
-        {
-            "error: the lab is stopping".to_string()
-        } else {
-            rx.recv_timeout(Duration::from_secs(10))
-                .unwrap_or_else(|_| "error: the model did not answer".into())
-        };
+        let answer = requests.ask(line.trim());
         writer.write_all(answer.as_bytes())?;
         writer.write_all(b"\n\n")?;
     }

@@ -5,6 +5,7 @@ use crate::bar::SimCounter;
 use crate::control;
 use crate::iommu::{Table, Translator};
 use crate::port::{Port, Timing};
+use crate::shard::{self, Router};
 use crate::tx::TxContext;
 use crate::wire::WireFrame;
 use std::collections::VecDeque;
@@ -45,8 +46,13 @@ pub struct LabConfig {
     pub cable_delay: Duration,
     /// Longest sleep of the idle polling loop.
     pub max_idle_sleep: Duration,
-    /// Pin the model's thread to this CPU core (benchmarks).
+    /// Pin the model's thread to this CPU core (benchmarks); with several
+    /// threads, thread k goes to core `core + k`.
     pub core: Option<usize>,
+    /// Model threads. Cables (both their ports) and lone ports are shared
+    /// out among them round robin; there are never more threads than
+    /// such units (`shard::groups`).
+    pub threads: usize,
 }
 
 impl LabConfig {
@@ -64,6 +70,7 @@ impl LabConfig {
             cable_delay: Duration::from_nanos(50),
             max_idle_sleep: Duration::from_millis(1),
             core: None,
+            threads: 1,
         }
     }
 
@@ -86,6 +93,12 @@ impl LabConfig {
             return bad(format!(
                 "lab name {:?}: use 1-64 letters, digits, '-', '_' or '.'",
                 self.name
+            ));
+        }
+        if self.threads == 0 || self.threads > MAX_PORTS {
+            return bad(format!(
+                "{} model threads: give 1 to {MAX_PORTS} (one per cable at most is used)",
+                self.threads
             ));
         }
         if self.ports == 0 || self.ports > MAX_PORTS {
@@ -167,28 +180,36 @@ pub struct Lab {
     core: Option<usize>,
     ports: usize,
     stop: Arc<AtomicBool>,
-    requests: mpsc::Sender<Request>,
-    engine: Option<JoinHandle<Parked>>,
-    /// The model taken back from its thread by [`Lab::run_inline`].
-    inline: Option<Parked>,
+    router: Router,
+    /// The model threads, one per group of ports.
+    engines: Vec<JoinHandle<Parked>>,
+    /// The models taken back from their threads by [`Lab::run_inline`].
+    inline: Vec<Parked>,
     control: Option<control::Server>,
     lock: Option<LabLock>,
 }
 
 impl Lab {
-    /// Creates the lab directory and starts the model on its own thread.
+    /// Creates the lab directory and starts the model on its own threads.
     pub fn start(cfg: LabConfig) -> Result<Lab, Error> {
         cfg.validate()?;
         let dir = cfg.dir();
         let lock = claim_dir(&dir)?;
-        let engine = Engine::new(&cfg, &dir)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel();
-        let control = control::Server::start(&dir.join("control"), tx.clone())
+        let groups = shard::groups(cfg.ports, &cfg.cables, cfg.threads);
+        let (senders, parked): (Vec<_>, Vec<Parked>) = Engine::create(&cfg, &dir, &groups)?
+            .into_iter()
+            .map(|engine| {
+                let (tx, rx) = mpsc::channel();
+                (tx, (engine, rx))
+            })
+            .unzip();
+        let router = Router::new(senders, &groups);
+        let control = control::Server::start(&dir.join("control"), router.clone())
             .map_err(io_err("control socket"))?;
-        let handle = spawn_model(&cfg.name, cfg.core, stop.clone(), (engine, rx))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let engines = spawn_models(&cfg.name, cfg.core, &stop, parked)?;
         log::info!(
-            "sim lab {} up: {} ports, cables {:?}, line rate {}",
+            "sim lab {} up: {} ports, cables {:?}, line rate {}, model threads {groups:?}",
             dir.display(),
             cfg.ports,
             cfg.cables,
@@ -204,9 +225,9 @@ impl Lab {
             core: cfg.core,
             ports: cfg.ports,
             stop,
-            requests: tx,
-            engine: Some(handle),
-            inline: None,
+            router,
+            engines,
+            inline: Vec::new(),
             control: Some(control),
             lock: Some(lock),
         })
@@ -235,19 +256,10 @@ impl Lab {
     /// Runs one control command (the same text as over the control socket)
     /// and returns the answer; `Err` carries the error line.
     pub fn control(&self, line: &str) -> Result<String, String> {
-        if self.inline.is_some() {
+        if !self.inline.is_empty() {
             return Err("error: the model runs inline: send commands from another thread while this one steps it".into());
         }
-        let (tx, rx) = mpsc::channel();
-        self.requests
-            .send(Request {
-                line: line.to_string(),
-                reply: tx,
-            })
-            .map_err(|_| "error: the model thread has stopped".to_string())?;
-        let answer = rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| "error: the model thread did not answer".to_string())?;
+        let answer = self.router.ask(line);
         if answer.starts_with("error") {
             Err(answer)
         } else {
@@ -262,15 +274,14 @@ impl Lab {
     /// commands from other threads or the control socket are served by
     /// `step`.
     pub fn run_inline(&mut self) -> Result<(), Error> {
-        let Some(handle) = self.engine.take() else {
-            return Ok(());
-        };
         self.stop.store(true, Ordering::Release);
-        let parked = handle.join().map_err(|_| Error::Io {
-            what: "taking the model back from its thread".into(),
-            source: io::Error::other("the model thread panicked"),
-        })?;
-        self.inline = Some(parked);
+        for handle in std::mem::take(&mut self.engines) {
+            let parked = handle.join().map_err(|_| Error::Io {
+                what: "taking the model back from its thread".into(),
+                source: io::Error::other("the model thread panicked"),
+            })?;
+            self.inline.push(parked);
+        }
         Ok(())
     }
 
@@ -278,27 +289,23 @@ impl Lab {
     /// moved, every register write acted on. Returns how much happened (0:
     /// nothing was pending); 0 as well when the model still has its thread.
     pub fn step(&mut self) -> usize {
-        let Some((engine, requests)) = self.inline.as_mut() else {
-            return 0;
-        };
-        let mut work = engine.serve(requests);
-        let now = ps(engine.epoch.elapsed());
-        work += engine.pass(now, true);
+        let mut work = 0;
+        for (engine, requests) in &mut self.inline {
+            work += engine.serve(requests);
+            let now = ps(engine.epoch.elapsed());
+            work += engine.pass(now, true);
+        }
         work
     }
 
     /// Gives the model back its own thread after [`Lab::run_inline`].
     pub fn resume(&mut self) -> Result<(), Error> {
-        let Some(parked) = self.inline.take() else {
+        if self.inline.is_empty() {
             return Ok(());
-        };
+        }
         self.stop.store(false, Ordering::Release);
-        self.engine = Some(spawn_model(
-            &self.name,
-            self.core,
-            self.stop.clone(),
-            parked,
-        )?);
+        let parked = std::mem::take(&mut self.inline);
+        self.engines = spawn_models(&self.name, self.core, &self.stop, parked)?;
         Ok(())
     }
 
@@ -318,12 +325,12 @@ impl Lab {
         if let Some(c) = self.control.take() {
             c.stop();
         }
-        if let Some(h) = self.engine.take() {
+        for h in std::mem::take(&mut self.engines) {
             if h.join().is_err() {
-                log::error!("sim lab {}: the model thread panicked", self.dir.display());
+                log::error!("sim lab {}: a model thread panicked", self.dir.display());
             }
         }
-        self.inline = None;
+        self.inline.clear();
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             log::warn!(
                 "sim lab {}: cannot remove the directory: {e}",
@@ -338,32 +345,49 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if self.engine.is_some() || self.inline.is_some() {
+        if !self.engines.is_empty() || !self.inline.is_empty() {
             self.shutdown();
         }
     }
 }
 
-/// Runs the model on a thread of its own until `stop`; the thread hands
-/// the model back when it ends.
-fn spawn_model(
+/// Runs each model on a thread of its own until `stop` (thread k pinned
+/// to `core + k`); each thread hands its model back when it ends.
+fn spawn_models(
     name: &str,
     core: Option<usize>,
-    stop: Arc<AtomicBool>,
-    (mut engine, requests): Parked,
-) -> Result<JoinHandle<Parked>, Error> {
-    std::thread::Builder::new()
-        .name(format!("ixy-sim-{name}"))
-        .spawn(move || {
+    stop: &Arc<AtomicBool>,
+    parked: Vec<Parked>,
+) -> Result<Vec<JoinHandle<Parked>>, Error> {
+    let mut handles = Vec::new();
+    for (k, (mut engine, requests)) in parked.into_iter().enumerate() {
+        let flag = stop.clone();
+        let core = core.map(|c| c + k);
+        let thread = if k == 0 {
+            format!("ixy-sim-{name}")
+        } else {
+            format!("ixy-sim{k}-{name}")
+        };
+        let spawned = std::thread::Builder::new().name(thread).spawn(move || {
             if let Some(core) = core {
                 if let Err(e) = pin_to_core(core) {
-                    log::warn!("sim: cannot pin the model thread to core {core}: {e}");
+                    log::warn!("sim: cannot pin a model thread to core {core}: {e}");
                 }
             }
-            engine.run(&stop, &requests);
+            engine.run(&flag, &requests);
             (engine, requests)
-        })
-        .map_err(io_err("spawning the model thread"))
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                // Stop and reap the threads already running.
+                stop.store(true, Ordering::Release);
+                handles.into_iter().for_each(|h| drop(h.join()));
+                return Err(io_err("spawning a model thread")(e));
+            }
+        }
+    }
+    Ok(handles)
 }
 
 /// Pins the calling thread to CPU `core`.
@@ -429,9 +453,13 @@ fn claim_dir(dir: &Path) -> Result<LabLock, Error> {
 /// The model and its request queue, as the thread hands them back.
 type Parked = (Engine, mpsc::Receiver<Request>);
 
-/// The model: everything the polling thread owns.
+/// The model of a group of ports: everything one polling thread owns.
+/// Vectors are indexed by the port's place in the group; `Port::index` is
+/// its number in the lab.
 struct Engine {
     ports: Vec<Port>,
+    /// Ports in the whole lab (control commands are checked against it).
+    lab_ports: usize,
     peer: Vec<Option<usize>>,
     /// Frames in flight, indexed by destination port.
     wires: Vec<VecDeque<WireFrame>>,
@@ -450,7 +478,9 @@ fn ps(d: Duration) -> u64 {
 }
 
 impl Engine {
-    fn new(cfg: &LabConfig, dir: &Path) -> Result<Engine, Error> {
+    /// Creates the lab's ports, lab.conf and IOMMU table, and one model
+    /// per group of [`shard::groups`].
+    fn create(cfg: &LabConfig, dir: &Path, groups: &[Vec<usize>]) -> Result<Vec<Engine>, Error> {
         let timing = Timing {
             reset_ps: ps(cfg.reset_delay),
             link_ps: ps(cfg.link_delay),
@@ -471,10 +501,10 @@ impl Engine {
         for p in &mut ports {
             p.epoch_host_ns = epoch_host_ns;
         }
-        let mut peer = vec![None; cfg.ports];
+        let mut peer_of = vec![None; cfg.ports];
         for &(a, b) in &cfg.cables {
-            peer[a] = Some(b);
-            peer[b] = Some(a);
+            peer_of[a] = Some(b);
+            peer_of[b] = Some(a);
         }
         let mut info = format!(
             "ports={}\ncables={}\nline_rate={}\ncable_delay_ns={}\n",
@@ -495,19 +525,32 @@ impl Engine {
             );
         }
         std::fs::write(dir.join("lab.conf"), info).map_err(io_err("writing lab.conf"))?;
-        let table =
-            Table::create(&dir.join("iommu")).map_err(io_err("creating the IOMMU table"))?;
-        Ok(Engine {
-            ports,
-            peer,
-            wires: (0..cfg.ports).map(|_| VecDeque::new()).collect(),
-            iommu: Translator::new(table),
-            free: Vec::new(),
-            line_rate: cfg.line_rate,
-            cable_delay_ps: ps(cfg.cable_delay),
-            max_idle_sleep: cfg.max_idle_sleep,
-            epoch,
-        })
+        let table_path = dir.join("iommu");
+        let mut table =
+            Some(Table::create(&table_path).map_err(io_err("creating the IOMMU table"))?);
+        let mut ports: Vec<Option<Port>> = ports.into_iter().map(Some).collect();
+        let mut engines = Vec::new();
+        for group in groups {
+            // Each thread translates through its own view of the table.
+            let table = match table.take() {
+                Some(t) => t,
+                None => Table::open(&table_path).map_err(io_err("opening the IOMMU table"))?,
+            };
+            let local = |p: usize| group.iter().position(|&q| q == p);
+            engines.push(Engine {
+                ports: group.iter().filter_map(|&p| ports[p].take()).collect(),
+                lab_ports: cfg.ports,
+                peer: group.iter().map(|&p| peer_of[p].and_then(local)).collect(),
+                wires: group.iter().map(|_| VecDeque::new()).collect(),
+                iommu: Translator::new(table),
+                free: Vec::new(),
+                line_rate: cfg.line_rate,
+                cable_delay_ps: ps(cfg.cable_delay),
+                max_idle_sleep: cfg.max_idle_sleep,
+                epoch,
+            });
+        }
+        Ok(engines)
     }
 
     /// The polling loop. Idle back-off by idle *time*: spin for the first
@@ -604,7 +647,7 @@ impl Engine {
     /// Executes one control command.
     fn command(&mut self, line: &str) -> String {
         let now = ps(self.epoch.elapsed());
-        match control::parse(line, self.ports.len()) {
+        match control::parse(line, self.lab_ports) {
             Err(e) => format!("error: {e}"),
             Ok(cmd) => self.execute(cmd, now),
         }
@@ -612,12 +655,21 @@ impl Engine {
 
     fn execute(&mut self, cmd: control::Command, now: u64) -> String {
         use control::Command as C;
+        // The command's port, as its place in this model's group.
+        let at = cmd
+            .port()
+            .map(|p| self.ports.iter().position(|q| q.index == p).ok_or(p));
+        let port = match at {
+            Some(Ok(local)) => local,
+            Some(Err(p)) => return format!("error: port {p} is not on this model thread"),
+            None => 0,
+        };
         match cmd {
-            C::Link { port, up } => {
+            C::Link { up, .. } => {
                 self.ports[port].forced_down = !up;
                 "ok".into()
             }
-            C::Inject { port, kind, count } => {
+            C::Inject { kind, count, .. } => {
                 let mac = self.ports[port].mac;
                 for n in 0..count {
                     let mut data = self.free.pop().unwrap_or_default();
@@ -631,16 +683,16 @@ impl Engine {
                 }
                 "ok".into()
             }
-            C::Drop { port, count } => {
+            C::Drop { count, .. } => {
                 self.ports[port].drop_next += count;
                 "ok".into()
             }
-            C::Remove { port } => {
+            C::Remove { .. } => {
                 self.ports[port].remove();
-                log::info!("sim port {port}: surprise removal");
+                log::info!("sim port {}: surprise removal", self.ports[port].index);
                 "ok".into()
             }
-            C::Counters { port } => {
+            C::Counters { .. } => {
                 let p = &self.ports[port];
                 let mut out = String::from("ok");
                 for c in SimCounter::ALL {
@@ -651,7 +703,7 @@ impl Engine {
             C::Help => format!("ok\n{}", control::HELP),
             C::Status => {
                 let mut out = String::from("ok");
-                for (i, p) in self.ports.iter().enumerate() {
+                for (p, peer) in self.ports.iter().zip(&self.peer) {
                     let state = if p.removed {
                         "removed"
                     } else if p.link_up {
@@ -661,8 +713,9 @@ impl Engine {
                     };
                     let rx = p.rxq.iter().filter(|q| q.enabled).count();
                     out += &format!(
-                        "\nport{i} link={state} peer={} rx_queues={rx} tx_queues={} buffered={}",
-                        self.peer[i].map_or("-".to_string(), |j| j.to_string()),
+                        "\nport{} link={state} peer={} rx_queues={rx} tx_queues={} buffered={}",
+                        p.index,
+                        peer.map_or("-".to_string(), |j| self.ports[j].index.to_string()),
                         p.tx_enabled.len(),
                         p.rx_fifo.len(),
                     );

@@ -33,6 +33,7 @@ pub mod mem;
 pub mod port;
 pub mod rss;
 pub mod rx;
+pub mod shard;
 pub mod stats;
 pub mod tx;
 pub mod wire;

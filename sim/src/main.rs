@@ -13,7 +13,7 @@ ixy-sim: a simulated Intel 82599 lab (register-level device model)
 usage:
   ixy-sim [--lab NAME] [--ports K] [--cable A-B]... [--unlimited]
           [--link-delay-ms MS] [--reset-delay-ms MS] [--cable-delay-ns NS]
-          [--core N] [--dir DIR]
+          [--threads N] [--core N] [--dir DIR]
   ixy-sim ctl [--lab NAME] [--dir DIR] COMMAND...
 
 Runs the lab in the foreground until SIGINT/SIGTERM, then removes its directory.
@@ -24,7 +24,11 @@ options:
   --cable A-B           a cable between ports A and B; repeat for more
                         (default: --cable 0-2 --cable 1-3)
   --unlimited           lift the 10 Gbit/s line rate of every cable
+  --threads N           model threads, 1-16 (default: 1); cables (both their
+                        ports) and lone ports are dealt out among them, so a
+                        bigger machine moves several cables at full speed at once
   --core N              pin the model's polling thread to CPU core N
+                        (with --threads, thread k to core N+k)
   --link-delay-ms MS    reset/AN restart to link up (default: 10)
   --reset-delay-ms MS   CTRL.RST to reset done (default: 1)
   --cable-delay-ns NS   propagation delay of a cable (default: 50)
@@ -90,6 +94,7 @@ fn run(args: &[String]) -> Result<(), String> {
             "--ports" => cfg.ports = number(value(args, &mut i, "--ports")?, "--ports")?,
             "--unlimited" => cfg.line_rate = false,
             "--core" => cfg.core = Some(number(value(args, &mut i, "--core")?, "--core")?),
+            "--threads" => cfg.threads = number(value(args, &mut i, "--threads")?, "--threads")?,
             "--cable" => {
                 let v = value(args, &mut i, "--cable")?;
                 let (a, b) = v

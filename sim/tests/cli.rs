@@ -20,7 +20,7 @@ fn ixy_sim(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn bad_input_gets_one_line_and_exit_code_2() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--ports", "0"], "0 ports"),
         (&["--ports", "many"], "not a number"),
         (&["--cable", "0-9"], "ports 0 to 3"),
@@ -28,6 +28,7 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         (&["--cable", "0-1", "--cable", "1-2"], "two cables"),
         (&["--lab", "../escape"], "lab name"),
         (&["--frobnicate"], "unknown argument"),
+        (&["--threads", "0"], "0 model threads"),
         (&["ctl", "--lab", "nosuchlab", "status"], "does not exist"),
     ];
     for (args, needle) in cases {

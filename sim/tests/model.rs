@@ -944,3 +944,68 @@ fn wthresh_batches_tx_write_backs_until_the_threshold_or_a_flush() {
     );
     assert_eq!(receive(&f.dut, &mut rx, 4).len(), 4, "all seven arrived");
 }
+
+#[test]
+fn two_model_threads_each_move_their_cable_and_answer_for_their_ports() {
+    // --threads 2: cable 0-2 on one thread, 1-3 on the other. Both carry
+    // frames, control commands reach the thread owning their port and
+    // `status` lists every port once, in order.
+    let f = fixture("threads", |c| c.threads = 2);
+    let p1 = Bar::open(&f.lab.bar_path(1)).unwrap();
+    let p3 = Bar::open(&f.lab.bar_path(3)).unwrap();
+    sim::harness::init_port(&p1, false, WAIT).unwrap();
+    sim::harness::init_port(&p3, true, WAIT).unwrap();
+    let mut rx0 = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut rx1 = f.rx(&p1, 0, 64, 2048, true);
+    let mut tx2 = f.tx(&f.tester, 0, 64);
+    let mut tx3 = f.tx(&p3, 0, 64);
+    let to0: Vec<Vec<u8>> = (0..20).map(|i| flow_frame(&f, i, 80)).collect();
+    let to1: Vec<Vec<u8>> = (0..20)
+        .map(|i| {
+            udp_frame(
+                sim::lab::mac_of(1),
+                [10, 3, 0, 1],
+                [10, 1, 0, 1],
+                7,
+                9,
+                90,
+                i,
+            )
+        })
+        .collect();
+    for (a, b) in to0.iter().zip(&to1) {
+        assert!(tx2.send(&f.tester, a, 0));
+        assert!(tx3.send(&p3, b, 0));
+    }
+    let got0 = receive(&f.dut, &mut rx0, 20);
+    let got1 = receive(&p1, &mut rx1, 20);
+    assert!(
+        got0.iter().map(|g| &g.1).eq(to0.iter()),
+        "cable 0-2, in order"
+    );
+    assert!(
+        got1.iter().map(|g| &g.1).eq(to1.iter()),
+        "cable 1-3, in order"
+    );
+    let status = f.lab.control("status").unwrap();
+    let ports: Vec<&str> = status
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(ports, ["port0", "port1", "port2", "port3"], "{status}");
+    assert!(status.contains("port3 link=up peer=1"), "{status}");
+    // A command for port 3 reaches the thread that owns it.
+    f.lab.control("link 3 down").unwrap();
+    assert!(wait_for(WAIT, || p1.read(regs::LINKS) & regs::LINKS_UP == 0));
+    assert_ne!(
+        f.dut.read(regs::LINKS) & regs::LINKS_UP,
+        0,
+        "the other cable is untouched"
+    );
+    assert!(f
+        .lab
+        .control("link 9 down")
+        .unwrap_err()
+        .contains("ports 0 to 3"));
+}

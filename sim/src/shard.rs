@@ -1,0 +1,123 @@
+//! Model threads: how a lab's ports are shared out among them and how a
+//! control command finds the thread that owns its port.
+//!
+//! A cable is the unit of work: both of its ports belong to the same
+//! thread, so frames never cross threads and threads share nothing
+//! writable in the fast path (like the workers). Ports without a cable are
+//! units of their own.
+
+use crate::control::{self, Command};
+use crate::lab::Request;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The ports each of up to `threads` model threads owns, in port order:
+/// cables and lone ports dealt out round robin. Fewer groups than
+/// `threads` when there are fewer units; never an empty group.
+pub fn groups(ports: usize, cables: &[(usize, usize)], threads: usize) -> Vec<Vec<usize>> {
+    let mut units: Vec<Vec<usize>> = cables.iter().map(|&(a, b)| vec![a, b]).collect();
+    let cabled = |p: usize| cables.iter().any(|&(a, b)| a == p || b == p);
+    units.extend((0..ports).filter(|&p| !cabled(p)).map(|p| vec![p]));
+    units.sort_by_key(|u| u.iter().copied().min());
+    let n = threads.clamp(1, units.len().max(1));
+    let mut out = vec![Vec::new(); n];
+    for (k, unit) in units.into_iter().enumerate() {
+        out[k % n].extend(unit);
+    }
+    out.iter_mut().for_each(|g| g.sort_unstable());
+    out.retain(|g| !g.is_empty());
+    out
+}
+
+/// Sends control commands to the model thread that owns their port, or
+/// to every thread for `status`, and merges the answers.
+#[derive(Clone)]
+pub(crate) struct Router {
+    senders: Vec<mpsc::Sender<Request>>,
+    /// The thread owning each port.
+    owner: Vec<usize>,
+}
+
+/// How long a control command may wait for a model thread.
+const ANSWER_WAIT: Duration = Duration::from_secs(10);
+
+impl Router {
+    /// A router over one request queue per group of [`groups`].
+    pub(crate) fn new(senders: Vec<mpsc::Sender<Request>>, groups: &[Vec<usize>]) -> Self {
+        let ports = groups.iter().map(Vec::len).sum();
+        let mut owner = vec![0; ports];
+        for (k, g) in groups.iter().enumerate() {
+            for &p in g {
+                owner[p] = k;
+            }
+        }
+        Router { senders, owner }
+    }
+
+    /// Runs one command line; the answer starts with `ok` or `error`.
+    pub(crate) fn ask(&self, line: &str) -> String {
+        let cmd = match control::parse(line, self.owner.len()) {
+            Ok(cmd) => cmd,
+            Err(e) => return format!("error: {e}"),
+        };
+        let targets: Vec<usize> = match cmd {
+            Command::Status => (0..self.senders.len()).collect(),
+            _ => vec![cmd.port().map_or(0, |p| self.owner[p])],
+        };
+        let mut lines = Vec::new();
+        for t in targets {
+            let answer = self.ask_one(t, line);
+            if answer.starts_with("error") || self.senders.len() == 1 {
+                return answer;
+            }
+            lines.extend(answer.lines().skip(1).map(str::to_string));
+        }
+        if let Command::Status = cmd {
+            // "portN ...": in port order, whichever thread answered.
+            lines.sort_by_key(|l| {
+                l.strip_prefix("port")
+                    .and_then(|r| r.split(' ').next())
+                    .and_then(|n| n.parse::<usize>().ok())
+            });
+        }
+        std::iter::once("ok".to_string())
+            .chain(lines)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn ask_one(&self, thread: usize, line: &str) -> String {
+        let (tx, rx) = mpsc::channel();
+        let sent = self.senders[thread].send(Request {
+            line: line.to_string(),
+            reply: tx,
+        });
+        if sent.is_err() {
+            return "error: the lab is stopping".into();
+        }
+        rx.recv_timeout(ANSWER_WAIT)
+            .unwrap_or_else(|_| format!("error: model thread {thread} did not answer"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cables_stay_whole_and_are_dealt_round_robin() {
+        assert_eq!(groups(4, &[(0, 2), (1, 3)], 1), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(
+            groups(4, &[(0, 2), (1, 3)], 2),
+            vec![vec![0, 2], vec![1, 3]]
+        );
+        // More threads than units: one group per unit.
+        assert_eq!(
+            groups(4, &[(0, 2), (1, 3)], 8),
+            vec![vec![0, 2], vec![1, 3]]
+        );
+        // Lone ports are units of their own.
+        assert_eq!(groups(3, &[(0, 1)], 2), vec![vec![0, 1], vec![2]]);
+        assert_eq!(groups(2, &[], 4), vec![vec![0], vec![1]]);
+    }
+}
