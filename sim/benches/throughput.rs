@@ -58,8 +58,8 @@ impl Rig {
     }
 
     /// One row: warm-up, then `rounds` rounds of 1 s; prints each round
-    /// and the summary line.
-    fn row(&mut self, len: usize, light: bool, rounds: u64) {
+    /// and the summary line (prefixed by `label`); returns the median Mpps.
+    fn row(&mut self, len: usize, light: bool, rounds: u64, label: &str) -> f64 {
         let frame = udp_frame(
             sim::lab::mac_of(0),
             [10, 0, 0, 1],
@@ -91,13 +91,44 @@ impl Rig {
         let line = sim::wire::line_rate_pps(len) / 1e6;
         let median = rates[rates.len() / 2];
         println!(
-            "sim throughput per model thread, {} B frames, {feeder} feeder: median {median:.2} Mpps, \
+            "sim throughput per model thread, {label}{} B frames, {feeder} feeder: median {median:.2} Mpps, \
              best {:.2} Mpps over {rounds} rounds of 1 s ({:.0} % of 10 GbE line rate {line:.3} Mpps; \
              {dropped} dropped for want of descriptors, {missed} missed)",
             len + 4,
             rates[rates.len() - 1],
             100.0 * median / line,
         );
+        median
+    }
+}
+
+/// Where a lab's files are (a `Lab` itself stays on the thread that
+/// started it).
+struct Where {
+    dir: std::path::PathBuf,
+}
+
+/// Sets up tester port `from` to send into DUT port `to`: both ports
+/// initialised, a 2048-descriptor ring on queue 0 of each.
+fn rig(lab: &Where, to: usize, from: usize) -> Rig {
+    let dut = Bar::open(&lab.dir.join(format!("port{to}/bar0"))).expect("DUT BAR");
+    let tester = Bar::open(&lab.dir.join(format!("port{from}/bar0"))).expect("tester BAR");
+    let wait = Duration::from_secs(10);
+    harness::init_port(&dut, true, wait).expect("DUT init");
+    harness::init_port(&tester, true, wait).expect("tester init");
+    let dma = |name: String, len: usize| {
+        Dma::new(&lab.dir.join("iommu"), &lab.dir.join(name), len).expect("DMA region")
+    };
+    let size = 2048;
+    let bytes = size as usize * (16 + 2048);
+    let rx =
+        RxRing::new(&dut, 0, dma(format!("rx{to}"), bytes), size, 2048, true).expect("Rx ring");
+    let tx = TxRing::new(&tester, 0, dma(format!("tx{from}"), bytes), size, 2048).expect("Tx ring");
+    Rig {
+        dut,
+        tester,
+        rx,
+        tx,
     }
 }
 
@@ -107,10 +138,10 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3)
         .max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut cfg = LabConfig::new(&format!("bench-{}", std::process::id()));
     cfg.line_rate = false;
     // The model on core 1, this feeding thread on core 0: no migrations.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cores >= 2 {
         cfg.core = Some(1);
         sim::lab::pin_to_core(0).expect("pin the bench thread");
@@ -118,43 +149,64 @@ fn main() {
         println!("one core only: the feeder and the model share it (oversubscribed)");
     }
     let lab = Lab::start(cfg).expect("lab starts");
-    let dut = Bar::open(&lab.bar_path(0)).expect("DUT BAR");
-    let tester = Bar::open(&lab.bar_path(2)).expect("tester BAR");
-    let wait = Duration::from_secs(10);
-    harness::init_port(&dut, true, wait).expect("DUT init");
-    harness::init_port(&tester, true, wait).expect("tester init");
-    let dma = |name: &str, len: usize| {
-        Dma::new(&lab.iommu_path(), &lab.dir().join(name), len).expect("DMA region")
-    };
-    let size = 2048;
-    let rx = RxRing::new(
-        &dut,
+    let mut rig = rig(
+        &Where {
+            dir: lab.dir().to_path_buf(),
+        },
         0,
-        dma("rx", size as usize * (16 + 2048)),
-        size,
-        2048,
-        true,
-    )
-    .expect("Rx ring");
-    let tx = TxRing::new(
-        &tester,
-        0,
-        dma("tx", size as usize * (16 + 2048)),
-        size,
-        2048,
-    )
-    .expect("Tx ring");
-    let mut rig = Rig {
-        dut,
-        tester,
-        rx,
-        tx,
-    };
+        2,
+    );
     for len in [60, 1514] {
         for light in [true, false] {
-            rig.row(len, light, rounds);
+            rig.row(len, light, rounds, "");
         }
     }
     drop(rig);
+    lab.stop();
+    two_threads(cores, rounds);
+}
+
+/// `--threads 2`: cables 0-2 and 1-3 on two model threads (cores 2 and 3),
+/// each fed flat out with 64-byte frames by its own thread (cores 0 and
+/// 1). Needs 4 cores; says so and stops on fewer.
+fn two_threads(cores: usize, rounds: u64) {
+    if cores < 4 {
+        println!(
+            "sim throughput, 2 model threads: needs 4 cores (2 models, 2 feeders); \
+             this machine has {cores}, skipped"
+        );
+        return;
+    }
+    let mut cfg = LabConfig::new(&format!("bench2-{}", std::process::id()));
+    cfg.line_rate = false;
+    cfg.threads = 2;
+    cfg.core = Some(2);
+    let lab = Lab::start(cfg).expect("lab starts");
+    let place = Where {
+        dir: lab.dir().to_path_buf(),
+    };
+    let total: f64 = std::thread::scope(|s| {
+        let lab = &place;
+        let feeders: Vec<_> = [(0, 2), (1, 3)]
+            .into_iter()
+            .enumerate()
+            .map(|(k, (to, from))| {
+                s.spawn(move || {
+                    sim::lab::pin_to_core(k).expect("pin a feeder");
+                    let mut rig = rig(lab, to, from);
+                    rig.row(
+                        60,
+                        false,
+                        rounds,
+                        &format!("cable {to}-{from}, model thread {k}, "),
+                    )
+                })
+            })
+            .collect();
+        feeders.into_iter().map(|f| f.join().expect("feeder")).sum()
+    });
+    println!(
+        "sim throughput, 2 model threads, 64 B frames, flat-out feeders: {total:.2} Mpps in all"
+    );
     lab.stop();
 }
