@@ -106,18 +106,28 @@ impl Rig {
 /// started it).
 struct Where {
     dir: std::path::PathBuf,
+    iommu: std::path::PathBuf,
+}
+
+impl Where {
+    fn of(lab: &Lab) -> Self {
+        Where {
+            dir: lab.dir().to_path_buf(),
+            iommu: lab.iommu_path(),
+        }
+    }
 }
 
 /// Sets up tester port `from` to send into DUT port `to`: both ports
 /// initialised, a 2048-descriptor ring on queue 0 of each.
 fn rig(lab: &Where, to: usize, from: usize) -> Rig {
-    let dut = Bar::open(&lab.dir.join(format!("port{to}/bar0"))).expect("DUT BAR");
-    let tester = Bar::open(&lab.dir.join(format!("port{from}/bar0"))).expect("tester BAR");
+    let dut = Bar::open(&sim::lab::bar_path(&lab.dir, to)).expect("DUT BAR");
+    let tester = Bar::open(&sim::lab::bar_path(&lab.dir, from)).expect("tester BAR");
     let wait = Duration::from_secs(10);
     harness::init_port(&dut, true, wait).expect("DUT init");
     harness::init_port(&tester, true, wait).expect("tester init");
     let dma = |name: String, len: usize| {
-        Dma::new(&lab.dir.join("iommu"), &lab.dir.join(name), len).expect("DMA region")
+        Dma::new(&lab.iommu, &lab.dir.join(name), len).expect("DMA region")
     };
     let size = 2048;
     let bytes = size as usize * (16 + 2048);
@@ -149,13 +159,7 @@ fn main() {
         println!("one core only: the feeder and the model share it (oversubscribed)");
     }
     let lab = Lab::start(cfg).expect("lab starts");
-    let mut rig = rig(
-        &Where {
-            dir: lab.dir().to_path_buf(),
-        },
-        0,
-        2,
-    );
+    let mut rig = rig(&Where::of(&lab), 0, 2);
     for len in [60, 1514] {
         for light in [true, false] {
             rig.row(len, light, rounds, "");
@@ -182,9 +186,7 @@ fn two_threads(cores: usize, rounds: u64) {
     cfg.threads = 2;
     cfg.core = Some(2);
     let lab = Lab::start(cfg).expect("lab starts");
-    let place = Where {
-        dir: lab.dir().to_path_buf(),
-    };
+    let place = Where::of(&lab);
     let total: f64 = std::thread::scope(|s| {
         let lab = &place;
         let feeders: Vec<_> = [(0, 2), (1, 3)]
