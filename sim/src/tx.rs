@@ -5,7 +5,7 @@
 use crate::bar::SimCounter;
 use crate::frame;
 use crate::iommu::Translator;
-use crate::port::Port;
+use crate::port::{Port, TxQueue};
 use crate::wire::{wire_time_ps, WireFrame};
 use driver::regs;
 use std::collections::VecDeque;
@@ -103,9 +103,7 @@ impl Port {
             }
             let txdctl = self.regs.read(regs::txdctl(q));
             if !ring.enabled || txdctl & regs::TXDCTL_SWFLSH != 0 {
-                ring.held
-                    .drain(..)
-                    .for_each(|(iova, d)| write_back(iommu, iova, d));
+                write_back_held(ring, iommu);
                 self.regs.clear_bits(regs::txdctl(q), regs::TXDCTL_SWFLSH);
             } else {
                 holding = true;
@@ -177,9 +175,7 @@ impl Port {
         }
         if wthresh > 0 && !ring.held.is_empty() {
             if ring.held.len() >= wthresh as usize {
-                ring.held
-                    .drain(..)
-                    .for_each(|(iova, d)| write_back(cx.iommu, iova, d));
+                write_back_held(ring, cx.iommu);
             } else {
                 self.tx_holding = true;
             }
@@ -381,4 +377,11 @@ impl Port {
 /// in the status (bit 0 of the upper dword, 7.2.3.2.4).
 fn write_back(iommu: &mut Translator, iova: u64, d: [u64; 2]) {
     iommu.write_desc(iova, [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]);
+}
+
+/// Writes back every descriptor a queue holds (TXDCTL.WTHRESH > 0).
+fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
+    ring.held
+        .drain(..)
+        .for_each(|(iova, d)| write_back(iommu, iova, d));
 }
