@@ -22,10 +22,35 @@ const WAIT: Duration = Duration::from_secs(20);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 struct Run {
+    /// First, so that it drops (stopping the supervisor) before the lab.
+    child: Stopper,
     lab: Lab,
     name: String,
     run_dir: PathBuf,
-    child: Child,
+}
+
+/// The supervisor of a run. If a test fails before `Run::terminate`, the
+/// drop stops it (SIGTERM, then SIGKILL after 3 s) while its lab still
+/// exists, instead of leaving it and its workers spinning after the test.
+struct Stopper(Option<Child>);
+
+impl Drop for Stopper {
+    fn drop(&mut self) {
+        let Some(child) = self.0.as_mut() else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 fn start(test: &str, args: &[&str]) -> Run {
@@ -48,10 +73,10 @@ fn start(test: &str, args: &[&str]) -> Run {
         .spawn()
         .expect("ixy-supervisor starts");
     Run {
+        child: Stopper(Some(child)),
         lab,
         name,
         run_dir,
-        child,
     }
 }
 
@@ -101,11 +126,12 @@ impl Run {
 
     /// SIGTERM; the supervisor must exit 0 within 2 s (plus scheduling slack).
     fn terminate(mut self) -> (Lab, PathBuf, String) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let child = self.child.0.as_mut().expect("the supervisor runs");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
         let t0 = Instant::now();
         let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
+            if let Some(s) = child.try_wait().expect("wait") {
                 break s;
             }
             assert!(
@@ -116,6 +142,7 @@ impl Run {
             std::thread::sleep(Duration::from_millis(10));
         };
         let took = t0.elapsed();
+        self.child.0 = None; // reaped: nothing left for the drop to stop
         let log = self.log();
         assert!(status.success(), "exit status {status:?}; log:\n{log}");
         assert!(took < Duration::from_millis(2500), "stopping took {took:?}");
