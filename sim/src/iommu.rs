@@ -336,9 +336,20 @@ impl Translator {
         }
     }
 
-    /// The index of the region holding `len` bytes at `iova`.
+    /// The index of the region holding `len` bytes at `iova`. The table
+    /// is re-read at every pass of the model (`refresh`) and here on a
+    /// miss, so a region mapped since the pass began is found; a region
+    /// unmapped since stays reachable until the pass ends, as a stale
+    /// IOTLB entry would on silicon until its invalidation completes.
     fn lookup(&mut self, iova: u64, len: usize) -> Option<usize> {
+        if let Some(idx) = self.search(iova, len) {
+            return Some(idx);
+        }
         self.refresh();
+        self.search(iova, len)
+    }
+
+    fn search(&mut self, iova: u64, len: usize) -> Option<usize> {
         let fits = |e: &Entry| {
             iova >= e.iova
                 && iova

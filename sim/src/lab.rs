@@ -471,6 +471,10 @@ struct Engine {
     epoch: Instant,
 }
 
+/// Frames the packet buffer collects from the wire before a pass moves
+/// them to host memory (and at the end of the pass, whatever is there).
+const RX_DMA_BURST: usize = 32;
+
 fn ps(d: Duration) -> u64 {
     u64::try_from(d.as_nanos())
         .unwrap_or(u64::MAX / 2_000)
@@ -635,8 +639,11 @@ impl Engine {
                 if let Some(rejected) = port.receive(frame) {
                     self.free.push(rejected.data);
                 }
-                // DMA keeps pace with the wire: drain as frames arrive.
-                work += port.deliver(&mut self.iommu, &mut self.free);
+                // DMA keeps pace with the wire: drain as frames arrive,
+                // a burst at a time.
+                if port.rx_fifo.len() >= RX_DMA_BURST {
+                    work += port.deliver(&mut self.iommu, &mut self.free);
+                }
             }
             work += port.deliver(&mut self.iommu, &mut self.free);
             port.publish();

@@ -5,8 +5,8 @@
 use crate::alias::Aliases;
 use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use crate::clock::Clock;
-use crate::rss::RssConfig;
-use crate::rx::RxEntry;
+use crate::rss::PortRss;
+use crate::rx::{RxConfig, RxEntry};
 use crate::stats::Pending;
 use driver::regs;
 use std::collections::VecDeque;
@@ -21,8 +21,10 @@ pub struct Timing {
     pub link_ps: u64,
 }
 
-/// How often the enable bits of all 256 queues are scanned while busy.
-const QUEUE_SCAN_PS: u64 = 20_000_000;
+/// How often the enable bits of all 256 queues (and the aliased
+/// registers) are scanned while busy: a scan reads some 500 registers,
+/// and drivers wait milliseconds for an enable to take effect.
+const QUEUE_SCAN_PS: u64 = 100_000_000;
 /// How often a removed port's BAR is filled again with 0xFF.
 const REMOVED_REFILL_PS: u64 = 100_000_000_000;
 
@@ -37,6 +39,9 @@ pub struct RxQueue {
     pub size: u32,
     /// Next descriptor the device will use (RDH).
     pub head: u32,
+    /// RDT as last read: the device uses descriptors up to it before it
+    /// reads RDT again.
+    pub tail: u32,
     /// RDT at the last IOMMU fault: no DMA until the driver moves the tail.
     pub faulted_tail: Option<u32>,
     /// A fault on this queue was logged since it was enabled.
@@ -89,6 +94,9 @@ pub struct Port {
     /// Enabled Tx queues, for the transmit scheduler.
     pub tx_enabled: Vec<u32>,
     pub(crate) tx_next: usize,
+    /// Scratch for the transmit path: the descriptors of the frame being
+    /// sent, with their IOVAs, kept for their write-back.
+    pub(crate) tx_fetched: Vec<(u64, [u64; 2])>,
     /// Rx queues whose head moved since the last [`Port::publish`], a bit
     /// per queue.
     pub(crate) rx_dirty: u128,
@@ -115,8 +123,12 @@ pub struct Port {
     pub epoch_host_ns: u64,
     /// Registers decoded at two addresses, kept equal (`alias`).
     aliases: Aliases,
-    /// RSS configuration, re-read from the registers every pass.
-    pub(crate) rss: RssConfig,
+    /// The receive registers, re-read every pass that receives
+    /// (`rx_cfg_current` says whether this pass did).
+    pub(crate) rx_cfg: RxConfig,
+    /// RSS configuration, re-read with `rx_cfg`.
+    pub(crate) rss: PortRss,
+    pub(crate) rx_cfg_current: bool,
     /// The shared Rx packet buffer (7.1.3): frames waiting for DMA.
     pub(crate) rx_fifo: VecDeque<RxEntry>,
     /// Bytes held in `rx_fifo`.
@@ -148,6 +160,7 @@ impl Port {
             txq: vec![TxQueue::default(); regs::NUM_QUEUES as usize],
             tx_enabled: Vec::new(),
             tx_next: 0,
+            tx_fetched: Vec::new(),
             tx_holding: false,
             rx_dirty: 0,
             tx_dirty: 0,
@@ -162,7 +175,9 @@ impl Port {
             clock: Clock::default(),
             epoch_host_ns: 0,
             aliases: Aliases::default(),
-            rss: RssConfig::default(),
+            rss: PortRss::default(),
+            rx_cfg: RxConfig::default(),
+            rx_cfg_current: false,
             rx_fifo: VecDeque::new(),
             rx_fifo_bytes: 0,
             wire_free_ps: 0,
@@ -307,6 +322,7 @@ impl Port {
     /// Handles register writes that need the device to act. Returns true
     /// when something changed.
     pub fn control(&mut self, now_ps: u64, busy: bool) -> bool {
+        self.rx_cfg_current = false;
         if self.removed {
             if now_ps.saturating_sub(self.last_refill_ps) >= REMOVED_REFILL_PS {
                 self.last_refill_ps = now_ps;
@@ -347,7 +363,6 @@ impl Port {
             // an SRRCTL written at either address.
             changed |= self.aliases.sync(&self.regs);
         }
-        self.rss = self.read_rss();
         if scan_due {
             self.last_queue_scan_ps = Some(now_ps);
             changed |= self.scan_queue_enables();
@@ -372,12 +387,6 @@ impl Port {
         self.regs.write(regs::EIMC, 0);
         self.regs.write(regs::EIMS, self.eims);
         true
-    }
-
-    fn read_rss(&self) -> RssConfig {
-        let key = std::array::from_fn(|i| self.regs.read(regs::rssrk(i as u32)));
-        let reta = std::array::from_fn(|i| self.regs.read(regs::reta(i as u32)));
-        RssConfig::from_registers(self.regs.read(regs::MRQC), &key, &reta)
     }
 
     /// Applies RXDCTL/TXDCTL.ENABLE requests (4.6.7.1, 4.6.8.1). The
@@ -454,6 +463,7 @@ impl Port {
             base,
             size,
             head,
+            tail: head,
             faulted_tail: None,
             fault_logged: false,
         };

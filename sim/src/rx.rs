@@ -6,7 +6,6 @@ use crate::bar::SimCounter;
 use crate::frame::{self, Parsed};
 use crate::iommu::Translator;
 use crate::port::Port;
-use crate::rss;
 use crate::wire::WireFrame;
 use driver::desc::RxWriteBack;
 use driver::regs;
@@ -16,6 +15,25 @@ const RX_BUDGET: usize = 64;
 /// Legacy Rx write-back status bits (7.1.5.1): DD and EOP.
 const LEGACY_STAT_DD: u64 = 0x01;
 const LEGACY_STAT_EOP: u64 = 0x02;
+
+/// The receive registers as a pass reads them, once, before its first
+/// frame: every write a driver made before its last TDT write applies to
+/// the frames that TDT sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RxConfig {
+    /// HLREG0 (JUMBOEN, RXLNGTHERREN, RXCRCSTRP).
+    hlreg0: u32,
+    /// Longest frame accepted, FCS included (MAXFRS with JUMBOEN).
+    max_len: u32,
+    /// RXCTRL.RXEN.
+    rxen: bool,
+    /// FCTRL.
+    fctrl: u32,
+    /// Packet buffer 0's size in bytes (RXPBSIZE\[0\]).
+    capacity: usize,
+    /// RDRXCTL.CRCSTRIP.
+    rdrxctl_strip: bool,
+}
 
 /// A frame in the Rx packet buffer, classified and waiting for DMA.
 #[derive(Debug)]
@@ -42,45 +60,38 @@ impl Port {
             self.count_sim(SimCounter::CableDropped);
             return Some(frame);
         }
+        self.read_rx_registers();
+        let cfg = self.rx_cfg;
         let r = &self.regs;
         let wire_len = frame.data.len() as u64 + 4;
         // 8.2.3.23: TPR/TOR count every frame, good or bad.
-        self.stats.add(regs::TPR, 1);
-        self.stats.add64(regs::TORL, regs::TORH, wire_len);
+        self.stats.rx_seen(wire_len);
         if !frame.fcs_ok {
             r.count(regs::CRCERRS, 1);
             return Some(frame);
         }
-        let hlreg0 = r.read(regs::HLREG0);
-        let max_len = if hlreg0 & regs::HLREG0_JUMBOEN != 0 {
-            r.read(regs::MAXFRS) >> regs::MAXFRS_MFS_SHIFT
-        } else {
-            regs::MAX_STD_FRAME
-        };
         if wire_len < 64 {
             r.count(regs::RUC, 1);
             return Some(frame);
         }
-        if wire_len > u64::from(max_len) {
+        if wire_len > u64::from(cfg.max_len) {
             r.count(regs::ROC, 1);
             return Some(frame);
         }
         let parsed = frame::parse(&frame.data);
-        if hlreg0 & regs::HLREG0_RXLNGTHERREN != 0 && length_error(&parsed, frame.data.len()) {
+        if cfg.hlreg0 & regs::HLREG0_RXLNGTHERREN != 0 && length_error(&parsed, frame.data.len()) {
             r.count(regs::RLEC, 1);
             return Some(frame);
         }
-        if r.read(regs::RXCTRL) & regs::RXCTRL_RXEN == 0 {
+        if !cfg.rxen {
             self.count_sim(SimCounter::RxWhileDisabled);
             return Some(frame);
         }
-        if !self.address_filter(&parsed.dst) {
+        if !self.address_filter(cfg.fctrl, &parsed.dst) {
             self.count_sim(SimCounter::RxFiltered);
             return Some(frame);
         }
-        let capacity =
-            ((self.regs.read(regs::rxpbsize(0)) >> regs::RXPBSIZE_SHIFT) & 0x3FF) as usize * 1024;
-        if self.rx_fifo_bytes + wire_len as usize > capacity {
+        if self.rx_fifo_bytes + wire_len as usize > cfg.capacity {
             self.stats.add(regs::mpc(0), 1);
             // The 82599 counts a missed frame in GPRC as well, against its
             // datasheet (8.2.3.23.3): Linux and FreeBSD subtract MPC from
@@ -88,14 +99,13 @@ impl Port {
             self.stats.add(regs::GPRC, 1);
             return Some(frame);
         }
-        self.stats.add(regs::GPRC, 1);
-        self.stats.add64(regs::GORCL, regs::GORCH, wire_len);
+        self.stats.rx_good(wire_len);
         if parsed.dst == [0xFF; 6] {
             self.stats.add(regs::BPRC, 1);
         } else if parsed.dst[0] & 1 != 0 {
             self.stats.add(regs::MPRC, 1);
         }
-        let rss = rss::classify(&self.rss, &parsed);
+        let rss = self.rss.classify(&parsed);
         let timestamped = self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);
         self.rx_fifo_bytes += wire_len as usize;
         self.rx_fifo.push_back(RxEntry {
@@ -112,8 +122,7 @@ impl Port {
     /// Unicast: RAL/RAH entries with AV, or FCTRL.UPE; broadcast: FCTRL.BAM;
     /// multicast: FCTRL.MPE, or MCSTCTRL.MFE and the frame's bit in the
     /// multicast table (7.1.1.1, 7.1.1.1.2).
-    fn address_filter(&self, dst: &[u8; 6]) -> bool {
-        let fctrl = self.regs.read(regs::FCTRL);
+    fn address_filter(&self, fctrl: u32, dst: &[u8; 6]) -> bool {
         if *dst == [0xFF; 6] {
             return fctrl & regs::FCTRL_BAM != 0;
         }
@@ -144,13 +153,13 @@ impl Port {
     /// Latches RXSTMPL/H and the attributes for a PTP frame matching
     /// TSYNCRXCTL, unless a previous timestamp is still unread (7.9.2.1).
     fn latch_rx_timestamp(&mut self, parsed: &Parsed, sfd_ps: u64) -> bool {
+        let Some(ptp) = parsed.ptp else {
+            return false;
+        };
         let ctl = self.regs.read(regs::TSYNCRXCTL);
         if ctl & regs::TSYNCRXCTL_ENABLED == 0 || ctl & regs::TSYNCRXCTL_VALID != 0 {
             return false;
         }
-        let Some(ptp) = parsed.ptp else {
-            return false;
-        };
         if !ptp_matches(ctl, self.regs.read(regs::RXMTRL), &ptp) {
             return false;
         }
@@ -171,17 +180,58 @@ impl Port {
         true
     }
 
+    /// Reads the receive registers and the RSS registers once per pass,
+    /// before the first frame the pass receives ([`RxConfig`]).
+    pub(crate) fn read_rx_registers(&mut self) {
+        if self.rx_cfg_current {
+            return;
+        }
+        self.rx_cfg_current = true;
+        let r = &self.regs;
+        let hlreg0 = r.read(regs::HLREG0);
+        self.rx_cfg = RxConfig {
+            hlreg0,
+            max_len: if hlreg0 & regs::HLREG0_JUMBOEN != 0 {
+                r.read(regs::MAXFRS) >> regs::MAXFRS_MFS_SHIFT
+            } else {
+                regs::MAX_STD_FRAME
+            },
+            rxen: r.read(regs::RXCTRL) & regs::RXCTRL_RXEN != 0,
+            fctrl: r.read(regs::FCTRL),
+            capacity: ((r.read(regs::rxpbsize(0)) >> regs::RXPBSIZE_SHIFT) & 0x3FF) as usize * 1024,
+            rdrxctl_strip: r.read(regs::RDRXCTL) & regs::RDRXCTL_CRCSTRIP != 0,
+        };
+        let key = std::array::from_fn(|i| r.read(regs::rssrk(i as u32)));
+        let reta = std::array::from_fn(|i| r.read(regs::reta(i as u32)));
+        self.rss.update(r.read(regs::MRQC), &key, &reta);
+    }
+
     /// Moves frames from the packet buffer into host memory (7.1.6),
     /// head of line first. Returns the number of frames handled and the
     /// buffers of frames no longer needed.
     pub fn deliver(&mut self, iommu: &mut Translator, free: &mut Vec<Vec<u8>>) -> usize {
+        if self.rx_fifo.is_empty() {
+            return 0;
+        }
+        self.read_rx_registers();
+        let strip = self.rx_cfg.hlreg0 & regs::HLREG0_RXCRCSTRP != 0;
+        if strip != self.rx_cfg.rdrxctl_strip {
+            self.warn_once("crcstrip", || {
+                "HLREG0.RXCRCSTRP and RDRXCTL.CRCSTRIP disagree (datasheet 8.2.3.8.8 requires both equal); HLREG0 wins".into()
+            });
+        }
+        let mut turn: Option<RxTurn> = None;
         let mut done = 0;
         while done < RX_BUDGET {
-            let Some(entry) = self.rx_fifo.front_mut() else {
+            let Some(entry) = self.rx_fifo.front() else {
                 break;
             };
             let q = entry.queue;
-            match self.dma_frame(q, iommu) {
+            let t = match turn {
+                Some(t) if t.q == q => t,
+                _ => *turn.insert(self.rx_turn(q)),
+            };
+            match self.dma_frame(t, strip, iommu) {
                 Dma::Blocked => break,
                 Dma::Done | Dma::Dropped => {}
             }
@@ -194,22 +244,53 @@ impl Port {
         done
     }
 
-    fn drop_for_queue(&self, q: u32, counter: Option<SimCounter>) {
-        self.regs
-            .count(regs::qprdc(self.stat_index(regs::rqsmr(q / 4), q)), 1);
+    /// Queue `q`'s registers for a run of frames into it.
+    fn rx_turn(&self, q: u32) -> RxTurn {
+        RxTurn {
+            q,
+            srrctl: self.regs.read(regs::srrctl(q)),
+            stat_idx: self.stat_index(regs::rqsmr(q / 4), q),
+        }
+    }
+
+    fn drop_for_queue(&self, t: RxTurn, counter: Option<SimCounter>) {
+        self.regs.count(regs::qprdc(t.stat_idx), 1);
         if let Some(c) = counter {
             self.count_sim(c);
         }
     }
 
-    /// DMA of the frame at the head of the packet buffer into queue `q`.
-    fn dma_frame(&mut self, q: u32, iommu: &mut Translator) -> Dma {
-        let qi = q as usize;
+    /// Descriptors free in queue `q` for the device (RDT known, or read
+    /// again when those known run short of `needed`), and the tail.
+    fn rx_available(&mut self, q: u32, needed: u32) -> (u32, u32) {
+        let ring = &self.rxq[q as usize];
+        let count = |tail: u32| {
+            if tail >= ring.size || ring.faulted_tail == Some(tail) {
+                0
+            } else {
+                (tail + ring.size - ring.head) % ring.size
+            }
+        };
+        let known = count(ring.tail);
+        if known >= needed {
+            return (known, ring.tail);
+        }
+        // The driver's line is read only when the tail last seen is used
+        // up, not once per frame (`sim/README.md` 5.8).
+        let tail = self.regs.read(regs::rdt(q));
+        let available = count(tail);
+        self.rxq[q as usize].tail = tail;
+        (available, tail)
+    }
+
+    /// DMA of the frame at the head of the packet buffer into queue `t.q`.
+    fn dma_frame(&mut self, t: RxTurn, strip: bool, iommu: &mut Translator) -> Dma {
+        let (q, qi) = (t.q, t.q as usize);
         if !self.rxq[qi].enabled {
-            self.drop_for_queue(q, Some(SimCounter::RxToDisabledQueue));
+            self.drop_for_queue(t, Some(SimCounter::RxToDisabledQueue));
             return Dma::Dropped;
         }
-        let srrctl = self.regs.read(regs::srrctl(q));
+        let srrctl = t.srrctl;
         let desc_type = srrctl & regs::SRRCTL_DESCTYPE_MASK;
         let bsize = (srrctl & regs::SRRCTL_BSIZEPKT_MASK) as usize * 1024;
         let advanced = desc_type == regs::SRRCTL_DESCTYPE_ADV_ONEBUF;
@@ -220,13 +301,22 @@ impl Port {
             self.count_sim(SimCounter::RxUnsupportedDescType);
             return Dma::Dropped;
         }
-        let strip = self.regs.read(regs::HLREG0) & regs::HLREG0_RXCRCSTRP != 0;
-        if strip != (self.regs.read(regs::RDRXCTL) & regs::RDRXCTL_CRCSTRIP != 0) {
-            self.warn_once("crcstrip", || {
-                "HLREG0.RXCRCSTRP and RDRXCTL.CRCSTRIP disagree (datasheet 8.2.3.8.8 requires both equal); HLREG0 wins".into()
-            });
+        let Some(len) = self.rx_fifo.front().map(|e| e.frame.data.len()) else {
+            return Dma::Blocked;
+        };
+        let len = len + if strip { 0 } else { 4 };
+        let needed = len.div_ceil(bsize) as u32;
+        let (available, tail) = self.rx_available(q, needed);
+        if available < needed {
+            // The 82599 has no RNBC (0x03FC0 is an 82598 register, with
+            // another meaning on newer parts): a drop for want of
+            // descriptors counts in the queue's QPRDC only.
+            if srrctl & regs::SRRCTL_DROP_EN != 0 {
+                self.drop_for_queue(t, None);
+                return Dma::Dropped;
+            }
+            return Dma::Blocked;
         }
-        let tail = self.regs.read(regs::rdt(q));
         let ring = &self.rxq[qi];
         let Some(entry) = self.rx_fifo.front_mut() else {
             return Dma::Blocked;
@@ -234,26 +324,6 @@ impl Port {
         if !strip {
             let fcs = frame::crc32(&entry.frame.data).to_le_bytes();
             entry.frame.data.extend_from_slice(&fcs);
-        }
-        let len = entry.frame.data.len();
-        let needed = len.div_ceil(bsize) as u32;
-        let available = if tail >= ring.size || ring.faulted_tail == Some(tail) {
-            0
-        } else {
-            (tail + ring.size - ring.head) % ring.size
-        };
-        if available < needed {
-            if !strip {
-                entry.frame.data.truncate(len - 4);
-            }
-            // The 82599 has no RNBC (0x03FC0 is an 82598 register, with
-            // another meaning on newer parts): a drop for want of
-            // descriptors counts in the queue's QPRDC only.
-            if srrctl & regs::SRRCTL_DROP_EN != 0 {
-                self.drop_for_queue(q, None);
-                return Dma::Dropped;
-            }
-            return Dma::Blocked;
         }
         // All data first, then the write-backs: a fault part way through a
         // frame leaves no descriptor done (7.1.6: DD means complete).
@@ -292,12 +362,19 @@ impl Port {
         }
         ring.head = head;
         self.rx_dirty |= 1 << q;
-        let idx = self.stat_index(regs::rqsmr(q / 4), q);
-        self.stats.add(regs::qprc(idx), 1);
-        self.stats
-            .add64(regs::qbrc_l(idx), regs::qbrc_h(idx), len as u64);
+        self.stats.rx_queued(t.stat_idx, len);
         Dma::Done
     }
+}
+
+/// A queue's registers as read for a run of frames into it.
+#[derive(Debug, Clone, Copy)]
+struct RxTurn {
+    q: u32,
+    /// SRRCTL: descriptor type, buffer size, DROP_EN.
+    srrctl: u32,
+    /// The statistics index RQSMR maps the queue to.
+    stat_idx: u32,
 }
 
 enum Dma {

@@ -1,0 +1,57 @@
+//! The model's cost per frame, for profiling: one cable (tester port 2 to
+//! DUT port 0), line rate lifted, the model run inline in this thread so
+//! that `valgrind --tool=callgrind --toggle-collect='*Lab::step*'` counts
+//! the model's instructions alone. Prints the frames moved.
+//!
+//! `cargo run --release -p sim --example model_profile -- [FRAMES] [LEN]`
+
+use sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
+use sim::{Bar, Lab, LabConfig};
+use std::time::Duration;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let frames: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let len: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let mut cfg = LabConfig::new(&format!("profile-{}", std::process::id()));
+    cfg.line_rate = false;
+    let mut lab = Lab::start(cfg).expect("lab starts");
+    let dut = Bar::open(&lab.bar_path(0)).expect("DUT BAR");
+    let tester = Bar::open(&lab.bar_path(2)).expect("tester BAR");
+    let wait = Duration::from_secs(10);
+    harness::init_port(&dut, true, wait).expect("DUT init");
+    harness::init_port(&tester, true, wait).expect("tester init");
+    let size = 2048u32;
+    let bytes = size as usize * (16 + 2048);
+    let dma = |name: &str| Dma::new(&lab.iommu_path(), &lab.dir().join(name), bytes).expect("DMA");
+    let mut rx = RxRing::new(&dut, 0, dma("rx0"), size, 2048, true).expect("Rx ring");
+    let mut tx = TxRing::new(&tester, 0, dma("tx2"), size, 2048).expect("Tx ring");
+    lab.run_inline().expect("inline");
+    let frame = udp_frame(
+        sim::lab::mac_of(0),
+        [10, 0, 0, 1],
+        [10, 1, 0, 1],
+        1,
+        2,
+        len,
+        0,
+    );
+    let mut received = 0u64;
+    while received < frames {
+        let mut queued = false;
+        for _ in 0..256 {
+            if !tx.push(&frame, 0) {
+                break;
+            }
+            queued = true;
+        }
+        if queued {
+            tx.flush(&tester);
+        }
+        lab.step();
+        received += rx.recycle(&dut) as u64;
+    }
+    println!("{received} frames of {} B", len + 4);
+    drop((rx, tx));
+    lab.stop();
+}
