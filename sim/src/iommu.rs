@@ -306,7 +306,23 @@ impl Translator {
     }
 
     /// The mapping and offset holding `len` bytes at `iova`, if one does.
+    /// The region of the last hit is tried first, inline: a queue's DMA
+    /// stays in one region for long runs.
+    #[inline]
     fn find(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
+        let hit = self.regions.get(self.last).and_then(|r| {
+            let off = iova.checked_sub(r.entry.iova)?;
+            (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
+        });
+        match hit {
+            Some(off) => Some((&self.regions[self.last].map, off)),
+            None => self.find_slow(iova, len),
+        }
+    }
+
+    /// [`Translator::find`] beyond the last region hit.
+    #[cold]
+    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
         let found = self.lookup(iova, len);
         if found.is_none() {
             self.explain_fault(iova);
@@ -373,6 +389,13 @@ impl Translator {
     pub fn read(&mut self, iova: u64, out: &mut [u8]) -> bool {
         self.find(iova, out.len())
             .is_some_and(|(m, off)| m.read_bytes(off, out))
+    }
+
+    /// DMA read of `len` bytes appended to `out`; false is an IOMMU fault
+    /// (and `out` is unchanged).
+    pub fn read_append(&mut self, iova: u64, len: usize, out: &mut Vec<u8>) -> bool {
+        self.find(iova, len)
+            .is_some_and(|(m, off)| m.append_bytes(off, len, out))
     }
 
     /// DMA write; false is an IOMMU fault.

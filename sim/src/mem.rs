@@ -133,6 +133,32 @@ impl Mapping {
         true
     }
 
+    /// Appends `len` bytes from `offset` to `out`; false (and `out`
+    /// unchanged) when out of bounds. Saves zeroing a buffer only to
+    /// overwrite it.
+    pub fn append_bytes(&self, offset: usize, len: usize, out: &mut Vec<u8>) -> bool {
+        if !self.in_bounds(offset, len) {
+            return false;
+        }
+        out.reserve(len);
+        let start = out.len();
+        // SAFETY: the source range is inside the mapping (checked above)
+        // and the destination is `len` bytes of spare capacity reserved
+        // just now in a buffer we own, so the two cannot overlap. Every
+        // byte up to `start + len` is initialised by the copy before the
+        // length covers it. Concurrent writers may tear the bytes, as a
+        // DMA read would see them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.ptr.as_ptr().add(offset),
+                out.as_mut_ptr().add(start),
+                len,
+            );
+            out.set_len(start + len);
+        }
+        true
+    }
+
     /// Copies `data` to `offset`; false when out of bounds.
     pub fn write_bytes(&self, offset: usize, data: &[u8]) -> bool {
         if !self.in_bounds(offset, data.len()) {

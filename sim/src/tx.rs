@@ -303,9 +303,7 @@ impl Port {
                 fd.malformed
                     .get_or_insert("frame longer than 16 KiB without TSO");
             } else if fd.malformed.is_none() {
-                let start = data.len();
-                data.resize(start + len, 0);
-                if !iommu.read(d[0], &mut data[start..]) {
+                if !iommu.read_append(d[0], len, data) {
                     return Err(());
                 }
             }
