@@ -302,10 +302,8 @@ impl Port {
             } else if data.len() + len > MAX_TX_FRAME {
                 fd.malformed
                     .get_or_insert("frame longer than 16 KiB without TSO");
-            } else if fd.malformed.is_none() {
-                if !iommu.read_append(d[0], len, data) {
-                    return Err(());
-                }
+            } else if fd.malformed.is_none() && !iommu.read_append(d[0], len, data) {
+                return Err(());
             }
             if dext && paylen.is_none() {
                 paylen = Some(olinfo >> regs::ADVTXD_PAYLEN_SHIFT);
