@@ -3,6 +3,9 @@
 //! Rx ring. One thread feeds the Tx ring and recycles the Rx ring; the
 //! model runs on its own thread.
 //!
+//! The feeder writes each frame into every Tx buffer once and then only
+//! queues descriptors, as a packet generator resends its buffers.
+//!
 //! Four rows: 64-byte and 1514-byte frames (60 and 1514 bytes + FCS),
 //! each with a *light* feeder (it refills and recycles, then leaves the
 //! rings alone for 20 µs, as a driver polling lazily does) and a
@@ -38,7 +41,7 @@ impl Rig {
         while !spins.is_multiple_of(256) || start.elapsed() < duration {
             spins = spins.wrapping_add(1);
             let mut queued = false;
-            while self.tx.push(frame, 0) {
+            while self.tx.push_again(frame.len()) {
                 queued = true;
             }
             if queued {
@@ -69,6 +72,9 @@ impl Rig {
             len,
             0,
         );
+        // Every buffer holds the frame: the feeder writes descriptors
+        // only, as a packet generator does.
+        assert!(self.tx.prefill(&frame), "frame fits a buffer");
         self.run(&frame, light, Duration::from_millis(300));
         // Both counters clear on read: start the row from zero.
         self.dut.read(regs::qprdc(0));

@@ -435,17 +435,43 @@ impl TxRing {
         if frame.len() > self.buf_size || frame.is_empty() || self.free_slots() == 0 {
             return false;
         }
+        self.mem.write(self.buf_off(self.tail), frame);
+        self.queue_desc(frame.len(), extra_cmd);
+        true
+    }
+
+    /// Writes `frame` into every buffer of the ring once, for
+    /// [`TxRing::push_again`]. False when it does not fit a buffer.
+    pub fn prefill(&mut self, frame: &[u8]) -> bool {
+        if frame.len() > self.buf_size || frame.is_empty() {
+            return false;
+        }
+        (0..self.size).all(|i| self.mem.write(self.buf_off(i), frame))
+    }
+
+    /// Queues the `len`-byte frame [`TxRing::prefill`] wrote, writing only
+    /// its descriptor, as a packet generator resends its buffers. False
+    /// when the ring is full.
+    pub fn push_again(&mut self, len: usize) -> bool {
+        if len > self.buf_size || len == 0 || self.free_slots() == 0 {
+            return false;
+        }
+        self.queue_desc(len, 0);
+        true
+    }
+
+    /// Writes the data descriptor of the buffer at the tail and advances it.
+    fn queue_desc(&mut self, len: usize, extra_cmd: u32) {
         let i = self.tail;
         let off = self.buf_off(i);
-        self.mem.write(off, frame);
         let cmd = regs::TXD_CMD_EOP
             | regs::TXD_CMD_IFCS
             | regs::TXD_CMD_RS
             | regs::TXD_CMD_DEXT
             | regs::ADVTXD_DTYP_DATA
             | extra_cmd
-            | frame.len() as u32;
-        let olinfo = (frame.len() as u32) << regs::ADVTXD_PAYLEN_SHIFT;
+            | len as u32;
+        let olinfo = (len as u32) << regs::ADVTXD_PAYLEN_SHIFT;
         self.mem
             .write_u64(i as usize * 16, self.mem.iova() + off as u64);
         self.mem.write_u64(
@@ -453,7 +479,6 @@ impl TxRing {
             u64::from(cmd) | (u64::from(olinfo) << 32),
         );
         self.tail = (self.tail + 1) % self.size;
-        true
     }
 
     /// Hands queued frames to the device: one TDT write (4.6.8.1).
