@@ -5,7 +5,7 @@
 //! the model spent on them (the feeding is not timed): the frames per
 //! second one model thread could move if feeding cost nothing.
 //!
-//! `cargo run --release -p sim --example model_profile -- [FRAMES] [LEN]`
+//! `cargo run --release -p sim --example model_profile -- [FRAMES] [LEN] [RING]`
 
 use sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
 use sim::{Bar, Lab, LabConfig};
@@ -15,6 +15,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let frames: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let len: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let size: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2048);
     let mut cfg = LabConfig::new(&format!("profile-{}", std::process::id()));
     cfg.line_rate = false;
     let mut lab = Lab::start(cfg).expect("lab starts");
@@ -23,7 +24,6 @@ fn main() {
     let wait = Duration::from_secs(10);
     harness::init_port(&dut, true, wait).expect("DUT init");
     harness::init_port(&tester, true, wait).expect("tester init");
-    let size = 2048u32;
     let bytes = size as usize * (16 + 2048);
     let dma = |name: &str| Dma::new(&lab.iommu_path(), &lab.dir().join(name), bytes).expect("DMA");
     let mut rx = RxRing::new(&dut, 0, dma("rx0"), size, 2048, true).expect("Rx ring");
@@ -43,7 +43,7 @@ fn main() {
     let mut busy = std::time::Duration::ZERO;
     while received < frames {
         let mut queued = false;
-        for _ in 0..256 {
+        for _ in 0..size.min(256) {
             if !tx.push_again(frame.len()) {
                 break;
             }

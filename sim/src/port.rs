@@ -522,6 +522,17 @@ impl Port {
     }
 }
 
+/// `(index + n) mod size` for a ring index below `size` and `n` at most
+/// `size`, without a division (this runs several times per frame).
+pub(crate) fn ring_add(index: u32, n: u32, size: u32) -> u32 {
+    let sum = index + n;
+    if sum >= size {
+        sum - size
+    } else {
+        sum
+    }
+}
+
 /// The queue numbers whose bits are set in `mask`, lowest first.
 fn queues(mut mask: u128) -> impl Iterator<Item = u32> {
     std::iter::from_fn(move || {

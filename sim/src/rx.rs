@@ -5,7 +5,7 @@
 use crate::bar::SimCounter;
 use crate::frame::{self, Parsed};
 use crate::iommu::Translator;
-use crate::port::Port;
+use crate::port::{ring_add, Port};
 use crate::wire::WireFrame;
 use driver::desc::RxWriteBack;
 use driver::regs;
@@ -268,7 +268,7 @@ impl Port {
             if tail >= ring.size || ring.faulted_tail == Some(tail) {
                 0
             } else {
-                (tail + ring.size - ring.head) % ring.size
+                ring_add(tail, ring.size - ring.head, ring.size)
             }
         };
         let known = count(ring.tail);
@@ -328,7 +328,7 @@ impl Port {
         // All data first, then the write-backs: a fault part way through a
         // frame leaves no descriptor done (7.1.6: DD means complete).
         let (base, size) = (ring.base, ring.size);
-        let desc_at = |i: u32| base + u64::from((ring.head + i) % size) * 16;
+        let desc_at = |i: u32| base + u64::from(ring_add(ring.head, i, size)) * 16;
         let chunks = entry.frame.data.chunks(bsize);
         let data_ok = chunks.clone().enumerate().all(|(i, chunk)| {
             iommu
@@ -343,7 +343,7 @@ impl Port {
                     write_back(entry, advanced, last, chunk.len()),
                 )
             });
-        let head = (ring.head + needed) % size;
+        let head = ring_add(ring.head, needed, size);
         if !strip {
             entry.frame.data.truncate(len - 4);
         }

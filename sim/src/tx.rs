@@ -5,7 +5,7 @@
 use crate::bar::SimCounter;
 use crate::frame;
 use crate::iommu::Translator;
-use crate::port::{Port, TxQueue};
+use crate::port::{ring_add, Port, TxQueue};
 use crate::wire::{wire_time_ps, WireFrame};
 use driver::regs;
 use std::collections::VecDeque;
@@ -164,7 +164,7 @@ impl Port {
             return None;
         }
         if tail != ring.seen_tail {
-            ring.seen_total += u64::from((tail + ring.size - ring.seen_tail) % ring.size);
+            ring.seen_total += u64::from(ring_add(tail, ring.size - ring.seen_tail, ring.size));
             ring.seen_tail = tail;
             if ring.seen_at.len() >= ring.size as usize {
                 ring.seen_at.pop_front();
@@ -217,7 +217,7 @@ impl Port {
         }
         self.tx_fetched = fetched;
         let ring = &mut self.txq[q as usize];
-        let idx = (ring.head + desc.count) % ring.size;
+        let idx = ring_add(ring.head, desc.count, ring.size);
         if wthresh > 0 && !ring.held.is_empty() {
             if ring.held.len() >= wthresh as usize {
                 write_back_held(ring, cx.iommu);
@@ -285,7 +285,7 @@ impl Port {
             let d = iommu.read_desc(iova).ok_or(())?;
             fetched.push((iova, d));
             fd.count += 1;
-            idx = (idx + 1) % size;
+            idx = ring_add(idx, 1, size);
             let cmd = d[1] as u32;
             let olinfo = (d[1] >> 32) as u32;
             let dext = cmd & regs::TXD_CMD_DEXT != 0;
