@@ -5,7 +5,7 @@ CARGO ?= cargo
 # simulator's polling threads back off when idle, so parallel tests are fine.
 TEST_FLAGS ?=
 
-.PHONY: all build test demo bench lint fmt doc hugepages clean
+.PHONY: all build test test-faults demo bench lint fmt doc hugepages clean
 
 all: build
 
@@ -24,6 +24,12 @@ test:
 	@# The driver once more on the /dev/shm fallback instead of hugepages.
 	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
+
+## The fault suite's long form (RELIABILITY.md): a worker killed every 2 s
+## for 20 s, a 5 s SIGSTOP, 10 s of bad frames; `make test` runs the short
+## form of the same tests.
+test-faults:
+	IXY_FAULTS_LONG=1 $(CARGO) test -p supervisor --test faults $(TEST_FLAGS) -- --nocapture
 
 ## Benchmarks print figures; targets live here, never in tests. Cost per
 ## packet against batch size, end to end, scaling (ixy-bench), and the

@@ -5,7 +5,7 @@
 //! where the statistics unit is not synchronised with descriptor write-back.
 //!
 //! The counters every frame touches (packets and octets per port and per
-//! queue statistics index) are plain sums in [`Traffic`] fields; the rest
+//! queue statistics index) are plain sums in `Traffic` fields; the rest
 //! sit in a small direct-mapped table keyed by register address, so that
 //! adding to any counter costs a hash and a compare, not a search.
 
