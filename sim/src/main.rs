@@ -169,6 +169,9 @@ fn ctl(args: &[String]) -> Result<(), String> {
     if i >= args.len() {
         return Err(format!("ctl needs a command; {}", control::HELP));
     }
+    // One line of printable text: a newline would make a second command.
+    let line = args[i..].join(" ");
+    control::check_line(&line).map_err(|e| format!("ctl: {e}"))?;
     let dir = cfg.dir();
     if !dir.exists() {
         return Err(format!(
@@ -177,7 +180,7 @@ fn ctl(args: &[String]) -> Result<(), String> {
             cfg.name
         ));
     }
-    match control::send(&dir, &args[i..].join(" ")) {
+    match control::send(&dir, &line) {
         Ok(answer) => {
             for line in answer.lines().skip(1) {
                 println!("{line}");
