@@ -286,4 +286,53 @@ mod tests {
             .unwrap_err()
             .contains("at most"));
     }
+
+    fn text(line: io::Result<Line>) -> String {
+        match line.expect("read") {
+            Line::Text(t) => t,
+            Line::TooLong => "<too long>".into(),
+            Line::Late => "<late>".into(),
+            Line::End => "<end>".into(),
+        }
+    }
+
+    #[test]
+    fn lines_are_split_at_newlines_only_and_bounded() {
+        let (mut client, server) = UnixStream::pair().expect("socket pair");
+        let mut lines = Lines {
+            stream: &server,
+            buf: Vec::new(),
+        };
+        let soon = || Instant::now() + Duration::from_secs(10);
+        let longest = "x".repeat(MAX_LINE);
+        client
+            .write_all(format!("status\nhelp\n{longest}\nlast").as_bytes())
+            .expect("send");
+        client
+            .shutdown(std::net::Shutdown::Write)
+            .expect("shutdown");
+        assert_eq!(text(lines.next(soon())), "status");
+        assert_eq!(text(lines.next(soon())), "help");
+        assert_eq!(text(lines.next(soon())), longest);
+        assert_eq!(text(lines.next(soon())), "last");
+        assert_eq!(text(lines.next(soon())), "<end>");
+
+        let (mut client, server) = UnixStream::pair().expect("socket pair");
+        let mut lines = Lines {
+            stream: &server,
+            buf: Vec::new(),
+        };
+        client
+            .write_all(format!("{longest}x\nstatus\n").as_bytes())
+            .expect("send");
+        assert_eq!(text(lines.next(soon())), "<too long>");
+        // Nothing complete before the deadline.
+        let (_client, server) = UnixStream::pair().expect("socket pair");
+        let mut lines = Lines {
+            stream: &server,
+            buf: Vec::new(),
+        };
+        let short = Instant::now() + Duration::from_millis(20);
+        assert_eq!(text(lines.next(short)), "<late>");
+    }
 }
