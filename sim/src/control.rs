@@ -1,21 +1,16 @@
 //! The control interface of a running lab: a Unix stream socket at
 //! `LAB/control` taking one command per line and answering `ok` (followed
 //! by lines of output) or `error: ...`. `ixy-sim ctl` and [`send`] are its
-//! clients; `sim/README.md` lists the commands.
+//! clients; `sim/README.md` lists the commands. This module parses the
+//! commands; [`socket`] serves and sends the lines.
 
-use crate::shard::Router;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::Duration;
+pub mod socket;
+
+pub(crate) use socket::Server;
+pub use socket::{check_line, send, LINE_TIME, MAX_CONNECTIONS, MAX_LINE};
 
 /// Most frames one `inject` may create.
 pub const MAX_INJECT: u64 = 100_000;
-/// Longest command line accepted.
-const MAX_LINE: usize = 1024;
 
 /// The kinds of bad frame `inject` can put on a port's receive side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,101 +194,6 @@ pub fn fault_frame(kind: FaultKind, dst: [u8; 6], n: u64, data: &mut Vec<u8>) ->
         *b = n as u8;
     }
     kind != FaultKind::Corrupt
-}
-
-/// The listening side of the control socket, served by its own thread.
-pub(crate) struct Server {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    handle: JoinHandle<()>,
-}
-
-impl Server {
-    /// Binds `path` and forwards each line to the model threads.
-    pub(crate) fn start(path: &Path, requests: Router) -> io::Result<Server> {
-        let listener = UnixListener::bind(path)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("ixy-sim-control".into())
-            .spawn(move || {
-                for stream in listener.incoming() {
-                    if flag.load(Ordering::Acquire) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        if let Err(e) = serve(stream, &requests) {
-                            log::debug!("control connection: {e}");
-                        }
-                    }
-                }
-            })?;
-        Ok(Server {
-            path: path.to_path_buf(),
-            stop,
-            handle,
-        })
-    }
-
-    /// Stops the thread (waking its `accept` with a last connection).
-    pub(crate) fn stop(self) {
-        self.stop.store(true, Ordering::Release);
-        // A failed connect means the listener is gone already.
-        let _ = UnixStream::connect(&self.path);
-        let _ = self.handle.join();
-    }
-}
-
-fn serve(stream: UnixStream, requests: &Router) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if reader.by_ref().take(MAX_LINE as u64).read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let answer = requests.ask(line.trim());
-        writer.write_all(answer.as_bytes())?;
-        writer.write_all(b"\n\n")?;
-    }
-}
-
-/// Sends one command to the lab in directory `dir`; returns the answer
-/// (`Err` holds an `error: ...` answer or the connection failure).
-pub fn send(dir: &Path, line: &str) -> Result<String, String> {
-    let path = dir.join("control");
-    let mut stream = UnixStream::connect(&path).map_err(|e| {
-        format!(
-            "error: cannot reach lab {} ({e}); is ixy-sim running?",
-            dir.display()
-        )
-    })?;
-    let io = |e: io::Error| format!("error: talking to lab {}: {e}", dir.display());
-    stream
-        .set_read_timeout(Some(Duration::from_secs(15)))
-        .map_err(io)?;
-    stream.write_all(line.trim().as_bytes()).map_err(io)?;
-    stream.write_all(b"\n").map_err(io)?;
-    let mut reader = BufReader::new(stream);
-    let mut answer = String::new();
-    let mut l = String::new();
-    // The answer ends with an empty line.
-    while reader.read_line(&mut l).map_err(io)? > 0 && l != "\n" {
-        answer.push_str(&l);
-        l.clear();
-    }
-    let answer = answer.trim_end().to_string();
-    if answer.starts_with("error") || answer.is_empty() {
-        Err(if answer.is_empty() {
-            "error: no answer".into()
-        } else {
-            answer
-        })
-    } else {
-        Ok(answer)
-    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ pub const MAX_PORTS: usize = 16;
 pub const ENV_DIR: &str = "IXY_SIM_DIR";
 /// Labs live here unless `IXY_SIM_DIR` says otherwise.
 pub const DEFAULT_DIR: &str = "/dev/shm/ixy-sim";
+/// Longest [`LabConfig::link_delay`] (`--link-delay-ms`).
+pub const MAX_LINK_DELAY: Duration = Duration::from_secs(60);
+/// Longest [`LabConfig::reset_delay`] (`--reset-delay-ms`).
+pub const MAX_RESET_DELAY: Duration = Duration::from_secs(60);
+/// Longest [`LabConfig::cable_delay`] (`--cable-delay-ns`).
+pub const MAX_CABLE_DELAY: Duration = Duration::from_secs(1);
+/// Longest [`LabConfig::max_idle_sleep`].
+pub const MAX_IDLE_SLEEP: Duration = Duration::from_secs(1);
 
 /// What a lab looks like; see `ixy-sim --help` for the defaults.
 #[derive(Debug, Clone)]
@@ -79,7 +87,8 @@ impl LabConfig {
         self.root.join(&self.name)
     }
 
-    /// Checks names, port numbers and cables.
+    /// Checks names, port numbers, cables, durations (each at most its
+    /// `MAX_*` constant) and the core to pin to.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::Config(m));
         let name_ok = !self.name.is_empty()
@@ -119,6 +128,38 @@ impl LabConfig {
                 if std::mem::replace(&mut used[p], true) {
                     return bad(format!("port {p} has two cables; each port has one"));
                 }
+            }
+        }
+        self.check_timing_and_core().map_err(Error::Config)
+    }
+
+    /// Checks every duration against its `MAX_*` constant (a link delay of
+    /// 2^64-1 ns would never bring the link up) and that the cores to pin
+    /// to exist in a CPU set.
+    fn check_timing_and_core(&self) -> Result<(), String> {
+        type InUnit = fn(Duration) -> (u128, &'static str);
+        let ms: InUnit = |d| (d.as_millis(), "ms");
+        let ns: InUnit = |d| (d.as_nanos(), "ns");
+        let limits = [
+            ("--link-delay-ms", self.link_delay, MAX_LINK_DELAY, ms),
+            ("--reset-delay-ms", self.reset_delay, MAX_RESET_DELAY, ms),
+            ("--cable-delay-ns", self.cable_delay, MAX_CABLE_DELAY, ns),
+            ("max_idle_sleep", self.max_idle_sleep, MAX_IDLE_SLEEP, ms),
+        ];
+        for (option, value, max, unit) in limits {
+            if value > max {
+                let ((value, u), (max, _)) = (unit(value), unit(max));
+                return Err(format!("{option} {value} {u}: give at most {max} {u}"));
+            }
+        }
+        if let Some(core) = self.core {
+            let cores = nix::sched::CpuSet::count();
+            if core.checked_add(self.threads).is_none_or(|end| end > cores) {
+                return Err(format!(
+                    "--core {core}: thread k of {} pins to core {core}+k; cores go up to {}",
+                    self.threads,
+                    cores - 1
+                ));
             }
         }
         Ok(())

@@ -29,9 +29,9 @@ options:
                         bigger machine moves several cables at full speed at once
   --core N              pin the model's polling thread to CPU core N
                         (with --threads, thread k to core N+k)
-  --link-delay-ms MS    reset/AN restart to link up (default: 10)
-  --reset-delay-ms MS   CTRL.RST to reset done (default: 1)
-  --cable-delay-ns NS   propagation delay of a cable (default: 50)
+  --link-delay-ms MS    reset/AN restart to link up, 0-60000 (default: 10)
+  --reset-delay-ms MS   CTRL.RST to reset done, 0-60000 (default: 1)
+  --cable-delay-ns NS   propagation delay of a cable, 0-1000000000 (default: 50)
   --dir DIR             where labs live (default: $IXY_SIM_DIR or /dev/shm/ixy-sim)
 
 control commands (ixy-sim ctl --lab NAME ...):
@@ -161,6 +161,11 @@ fn ctl(args: &[String]) -> Result<(), String> {
                 println!("{USAGE}");
                 return Ok(());
             }
+            other if other.starts_with('-') => {
+                return Err(format!(
+                    "ctl: unknown option {other:?}; options (--lab, --dir) come before the command; see --help"
+                ))
+            }
             _ => break,
         }
         i += 1;
@@ -169,6 +174,9 @@ fn ctl(args: &[String]) -> Result<(), String> {
     if i >= args.len() {
         return Err(format!("ctl needs a command; {}", control::HELP));
     }
+    // One line of printable text: a newline would make a second command.
+    let line = args[i..].join(" ");
+    control::check_line(&line).map_err(|e| format!("ctl: {e}"))?;
     let dir = cfg.dir();
     if !dir.exists() {
         return Err(format!(
@@ -177,7 +185,7 @@ fn ctl(args: &[String]) -> Result<(), String> {
             cfg.name
         ));
     }
-    match control::send(&dir, &args[i..].join(" ")) {
+    match control::send(&dir, &line) {
         Ok(answer) => {
             for line in answer.lines().skip(1) {
                 println!("{line}");

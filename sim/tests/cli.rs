@@ -5,22 +5,35 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ixy-sim");
+/// Generous wait for events: the machine has 2 cores shared by everything.
+const WAIT: Duration = Duration::from_secs(20);
 
 fn root() -> PathBuf {
     PathBuf::from(format!("/dev/shm/ixy-sim-cli-{}", std::process::id()))
 }
 
+/// Runs `ixy-sim ARGS` to its end; kills it and fails the test if it
+/// runs longer than [`WAIT`] (a lab started by mistake runs forever).
 fn ixy_sim(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+    let mut child = Command::new(BIN)
         .args(args)
         .env("IXY_SIM_DIR", root())
-        .output()
-        .expect("ixy-sim runs")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ixy-sim runs");
+    let ended = sim::harness::wait_for(WAIT, || child.try_wait().ok().flatten().is_some());
+    if !ended {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("ixy-sim output");
+    assert!(ended, "ixy-sim {args:?} still running after {WAIT:?}");
+    out
 }
 
 #[test]
 fn bad_input_gets_one_line_and_exit_code_2() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 17] = [
         (&["--ports", "0"], "0 ports"),
         (&["--ports", "many"], "not a number"),
         (&["--cable", "0-9"], "ports 0 to 3"),
@@ -30,6 +43,28 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         (&["--frobnicate"], "unknown argument"),
         (&["--threads", "0"], "0 model threads"),
         (&["ctl", "--lab", "nosuchlab", "status"], "does not exist"),
+        // Durations beyond their maxima (the link would never come up).
+        (
+            &["--link-delay-ms", "18446744073709551615"],
+            "--link-delay-ms",
+        ),
+        (&["--link-delay-ms", "60001"], "at most 60000"),
+        (
+            &["--reset-delay-ms", "18446744073709551615"],
+            "--reset-delay-ms",
+        ),
+        (&["--reset-delay-ms", "60001"], "at most 60000"),
+        (
+            &["--cable-delay-ns", "18446744073709551615"],
+            "--cable-delay-ns",
+        ),
+        (&["--cable-delay-ns", "1000000001"], "at most 1000000000"),
+        (
+            &["--core", "18446744073709551615", "--threads", "2"],
+            "--core",
+        ),
+        // An unknown ctl option is named, not mistaken for a command.
+        (&["ctl", "--bogus", "status"], "unknown option \"--bogus\""),
     ];
     for (args, needle) in cases {
         let out = ixy_sim(args);
