@@ -18,7 +18,7 @@ use tools::pktgen::{self, Config, Rate};
     after_help = "Examples:\n  \
         ixy-pktgen --device sim:demo/2 --device sim:demo/3 --flows 1024 --rate 0.2 --duration 5 --verify\n  \
         ixy-pktgen --device sim:demo/2 --device sim:demo/3 --bidirectional --verify --count 100000 --json\n  \
-        ixy-pktgen --device 0000:05:00.0 --rate line --size 60 --duration 10\n\n\
+        ixy-pktgen --device 0000:05:00.0 --rate line --size 64 --duration 10\n\n\
         Sending stops after --count frames per direction, after --duration (with the rate x duration \
         frames due by then), or on SIGINT (Ctrl-C), SIGTERM or SIGHUP; frames in flight then get a \
         second to come back and the summary is printed.\n\n\
@@ -32,7 +32,7 @@ struct Args {
     /// Number of flows (distinct source IPs 10.0.0.0 + i), e.g. --flows 1024.
     #[arg(long, default_value_t = 1024)]
     flows: u32,
-    /// Frame size in bytes without FCS (64 to 1514), e.g. --size 60 for 64 B on the wire... minimum 64 here.
+    /// Frame size in bytes without FCS, 64 (room for the headers and the tag) to 1514, e.g. --size 128.
     #[arg(long, default_value_t = 64)]
     size: usize,
     /// Rate per direction in Mpps (0.000001, one frame per second, to 1000), or 'line' for as fast as the link takes, e.g. --rate 0.5.
