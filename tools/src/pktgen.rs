@@ -6,7 +6,8 @@
 //! frame's tag with [`crate::flows::Verifier`].
 //!
 //! Sending ends after `--count` frames per direction, or after `--duration`
-//! with exactly the frames due by then (rate × duration, rounded down), or
+//! with exactly the frames due by then (rate × duration, rounded down, if
+//! the ports take them within a second after), or
 //! when the stop flag is set (SIGINT/SIGTERM, [`crate::signals`]). Then
 //! the frames in flight get a second to come back before the report.
 
@@ -22,9 +23,10 @@ const BATCH: usize = 64;
 pub const MIN_MPPS: f64 = 1e-6;
 /// The highest rate given in Mpps.
 pub const MAX_MPPS: f64 = 1000.0;
-/// How long frames due by the end of `--duration` may take to get into a
-/// full Tx ring before pktgen gives up on them (the rate was too high).
-const OVERTIME: Duration = Duration::from_millis(100);
+/// How long frames due by the end of `--duration` may take to go out
+/// after it: enough to catch up after the scheduler took the CPU away; a
+/// rate above what the ports take leaves frames unsent after it.
+const OVERTIME: Duration = Duration::from_secs(1);
 /// How long after the last frame of its own pktgen waits for the rest.
 const DRAIN: Duration = Duration::from_secs(1);
 
@@ -380,8 +382,8 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
             let by_time = match (cfg.duration, cfg.rate) {
                 (Some(d), _) if elapsed < d => false,
                 (Some(_), Rate::Line) => true,
-                // The frames due by the end go out first, unless a full
-                // ring keeps them out for longer than OVERTIME.
+                // The frames due by the end go out first, for at most
+                // OVERTIME after it.
                 (Some(d), Rate::Mpps(r)) => {
                     sent_all(frames_due(r, d))
                         || now.duration_since(*overtime.get_or_insert(now)) >= OVERTIME
