@@ -4,6 +4,38 @@
 
 use clap::Parser;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// The longest `--duration` the tools take, in seconds (about 11.6 days):
+/// far from any overflow of `Instant` arithmetic.
+pub const MAX_DURATION_S: f64 = 1e6;
+
+/// Parses `--duration`-like option `name`: seconds above 0 (at least 1 ns)
+/// and at most [`MAX_DURATION_S`]; `Err` is the one-line message.
+pub fn duration(name: &str, text: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("{name} {text:?}: use a number of seconds above 0 and at most {MAX_DURATION_S}");
+    let secs: f64 = text.trim().parse().map_err(|_| bad())?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= MAX_DURATION_S) {
+        return Err(bad());
+    }
+    match Duration::try_from_secs_f64(secs) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(bad()),
+    }
+}
+
+/// The first device given more than once in `devices`, compared after
+/// trimming blanks. (To switch to the driver's canonical device names once
+/// it has them: `sim:lab/2` and `sim:lab/02` are one port too.)
+pub fn duplicate_device(devices: &[String]) -> Option<&str> {
+    devices.iter().enumerate().find_map(|(i, d)| {
+        devices[..i]
+            .iter()
+            .any(|e| e.trim() == d.trim())
+            .then_some(d.trim())
+    })
+}
 
 /// clap's error as one line: the message without the usage block, its
 /// continuation lines joined.
@@ -43,6 +75,36 @@ mod tests {
         device: String,
         #[arg(long)]
         count: Option<u32>,
+    }
+
+    #[test]
+    fn durations_are_checked_without_overflow() {
+        assert_eq!(
+            duration("--duration", "2.5"),
+            Ok(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            duration("--duration", "1e6"),
+            Ok(Duration::from_secs(1_000_000))
+        );
+        for bad in ["0", "-1", "1e30", "1e-300", "nan", "inf", "x", ""] {
+            let e = duration("--duration", bad).unwrap_err();
+            assert!(
+                e.starts_with("--duration") && e.contains("1000000"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_same_device_twice_is_found() {
+        let v = |s: &[&str]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        assert_eq!(duplicate_device(&v(&["sim:a/2", "sim:a/3"])), None);
+        assert_eq!(
+            duplicate_device(&v(&["sim:a/2", " sim:a/2 "])),
+            Some("sim:a/2")
+        );
+        assert_eq!(duplicate_device(&v(&["x"])), None);
     }
 
     #[test]

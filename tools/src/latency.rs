@@ -16,11 +16,15 @@
 //!   after the send and right after the receive instead.
 //! - **Load**: optional background frames from [`crate::flows::Generator`]
 //!   on Tx queue 1, interleaved in the same loop.
+//! - **Stopping early**: [`measure_until`] ends the probes once its flag is
+//!   set (SIGINT/SIGTERM in the binary), resolves the probe in flight and
+//!   reports what was measured.
 
 use crate::flows::{self, FlowSpec, Generator};
 use crate::histogram::Latencies;
 use driver::simdev::SimAddress;
 use driver::{timestamp, Device, Mempool, Packet, RxQueue, TxQueue};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Ethernet + IPv4 + UDP headers.
@@ -313,8 +317,19 @@ impl Config {
                 self.rate
             ));
         }
-        if self.duration.is_zero() {
-            return Err("--duration 0: use more than 0 seconds".into());
+        let secs = self.duration.as_secs_f64();
+        if self.duration.is_zero() || secs > crate::cli::MAX_DURATION_S {
+            return Err(format!(
+                "--duration {secs}: use more than 0 and at most {} seconds",
+                crate::cli::MAX_DURATION_S
+            ));
+        }
+        if self.rate * secs < 1.0 {
+            return Err(format!(
+                "--rate {} for --duration {secs}: less than one probe per run; use at least {} probes/s",
+                self.rate,
+                1.0 / secs
+            ));
         }
         if !(MIN_SIZE..=MAX_SIZE).contains(&self.size) {
             return Err(format!(
@@ -446,6 +461,8 @@ pub struct Outcome {
     pub syncs: u64,
     /// Time from the first probe to the end.
     pub elapsed: Duration,
+    /// Whether the probes were cut short by the stop flag (SIGINT/SIGTERM).
+    pub stopped: bool,
 }
 
 impl Outcome {
@@ -499,6 +516,16 @@ fn since(t0: Instant, t: Instant) -> u64 {
     t.saturating_duration_since(t0).as_nanos() as u64
 }
 
+/// [`measure_until`] with a flag that is never set.
+pub fn measure(
+    tx: &Device,
+    rx: &Device,
+    cfg: &Config,
+    progress: &mut dyn FnMut(&Progress),
+) -> driver::Result<Outcome> {
+    measure_until(tx, rx, cfg, progress, &AtomicBool::new(false))
+}
+
 /// Runs a measurement: `tx` sends probes (Tx queue 0) and the optional
 /// load (Tx queue 1) into the DUT, `rx` receives what comes out (Rx queue
 /// 0, everything: no RSS). Both devices must be initialised, promiscuous,
@@ -507,12 +534,16 @@ fn since(t0: Instant, t: Instant) -> u64 {
 ///
 /// Probes start at `cfg.rate` per second while the previous one is done;
 /// the loop ends `cfg.duration` after the start, once the last probe is
-/// resolved. Errors are the driver's (attaching queues, memory).
-pub fn measure(
+/// resolved. Once `stop` is set no probe starts any more (the binary
+/// passes the flag of [`crate::signals::stop_on_signals`];
+/// `Outcome::stopped` says so).
+/// Errors are the driver's (attaching queues, memory).
+pub fn measure_until(
     tx: &Device,
     rx: &Device,
     cfg: &Config,
     progress: &mut dyn FnMut(&Progress),
+    stop: &AtomicBool,
 ) -> driver::Result<Outcome> {
     if let Err(m) = cfg.validate() {
         return Err(driver::Error::new(driver::ErrorKind::InvalidInput, "", m));
@@ -567,10 +598,18 @@ pub fn measure(
         max_uncertainty_ns: 0,
         syncs: 0,
         elapsed: Duration::ZERO,
+        stopped: false,
     };
-    let interval = Duration::from_secs_f64(1.0 / cfg.rate);
+    // Validated: 1 / rate is at most the duration, at most MAX_DURATION_S.
+    let interval = Duration::try_from_secs_f64(1.0 / cfg.rate).unwrap_or(cfg.duration);
     let t0 = Instant::now();
-    let end = t0 + cfg.duration;
+    let Some(end) = t0.checked_add(cfg.duration) else {
+        return Err(driver::Error::new(
+            driver::ErrorKind::InvalidInput,
+            "",
+            format!("--duration {:?} is too long", cfg.duration),
+        ));
+    };
     let (mut next_probe, mut next_sync) = (t0, t0);
     let mut next_progress = t0 + Duration::from_secs(1);
     let mut measured_at_progress = 0u64;
@@ -584,7 +623,10 @@ pub fn measure(
 
     loop {
         let now = Instant::now();
-        let measuring = now < end;
+        if !out.stopped && now < end && stop.load(Ordering::Relaxed) {
+            out.stopped = true;
+        }
+        let measuring = now < end && !out.stopped;
         if !measuring && inflight.is_none() {
             break;
         }
@@ -901,6 +943,15 @@ mod tests {
         c = Config::new(DST);
         c.load_mpps = Some(20.0);
         assert!(c.validate().is_err());
+        // Less than one probe per run, or a run too long: refused, no panic.
+        c = Config::new(DST);
+        c.rate = 1e-300;
+        assert!(c.validate().unwrap_err().contains("less than one probe"));
+        c.rate = 0.5;
+        c.duration = Duration::from_secs(2);
+        assert!(c.validate().is_ok());
+        c.duration = Duration::from_secs(2_000_000);
+        assert!(c.validate().unwrap_err().contains("at most 1000000"));
     }
 
     /// A clock that advances `step` ns per read, from `start`.

@@ -9,10 +9,12 @@
 //!   synchronisation, HDR histograms, bar charts, CSV.
 //! - [`stats`]: reading a run directory's stats files and turning two
 //!   samples into the rows, tables and JSON that `ixy-stats` prints.
+//! - [`signals`]: SIGINT/SIGTERM as a flag the send loops check.
 
 pub mod cli;
 pub mod flows;
 pub mod histogram;
 pub mod latency;
 pub mod pktgen;
+pub mod signals;
 pub mod stats;

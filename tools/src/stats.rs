@@ -403,6 +403,25 @@ pub struct WorkerRow {
     pub restarts: u64,
 }
 
+/// One queue's counters on a port (statistics set i = queue i,
+/// 82599 datasheet 8.2.3.23.74 - .80).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueRow {
+    /// Queue (statistics set) index.
+    pub queue: usize,
+    /// Frames received on the queue (QPRC).
+    pub rx_packets: u64,
+    /// Bytes received on the queue (QBRC).
+    pub rx_bytes: u64,
+    /// Frames dropped for want of a free descriptor on the queue (QPRDC):
+    /// its worker did not keep up, or was stopped.
+    pub rx_dropped: u64,
+    /// Frames sent from the queue (QPTC).
+    pub tx_packets: u64,
+    /// Bytes sent from the queue (QBTC).
+    pub tx_bytes: u64,
+}
+
 /// One port's line of a report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PortRow {
@@ -434,6 +453,9 @@ pub struct PortRow {
     pub rx_crc_errors: u64,
     /// When the supervisor wrote the counters, Unix ns.
     pub updated_unix_ns: u128,
+    /// The queues with any counter above 0, by index (where
+    /// `rx_no_buffer`'s drops happened).
+    pub queues: Vec<QueueRow>,
 }
 
 /// The sum over all workers.
@@ -588,6 +610,20 @@ pub fn port_row(prev: Option<&PortFile>, cur: &PortFile, now_unix_ns: u128) -> P
         rx_no_buffer: s.rx_no_buffer,
         rx_crc_errors: s.rx_crc_errors,
         updated_unix_ns: cur.updated_unix_ns,
+        queues: s
+            .queues
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| **q != driver::stats::QueueStats::default())
+            .map(|(queue, q)| QueueRow {
+                queue,
+                rx_packets: q.rx_packets,
+                rx_bytes: q.rx_bytes,
+                rx_dropped: q.rx_dropped,
+                tx_packets: q.tx_packets,
+                tx_bytes: q.tx_bytes,
+            })
+            .collect(),
     }
 }
 
@@ -762,7 +798,19 @@ fn worker_json(r: &WorkerRow) -> String {
     ])
 }
 
+fn queue_json(q: &QueueRow) -> String {
+    object(&[
+        ("queue", q.queue.to_string()),
+        ("rx_packets", q.rx_packets.to_string()),
+        ("rx_bytes", q.rx_bytes.to_string()),
+        ("rx_dropped", q.rx_dropped.to_string()),
+        ("tx_packets", q.tx_packets.to_string()),
+        ("tx_bytes", q.tx_bytes.to_string()),
+    ])
+}
+
 fn port_json(r: &PortRow) -> String {
+    let queues: Vec<String> = r.queues.iter().map(queue_json).collect();
     object(&[
         ("port", r.port.to_string()),
         ("device", json_string(&r.device)),
@@ -778,6 +826,7 @@ fn port_json(r: &PortRow) -> String {
         ("rx_no_buffer", r.rx_no_buffer.to_string()),
         ("rx_crc_errors", r.rx_crc_errors.to_string()),
         ("updated_unix_ns", r.updated_unix_ns.to_string()),
+        ("queues", format!("[{}]", queues.join(","))),
     ])
 }
 
@@ -938,7 +987,7 @@ pub fn table(r: &Report) -> String {
             "rx Gbit/s",
             "tx Gbit/s",
             "missed",
-            "no-buffer",
+            "queue drops",
             "crc errors",
         ];
         let rows: Vec<Vec<String>> = r
@@ -964,8 +1013,30 @@ pub fn table(r: &Report) -> String {
         let mut left = [false; 11];
         left[1] = true;
         out.push_str(&layout(&header, &rows, &left));
+        for p in &r.ports {
+            out.push_str(&queue_drops_line(p));
+        }
     }
     out
+}
+
+/// Where a port's queue drops happened, one line (empty without drops):
+/// `port 0 queue drops (no free Rx descriptor, QPRDC): queue 1: 1234, queue 3: 5`.
+pub fn queue_drops_line(p: &PortRow) -> String {
+    let drops: Vec<String> = p
+        .queues
+        .iter()
+        .filter(|q| q.rx_dropped > 0)
+        .map(|q| format!("queue {}: {}", q.queue, q.rx_dropped))
+        .collect();
+    if drops.is_empty() {
+        return String::new();
+    }
+    format!(
+        "port {} queue drops (no free Rx descriptor, QPRDC): {}\n",
+        p.port,
+        drops.join(", ")
+    )
 }
 
 #[cfg(test)]
@@ -1007,6 +1078,15 @@ mod tests {
                 rx_missed: 3,
                 rx_no_buffer: 4,
                 rx_crc_errors: 5,
+                queues: std::array::from_fn(|i| match i {
+                    1 => driver::stats::QueueStats {
+                        rx_packets: 6,
+                        rx_bytes: 600,
+                        rx_dropped: 4,
+                        ..Default::default()
+                    },
+                    _ => Default::default(),
+                }),
                 ..PortStats::default()
             },
         }
@@ -1082,6 +1162,18 @@ mod tests {
         assert!(close(r.rx_mpps, 2.0) && close(r.tx_mpps, 1.0));
         assert!(close(r.rx_gbps, 2.0 * 800.0 / 1e3));
         assert_eq!((r.rx_missed, r.rx_no_buffer, r.rx_crc_errors), (3, 4, 5));
+        assert_eq!(
+            r.queues,
+            [QueueRow {
+                queue: 1,
+                rx_packets: 6,
+                rx_bytes: 600,
+                rx_dropped: 4,
+                tx_packets: 0,
+                tx_bytes: 0
+            }],
+            "only the queue with counts"
+        );
         // Unchanged file: the rate of the last update holds while fresh...
         h.observe(&[port(12, 4_000_000, 2_000_000)]);
         assert!(close(h.rows(now)[0].rx_mpps, 2.0));
@@ -1190,7 +1282,8 @@ mod tests {
             r#""ports":[{"port":0,"device":"we\"ird\n","rx_packets":1,"rx_bytes":100,"#,
             r#""tx_packets":2,"tx_bytes":200,"rx_mpps":null,"tx_mpps":null,"rx_gbps":null,"#,
             r#""tx_gbps":null,"rx_missed":3,"rx_no_buffer":4,"rx_crc_errors":5,"#,
-            r#""updated_unix_ns":10000000000}],"#,
+            r#""updated_unix_ns":10000000000,"queues":[{"queue":1,"rx_packets":6,"#,
+            r#""rx_bytes":600,"rx_dropped":4,"tx_packets":0,"tx_bytes":0}]}],"#,
             r#""total":{"workers":1,"alive":1,"rx_packets":2000000,"rx_bytes":128000000,"#,
             r#""tx_packets":1000000,"tx_bytes":64000000,"tx_drops":1,"rx_mpps":2,"tx_mpps":1,"#,
             r#""rx_gbps":1.024,"tx_gbps":0.512,"cycles_per_packet":2,"busy_percent":25,"#,
@@ -1220,6 +1313,10 @@ mod tests {
         );
         assert!(lines[5].starts_with("port  device"), "{text}");
         assert!(lines[6].contains("sim:demo/0"));
+        assert_eq!(
+            lines[7],
+            "port 0 queue drops (no free Rx descriptor, QPRDC): queue 1: 4"
+        );
         assert!(lines.iter().all(|l| l.len() == l.trim_end().len()));
         // Columns line up: every row of a table is as wide as its header
         // in the right-aligned last column.

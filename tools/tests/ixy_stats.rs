@@ -565,3 +565,52 @@ fn help_explains_every_flag() {
         assert!(out.contains(flag), "{flag} in {out}");
     }
 }
+
+#[test]
+fn per_queue_drops_are_in_the_table_and_the_json() {
+    let t = TempDir::new("qdrops");
+    let _files = fill(&t.0);
+    let mut s = port_stats();
+    s.queues[0].rx_packets = 2500;
+    s.queues[1].rx_packets = 2500;
+    s.queues[1].rx_dropped = 1234;
+    s.queues[3].rx_dropped = 5;
+    s.rx_no_buffer = 1239;
+    portfile::write(&t.0, "sim:demo/0", 0, &s).unwrap();
+    let dir = t.0.to_str().unwrap();
+
+    let o = run(&["--run-dir", dir, "--interval", "0.05"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    let header = out.lines().find(|l| l.starts_with("port")).unwrap();
+    assert!(header.contains("queue drops"), "{out}");
+    let row = out.lines().find(|l| l.contains("sim:demo/0")).unwrap();
+    assert!(row.split_whitespace().any(|c| c == "1239"), "{out}");
+    assert!(
+        out.contains(
+            "port 0 queue drops (no free Rx descriptor, QPRDC): queue 1: 1234, queue 3: 5"
+        ),
+        "{out}"
+    );
+
+    let o = run(&["--run-dir", dir, "--json", "--interval", "0.05"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let p0 = json_lines(&o)[0].get("ports").at(0).clone();
+    assert_eq!(p0.get("rx_no_buffer").num(), 1239.0);
+    let q = p0.get("queues");
+    assert_eq!(q.len(), 3, "queues 0, 1 and 3 counted something: {q:?}");
+    let by_queue: Vec<(f64, f64, f64)> = (0..3)
+        .map(|i| {
+            let e = q.at(i);
+            (
+                e.get("queue").num(),
+                e.get("rx_packets").num(),
+                e.get("rx_dropped").num(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_queue,
+        [(0.0, 2500.0, 0.0), (1.0, 2500.0, 1234.0), (3.0, 0.0, 5.0)]
+    );
+}

@@ -2,7 +2,10 @@
 //! on, 500 ns cables), the real `ixy-supervisor` forwarding between DUT
 //! ports 0 and 1, and the tool measuring from tester port 2 to tester port
 //! 3, as the binary (hardware timestamps, JSON, CSV, load) and as the
-//! library function (software timestamps). Plus the binary's bad input.
+//! library function (software timestamps). Plus the binary's bad input,
+//! and its clean stop on SIGINT/SIGTERM.
+
+mod common;
 
 use driver::{Device, InitConfig, OpenOptions};
 use sim::{Lab, LabConfig};
@@ -273,10 +276,33 @@ fn run(args: &[&str]) -> Output {
 fn bad_input_is_one_line_and_exit_2() {
     let lab = format!("sim:no-such-lab-{}", std::process::id());
     let (d2, d3) = (format!("{lab}/2"), format!("{lab}/3"));
+    let d2_blank = format!(" {d2} ");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec![], "--device"),
         (vec!["--device", &d2], "1 --device given"),
         (vec!["--device", &d2, "--device", &d2], "twice"),
+        (vec!["--device", &d2, "--device", &d2_blank], "twice"),
+        (
+            vec!["--device", &d2, "--device", &d3, "--duration", "1e30"],
+            "--duration",
+        ),
+        (
+            vec!["--device", &d2, "--device", &d3, "--rate", "1e-300"],
+            "less than one probe",
+        ),
+        (
+            vec![
+                "--device",
+                &d2,
+                "--device",
+                &d3,
+                "--rate",
+                "0.5",
+                "--duration",
+                "1",
+            ],
+            "less than one probe",
+        ),
         (
             vec!["--device", &d2, "--device", &d3, "--rate", "0"],
             "--rate",
@@ -337,9 +363,41 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
         assert!(err.starts_with("ixy-latency: "), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err} lacks {needle}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
     assert!(!Path::new("/nonexistent-dir/x.csv").exists());
     let help = run(&["--help"]);
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--software-timestamps"));
+}
+
+#[test]
+fn sigint_and_sigterm_stop_with_a_summary_and_free_the_dma_memory() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Tester port 2 cabled straight to port 3: probes need no DUT.
+    let name = format!("lat-sig-{}", std::process::id());
+    let mut cfg = LabConfig::new(&name);
+    cfg.cables = vec![(2, 3)];
+    let _lab = Lab::start(cfg).expect("the lab starts");
+    let (d2, d3) = (format!("sim:{name}/2"), format!("sim:{name}/3"));
+    for signal in [nix::sys::signal::SIGINT, nix::sys::signal::SIGTERM] {
+        let args = [
+            "--device",
+            &d2,
+            "--device",
+            &d3,
+            "--rate",
+            "200",
+            "--duration",
+            "600",
+        ];
+        // The first progress line: probes are going.
+        let stdout = common::stop_by_signal(BIN, &args, "probes/s", signal);
+        assert!(
+            stdout.contains("stopped early by a signal"),
+            "{signal}: {stdout}"
+        );
+        assert!(stdout.contains("probes of 90 bytes"), "{signal}: {stdout}");
+        assert!(stdout.contains("p99"), "{signal}: the histogram: {stdout}");
+    }
 }

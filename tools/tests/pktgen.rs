@@ -1,8 +1,13 @@
 //! ixy-pktgen against ixy-supervisor forwarding on a simulated lab: zero
 //! loss and no reordering at a rate the machine sustains, and exactly the
-//! loss that is caused on purpose. One test at a time (each runs several
-//! processes on a 2-core machine).
+//! loss that is caused on purpose. Against a lab whose tester ports are
+//! cabled to each other: exactly the frames asked for, a clean stop on
+//! SIGINT/SIGTERM, the summary without --verify. One test at a time (each
+//! runs several processes on a 2-core machine).
 
+mod common;
+
+use common::stop_by_signal;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -86,12 +91,48 @@ impl Dut {
     }
 
     fn stop(mut self) {
+        let status = self.terminate();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    }
+
+    /// SIGTERM, then SIGKILL after 30 s; the exit status if it exited.
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(s)) = self.child.try_wait() {
+            return Some(s);
+        }
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let status = self.child.wait().expect("supervisor exits");
-        assert!(status.success(), "{status:?}");
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Dut {
+    /// A failed test leaves no supervisor behind (the lab goes after this).
+    fn drop(&mut self) {
+        self.terminate();
         let _ = std::fs::remove_dir_all(&self.run_dir);
     }
+}
+
+/// A lab of 4 ports whose only cable joins ports 2 and 3 (no DUT: what
+/// port 2 sends, port 3 receives); unpaced, so the tests run quickly.
+fn loop_lab(test: &str) -> (sim::Lab, [String; 2]) {
+    let name = format!("pgl-{test}-{}", std::process::id());
+    let mut cfg = sim::LabConfig::new(&name);
+    cfg.root = driver::simdev::DEFAULT_DIR.into();
+    cfg.line_rate = false;
+    cfg.cables = vec![(2, 3)];
+    let lab = sim::Lab::start(cfg).expect("lab");
+    (lab, [format!("sim:{name}/2"), format!("sim:{name}/3")])
 }
 
 fn config(devices: Vec<String>, count: u64, bidirectional: bool) -> Config {
@@ -239,6 +280,136 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         assert!(
             err.starts_with("ixy-pktgen: ") && err.contains(needle),
             "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn bad_numbers_and_a_port_twice_get_one_line_and_exit_code_2() {
+    for (args, needle) in [
+        (vec!["--duration", "1e30"], "--duration \"1e30\""),
+        (vec!["--duration", "-1"], "--duration \"-1\""),
+        (vec!["--duration", "0"], "--duration \"0\""),
+        (vec!["--rate", "1e-12"], "--rate \"1e-12\""),
+        (
+            vec!["--rate", "0.000001", "--duration", "0.5"],
+            "not one frame",
+        ),
+        (vec!["--count", "0"], "--count 0"),
+        (vec!["--device", "sim:a/2"], "--device sim:a/2 twice"),
+    ] {
+        let out = Command::new(PKTGEN)
+            .args(["--device", "sim:a/2"])
+            .args(&args)
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("ixy-pktgen: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn exactly_the_frames_asked_for_leave_the_tester_port() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_lab, ports) = loop_lab("exact");
+    let devs = pktgen::open(&ports).expect("tester ports");
+    // The hardware counters of both ports, cleared by the read.
+    let counters = |devs: &[driver::Device]| {
+        let (mut tx, mut rx) = (
+            driver::stats::PortStats::default(),
+            driver::stats::PortStats::default(),
+        );
+        tx.update(devs[0].regs());
+        rx.update(devs[1].regs());
+        (tx.tx_packets, rx.rx_packets)
+    };
+    counters(&devs);
+    for count in [1, 63, 64, 65, 1000] {
+        let mut cfg = config(ports.to_vec(), count, false);
+        cfg.rate = Rate::Mpps(0.1);
+        let report = pktgen::run(&cfg, &devs).expect("pktgen");
+        let t = report.directions[0].total;
+        assert_eq!(
+            (t.sent, t.received, t.lost),
+            (count, count, 0),
+            "--count {count}: {}",
+            report.text()
+        );
+        assert_eq!(
+            counters(&devs),
+            (count, count),
+            "--count {count}: GPTC, GPRC"
+        );
+    }
+    // --duration: rate x duration frames, the last one due at the very end included.
+    let mut cfg = config(ports.to_vec(), 0, false);
+    cfg.count = None;
+    cfg.duration = Some(Duration::from_millis(300));
+    cfg.rate = Rate::Mpps(0.02);
+    for _ in 0..3 {
+        let report = pktgen::run(&cfg, &devs).expect("pktgen");
+        assert_eq!(report.directions[0].total.sent, 6000, "{}", report.text());
+        assert_eq!(counters(&devs), (6000, 6000), "GPTC, GPRC");
+    }
+}
+
+#[test]
+fn without_verify_the_summary_says_loss_not_flows() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // No DUT behind the lab's DUT ports: everything sent from 2 is lost.
+    let name = format!("pgn-{}", std::process::id());
+    let mut cfg = sim::LabConfig::new(&name);
+    cfg.root = driver::simdev::DEFAULT_DIR.into();
+    let _lab = sim::Lab::start(cfg).expect("lab");
+    let out = Command::new(PKTGEN)
+        .args(["--device", &format!("sim:{name}/2")])
+        .args(["--device", &format!("sim:{name}/3")])
+        .args(["--count", "200", "--rate", "0.1"])
+        .output()
+        .expect("ixy-pktgen runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "documented: only --verify fails a run; {text}"
+    );
+    assert!(
+        text.contains("sent 200 received 0 lost 200 (100.000 %)"),
+        "{text}"
+    );
+    assert!(!text.contains("flows with problems"), "{text}");
+    assert!(text.contains("not verified"), "{text}");
+}
+
+#[test]
+fn sigint_and_sigterm_stop_with_a_summary_and_free_the_dma_memory() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (_lab, ports) = loop_lab("signal");
+    for signal in [nix::sys::signal::SIGINT, nix::sys::signal::SIGTERM] {
+        let args = [
+            "--device",
+            &ports[0],
+            "--device",
+            &ports[1],
+            "--verify",
+            "--rate",
+            "0.05",
+            "--duration",
+            "600",
+        ];
+        // The first progress line: it is sending.
+        let stdout = stop_by_signal(PKTGEN, &args, "Mpps", signal);
+        assert!(stdout.contains("stopped by a signal"), "{signal}: {stdout}");
+        // The frames in flight came back: nothing lost.
+        assert!(
+            stdout.contains(" lost 0 duplicated 0 reordered 0") && stdout.contains("verdict: OK"),
+            "{signal}: {stdout}"
         );
     }
 }

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 use tools::histogram::{self, Latencies};
 use tools::latency::{self, Config, Outcome, Timestamps};
 use tools::stats::{json_number, json_string};
@@ -27,14 +27,19 @@ use tools::stats::{json_number, json_string};
         Examples (simulator: ixy-sim --name lab; ixy-supervisor --app forward --device sim:lab/0 --device sim:lab/1):\n  \
         ixy-latency --device sim:lab/2 --device sim:lab/3\n  \
         ixy-latency --device sim:lab/2 --device sim:lab/3 --rate 500 --duration 2 --json\n  \
-        ixy-latency --device 0000:03:00.0 --device 0000:03:00.1 --load 5 --csv hist.csv"
+        ixy-latency --device 0000:03:00.0 --device 0000:03:00.1 --load 5 --csv hist.csv\n\n\
+        SIGINT (Ctrl-C), SIGTERM or SIGHUP stop the probes early: the probe in flight is waited for \
+        and the summary of what was measured is printed.\n\n\
+        Exit status: 0 when probes were measured (also after a signal); 1 when none came back, or a \
+        device or the output failed; 2 bad input."
 )]
 struct Args {
     /// Twice: first the TX port (cabled to the DUT's input), then the RX port
     /// (cabled to the DUT's output), e.g. --device sim:lab/2 --device sim:lab/3.
     #[arg(long = "device", value_name = "DEVICE", required = true)]
     devices: Vec<String>,
-    /// Probes started per second (at most; one is in flight at a time), e.g. --rate 500.
+    /// Probes started per second (at most; one is in flight at a time; at
+    /// least one probe per --duration), e.g. --rate 500.
     #[arg(
         long,
         value_name = "PROBES/S",
@@ -42,7 +47,7 @@ struct Args {
         allow_hyphen_values = true
     )]
     rate: String,
-    /// Seconds to send probes, e.g. --duration 2.5.
+    /// Seconds to send probes (above 0, at most 1000000), e.g. --duration 2.5.
     #[arg(
         long,
         value_name = "S",
@@ -106,10 +111,9 @@ fn config(args: &Args) -> Result<Config, String> {
             args.devices.len()
         ));
     }
-    if args.devices[0] == args.devices[1] {
+    if let Some(d) = tools::cli::duplicate_device(&args.devices) {
         return Err(format!(
-            "--device {} twice: the TX and the RX port must differ",
-            args.devices[0]
+            "--device {d} twice: the TX and the RX port must differ"
         ));
     }
     let dst_mac = match &args.dst_mac {
@@ -118,12 +122,7 @@ fn config(args: &Args) -> Result<Config, String> {
     };
     let cfg = Config {
         rate: latency::parse_positive("--rate", &args.rate, latency::MAX_RATE, " probes/s")?,
-        duration: Duration::from_secs_f64(latency::parse_positive(
-            "--duration",
-            &args.duration,
-            1e6,
-            " s",
-        )?),
+        duration: tools::cli::duration("--duration", &args.duration)?,
         size: latency::parse_size(&args.size)?,
         dst_mac,
         load_mpps: match &args.load {
@@ -158,7 +157,10 @@ fn run(args: &Args) -> Result<(), Failure> {
         ),
         None => None,
     };
-    let result = measure_and_print(args, &mut cfg, csv.as_mut());
+    // Before any DMA memory exists: from here on a signal ends the run
+    // through the normal path, which frees it.
+    let stop = tools::signals::stop_on_signals().map_err(|m| (1, m))?;
+    let result = measure_and_print(args, &mut cfg, csv.as_mut(), stop);
     if let (Err(_), Some(path)) = (&result, &args.csv) {
         if csv.is_some_and(|f| f.metadata().is_ok_and(|m| m.len() == 0)) {
             // Leave nothing half-done behind.
@@ -168,7 +170,12 @@ fn run(args: &Args) -> Result<(), Failure> {
     result
 }
 
-fn measure_and_print(args: &Args, cfg: &mut Config, csv: Option<&mut File>) -> Result<(), Failure> {
+fn measure_and_print(
+    args: &Args,
+    cfg: &mut Config,
+    csv: Option<&mut File>,
+    stop: &AtomicBool,
+) -> Result<(), Failure> {
     let (tx_spec, rx_spec) = (&args.devices[0], &args.devices[1]);
     let open = |spec: &str| {
         let dev =
@@ -207,7 +214,7 @@ fn measure_and_print(args: &Args, cfg: &mut Config, csv: Option<&mut File>) -> R
             p.lost
         );
     };
-    let out = latency::measure(&tx, &rx, cfg, &mut progress).map_err(device_failure)?;
+    let out = latency::measure_until(&tx, &rx, cfg, &mut progress, stop).map_err(device_failure)?;
 
     if let Some(f) = csv {
         f.write_all(histogram::csv(&out.latencies).as_bytes())
@@ -227,6 +234,15 @@ fn measure_and_print(args: &Args, cfg: &mut Config, csv: Option<&mut File>) -> R
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err((1, format!("writing to stdout: {e}")));
         }
+    }
+    if out.latencies.count() == 0 && out.stopped {
+        return Err((
+            1,
+            format!(
+                "stopped by a signal before any probe was measured ({} sent)",
+                out.sent
+            ),
+        ));
     }
     if out.latencies.count() == 0 {
         return Err((
@@ -252,6 +268,9 @@ fn text(tx: &str, rx: &str, cfg: &Config, out: &Outcome) -> String {
         out.elapsed.as_secs_f64(),
         cfg.timestamps.name()
     );
+    if out.stopped {
+        s += "stopped early by a signal\n";
+    }
     if let Some(o) = out.offset {
         s += &format!(
             "clock offset {rx} - {tx}: {:+} ns ± {} ns (worst ± {} ns over {} syncs)\n",
@@ -308,6 +327,7 @@ fn json(tx: &str, rx: &str, cfg: &Config, out: &Outcome) -> String {
         ("load_sent", n(out.load_sent)),
         ("load_received", n(out.load_received)),
         ("other_received", n(out.other_received)),
+        ("stopped", out.stopped.to_string()),
     ];
     match out.offset {
         Some(o) => {

@@ -2,6 +2,7 @@
 //! The work is in [`tools::pktgen`] and [`tools::flows`].
 
 use clap::Parser;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 use tools::pktgen::{self, Config, Rate};
@@ -17,8 +18,12 @@ use tools::pktgen::{self, Config, Rate};
     after_help = "Examples:\n  \
         ixy-pktgen --device sim:demo/2 --device sim:demo/3 --flows 1024 --rate 0.2 --duration 5 --verify\n  \
         ixy-pktgen --device sim:demo/2 --device sim:demo/3 --bidirectional --verify --count 100000 --json\n  \
-        ixy-pktgen --device 0000:05:00.0 --rate line --size 60 --duration 10\n\n\
-        Exit status: 0 ok; 1 when --verify found loss (below line rate), duplicates or reordering; 2 bad input."
+        ixy-pktgen --device 0000:05:00.0 --rate line --size 64 --duration 10\n\n\
+        Sending stops after --count frames per direction, after --duration (with the rate x duration \
+        frames due by then), or on SIGINT (Ctrl-C), SIGTERM or SIGHUP; frames in flight then get a \
+        second to come back and the summary is printed.\n\n\
+        Exit status: 0 ok (also after a signal); 1 when --verify found loss (below line rate), \
+        duplicates or reordering, or a device failed; 2 bad input."
 )]
 struct Args {
     /// Sending port (first) and receiving port (second; the same port if only one is given).
@@ -27,15 +32,20 @@ struct Args {
     /// Number of flows (distinct source IPs 10.0.0.0 + i), e.g. --flows 1024.
     #[arg(long, default_value_t = 1024)]
     flows: u32,
-    /// Frame size in bytes without FCS (64 to 1514), e.g. --size 60 for 64 B on the wire... minimum 64 here.
+    /// Frame size in bytes without FCS, 64 (room for the headers and the tag) to 1514, e.g. --size 128.
     #[arg(long, default_value_t = 64)]
     size: usize,
-    /// Rate per direction in Mpps, or 'line' for as fast as the link takes, e.g. --rate 0.5.
-    #[arg(long, default_value = "0.1", value_name = "MPPS|line")]
+    /// Rate per direction in Mpps (0.000001, one frame per second, to 1000), or 'line' for as fast as the link takes, e.g. --rate 0.5.
+    #[arg(
+        long,
+        default_value = "0.1",
+        value_name = "MPPS|line",
+        allow_hyphen_values = true
+    )]
     rate: String,
-    /// Seconds to send, e.g. --duration 10 (default 5 unless --count is given).
-    #[arg(long, value_name = "S")]
-    duration: Option<f64>,
+    /// Seconds to send (above 0, at most 1000000), e.g. --duration 10 (default 5 unless --count is given).
+    #[arg(long, value_name = "S", allow_hyphen_values = true)]
+    duration: Option<String>,
     /// Frames to send per direction, e.g. --count 1000000.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
@@ -68,19 +78,11 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return bad(e),
     };
-    if args.devices.len() > 2 {
-        return bad("give one --device (a reflecting DUT) or two (sending, receiving)");
-    }
-    if args.bidirectional && args.devices.len() != 2 {
-        return bad("--bidirectional needs two --device");
-    }
-    let duration = match (args.duration, args.count) {
-        (Some(_), Some(_)) => return bad("give --duration or --count, not both"),
-        (Some(s), None) if !(s.is_finite() && s > 0.0) => {
-            return bad(format!("--duration {s}: give a positive number of seconds"))
-        }
-        (Some(s), None) => Some(Duration::from_secs_f64(s)),
-        (None, Some(0)) => return bad("--count 0: send at least one frame"),
+    let duration = match (&args.duration, args.count) {
+        (Some(s), _) => match tools::cli::duration("--duration", s) {
+            Ok(d) => Some(d),
+            Err(e) => return bad(e),
+        },
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(5)),
     };
@@ -88,16 +90,6 @@ fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => return bad(format!("--dst-mac: {e}")),
     };
-    let spec = tools::flows::FlowSpec {
-        flows: args.flows,
-        size: args.size,
-        src_mac: [0; 6],
-        dst_mac,
-        stream: 0,
-    };
-    if let Err(e) = spec.validate() {
-        return bad(e);
-    }
     let cfg = Config {
         devices: args.devices.clone(),
         flows: args.flows,
@@ -110,6 +102,18 @@ fn main() -> ExitCode {
         verify: args.verify,
         progress: true,
     };
+    if let Err(e) = cfg.validate() {
+        return bad(e);
+    }
+    // Before any DMA memory exists: from here on a signal ends the run
+    // through the normal path, which frees it.
+    let stop = match tools::signals::stop_on_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ixy-pktgen: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let devs = match pktgen::open(&cfg.devices) {
         Ok(d) => d,
         Err(e) if e.is_user_error() => return bad(e),
@@ -118,12 +122,22 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match pktgen::run(&cfg, &devs) {
+    match pktgen::run_until(&cfg, &devs, stop) {
         Ok(report) => {
-            if args.json {
-                println!("{}", report.json());
+            let text = if args.json {
+                report.json() + "\n"
             } else {
-                print!("{}", report.text());
+                report.text()
+            };
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("ixy-pktgen: writing the summary to stdout: {e}");
+                    return ExitCode::from(1);
+                }
             }
             if report.ok() {
                 ExitCode::SUCCESS

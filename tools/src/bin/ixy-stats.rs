@@ -19,7 +19,10 @@ use tools::stats::{self, PortHistory, Sampler};
     name = "ixy-stats",
     version,
     after_help = "Rates come from two samples an interval apart. Port counters are written by the \
-        supervisor once a second, so a port rate shows '-' (JSON null) until two versions were seen.\n\n\
+        supervisor once a second, so a port rate shows '-' (JSON null) until two versions were seen. \
+        'queue drops' are frames a port dropped because a queue had no free Rx descriptor (its worker \
+        fell behind or stopped; QPRDC); a line under the port table, and each port's \"queues\" in \
+        JSON, say which queue.\n\n\
         Examples:\n  \
         ixy-stats                          one table of the default instance 'ixy'\n  \
         ixy-stats --name lab1 --watch      refresh every second until Ctrl-C\n  \
