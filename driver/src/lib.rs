@@ -9,7 +9,11 @@
 //! [`Packet`]s with [`RxQueue::rx_batch`] and [`TxQueue::tx_batch`]. The
 //! supervisor reads [`stats`]; [`timestamp`] gives IEEE 1588 times.
 //! Register names and bits are in [`regs`], with datasheet sections.
+//! Programs take their devices through [`Owned::take`] ([`claim`]): an
+//! exclusive lock per device, then reset, then the memory of dead owners
+//! reclaimed.
 
+pub mod claim;
 pub mod desc;
 pub mod device;
 pub mod error;
@@ -27,6 +31,7 @@ pub mod tsc;
 pub mod tx;
 pub mod vfio;
 
+pub use claim::{Claim, Owned};
 pub use device::{Device, InitConfig, LinkStatus, OpenOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use mempool::{Mempool, Packet};

@@ -345,14 +345,16 @@ impl DmaContext {
 
     /// Allocates a region of at least `len` bytes, named after `tag` (the
     /// owner, e.g. `w3-rx0`) so that a supervisor can find a dead
-    /// worker's files, and maps it for the device.
+    /// worker's files, and maps it for the device. The file is
+    /// `ixy-DEVICE-TAG-PID-SEQ`: it names its owner pid, so that
+    /// [`DmaContext::reclaim_orphans`] can tell when the owner is gone.
     pub fn alloc(&self, tag: &str, len: usize) -> Result<DmaRegion> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let unit = if self.huge { HUGE_PAGE } else { 4096 };
         let len = len.max(1).div_ceil(unit) * unit;
         let path = self.dir.join(format!(
-            "ixy-{}-{tag}-{}-{}",
-            sanitize(&self.device),
+            "{}{tag}-{}-{}",
+            self.file_prefix(),
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
         ));
@@ -460,6 +462,81 @@ impl DmaContext {
     }
 }
 
+impl DmaContext {
+    /// The name prefix of this device's DMA files: `ixy-DEVICE-` (see
+    /// [`DmaContext::alloc`]).
+    fn file_prefix(&self) -> String {
+        format!("ixy-{}-", sanitize(&self.device))
+    }
+
+    /// Reclaims the DMA memory that dead processes left behind on this
+    /// device (DESIGN.md 4, "Ownership and reclaim"): every file
+    /// `ixy-DEVICE-TAG-PID-SEQ` whose owner PID no longer exists is
+    /// unmapped from the IOMMU (the simulator's table; VFIO mappings die
+    /// with their process) and deleted. Files of live processes are kept.
+    ///
+    /// Call it only while holding the device's [`crate::claim::Claim`] and
+    /// after resetting the device ([`crate::Device::init`]), so that no
+    /// queue can still reach that memory, and before allocating anything.
+    /// Returns how many files were reclaimed.
+    pub fn reclaim_orphans(&self) -> Result<usize> {
+        let mut dirs = vec![self.dir.clone()];
+        let fallback = Path::new(SHM_FALLBACK_DIR);
+        if self.mapper.is_sim() && self.dir != fallback && fallback.is_dir() {
+            dirs.push(fallback.to_path_buf()); // an earlier run without hugepages
+        }
+        let prefix = self.file_prefix();
+        let mut reclaimed = 0;
+        for dir in dirs {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| Error::io(&self.device, format!("listing {}", dir.display()), e))?;
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name.to_str().and_then(|n| owner_pid(n, &prefix)) else {
+                    continue;
+                };
+                if process_alive(pid) {
+                    continue;
+                }
+                let path = dir.join(&name);
+                if let Mapper::Sim(table, _) = &self.mapper {
+                    table.unmap_path(&path);
+                }
+                match std::fs::remove_file(&path) {
+                    Ok(()) => reclaimed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(Error::io(
+                            &self.device,
+                            format!("removing the orphaned DMA file {}", path.display()),
+                            e,
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(reclaimed)
+    }
+}
+
+/// The owner pid of a DMA file named `PREFIX-TAG-PID-SEQ` (the tag may
+/// contain '-'); `None` for any other name.
+fn owner_pid(name: &str, prefix: &str) -> Option<i32> {
+    let rest = name.strip_prefix(prefix)?;
+    let mut fields = rest.rsplitn(3, '-');
+    let (seq, pid, tag) = (fields.next()?, fields.next()?, fields.next()?);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if tag.is_empty() || !digits(seq) || !digits(pid) {
+        return None;
+    }
+    pid.parse().ok().filter(|&p| p > 0)
+}
+
+/// Whether process `pid` exists (signal 0: ESRCH means it does not).
+fn process_alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) != Err(nix::errno::Errno::ESRCH)
+}
+
 fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -552,6 +629,30 @@ impl Drop for DmaRegion {
                 "DMA region {}: cannot remove the file: {e}",
                 self.path.display()
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dma_file_names_give_their_owner_pid() {
+        let p = "ixy-sim_L_0-";
+        assert_eq!(owner_pid("ixy-sim_L_0-w1-rxring1-4242-7", p), Some(4242));
+        assert_eq!(owner_pid("ixy-sim_L_0-pool-1-0", p), Some(1));
+        // Another device, other files, malformed names.
+        for other in [
+            "ixy-sim_L_1-pool-4242-0",
+            "ixy-sim_L_0_1-pool-4242-0",
+            "ixy-sim_L_0-4242-0",
+            "ixy-sim_L_0-pool-42x-0",
+            "ixy-sim_L_0-pool-0-0",
+            "ixy-sim_L_0-pool-4242-",
+            "rtemap_0",
+        ] {
+            assert_eq!(owner_pid(other, p), None, "{other}");
         }
     }
 }

@@ -250,6 +250,34 @@ impl IommuTable {
     }
 }
 
+impl IommuTable {
+    /// Removes every mapping backed by the file `path` (a region whose
+    /// owner died without unmapping it); returns how many were removed.
+    pub fn unmap_path(&self, path: &Path) -> usize {
+        let want = path.as_os_str().as_encoded_bytes();
+        let mut removed = 0;
+        for slot in 0..self.capacity {
+            let off = Self::entry(slot);
+            let state = self.map.u32_at(off);
+            if state.load(Ordering::Acquire) != VALID {
+                continue;
+            }
+            let mut name = [0u8; PATH_MAX];
+            self.map.read_bytes(off + 32, &mut name);
+            let end = name.iter().position(|&b| b == 0).unwrap_or(PATH_MAX);
+            if &name[..end] == want
+                && state
+                    .compare_exchange(VALID, FREE, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.bump();
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
