@@ -170,6 +170,7 @@ impl Args {
                 ));
             }
         }
+        driver::claim::check_distinct(&self.devices).map_err(|e| e.to_string())?;
         let usable = usable_cores();
         let cores = match &self.cores {
             Some(list) => parse_cores(list)?,

@@ -7,7 +7,7 @@
 
 use crate::cli::Config;
 use driver::stats::PortStats;
-use driver::{Device, Error, ErrorKind, InitConfig, OpenOptions, Result};
+use driver::{Error, ErrorKind, InitConfig, OpenOptions, Owned, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -38,7 +38,7 @@ struct Slot {
 /// A supervisor with its devices initialised.
 pub struct Supervisor {
     cfg: Config,
-    devices: Vec<Device>,
+    devices: Owned,
     ports: Vec<PortStats>,
     slots: Vec<Slot>,
     signals: SignalFd,
@@ -51,8 +51,9 @@ fn fatal(msg: impl Into<String>) -> Error {
 }
 
 impl Supervisor {
-    /// Blocks the signals, opens and initialises every device (RSS over
-    /// the workers' queues) and creates the stats files. No thread exists.
+    /// Blocks the signals, claims, opens and initialises every device (RSS
+    /// over the workers' queues), reclaims what dead owners left, and
+    /// creates the stats files. No thread exists.
     pub fn new(cfg: Config) -> Result<Self> {
         let mut mask = SigSet::empty();
         for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
@@ -68,12 +69,9 @@ impl Supervisor {
             rss: Some(cfg.rss.clone()),
             ..InitConfig::default()
         };
-        let mut devices = Vec::new();
-        for spec in &cfg.devices {
-            let dev = Device::open(spec, &opts)?;
-            dev.init(&init)?;
-            devices.push(dev);
-        }
+        // Exclusive for the supervisor's whole life; forked workers inherit
+        // the locks (DESIGN.md 4, "Ownership and reclaim").
+        let devices = Owned::take(&cfg.devices, &opts, &init, "ixy-supervisor")?;
         let mut slots = Vec::new();
         for i in 0..cfg.workers {
             let core = cfg.cores[i as usize];

@@ -12,7 +12,7 @@
 //! the frames in flight get a second to come back before the report.
 
 use crate::flows::{self, FlowResult, FlowSpec, Generator, Verifier};
-use driver::{Device, InitConfig, Mempool, OpenOptions, Packet, RxQueue, TxQueue};
+use driver::{Device, InitConfig, Mempool, OpenOptions, Owned, Packet, RxQueue, TxQueue};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -294,19 +294,14 @@ struct Direction<'a> {
     received: u64,
 }
 
-/// Opens and initialises the devices (promiscuous, no RSS).
-pub fn open(devices: &[String]) -> driver::Result<Vec<Device>> {
-    devices
-        .iter()
-        .map(|d| {
-            let dev = Device::open(d, &OpenOptions::default())?;
-            dev.init(&InitConfig {
-                promisc: true,
-                ..InitConfig::default()
-            })?;
-            Ok(dev)
-        })
-        .collect()
+/// Claims, opens and initialises the devices (promiscuous, no RSS); they
+/// stay this process's until the result is dropped (DESIGN.md 4).
+pub fn open(devices: &[String]) -> driver::Result<Owned> {
+    let init = InitConfig {
+        promisc: true,
+        ..InitConfig::default()
+    };
+    Owned::take(devices, &OpenOptions::default(), &init, "ixy-pktgen")
 }
 
 /// Runs the load; `devs` are `cfg.devices` opened with [`open`].

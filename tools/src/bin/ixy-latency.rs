@@ -176,20 +176,15 @@ fn measure_and_print(
     csv: Option<&mut File>,
     stop: &AtomicBool,
 ) -> Result<(), Failure> {
-    let (tx_spec, rx_spec) = (&args.devices[0], &args.devices[1]);
-    let open = |spec: &str| {
-        let dev =
-            driver::Device::open(spec, &driver::OpenOptions::default()).map_err(device_failure)?;
-        dev.init(&driver::InitConfig {
-            promisc: true,
-            timestamps: cfg.timestamps == Timestamps::Hardware,
-            ..driver::InitConfig::default()
-        })
-        .map_err(device_failure)?;
-        Ok::<_, Failure>(dev)
+    let tx_spec = &args.devices[0];
+    let init = driver::InitConfig {
+        promisc: true,
+        timestamps: cfg.timestamps == Timestamps::Hardware,
+        ..driver::InitConfig::default()
     };
-    let tx = open(tx_spec)?;
-    let rx = open(rx_spec)?;
+    let devs = driver::Owned::take(&args.devices, &Default::default(), &init, "ixy-latency")
+        .map_err(device_failure)?;
+    let (tx, rx) = (&devs[0], &devs[1]);
     if args.dst_mac.is_none() {
         cfg.dst_mac = latency::default_dst_mac(tx_spec);
     }
@@ -214,7 +209,7 @@ fn measure_and_print(
             p.lost
         );
     };
-    let out = latency::measure_until(&tx, &rx, cfg, &mut progress, stop).map_err(device_failure)?;
+    let out = latency::measure_until(tx, rx, cfg, &mut progress, stop).map_err(device_failure)?;
 
     if let Some(f) = csv {
         f.write_all(histogram::csv(&out.latencies).as_bytes())
