@@ -10,7 +10,7 @@
 //! (device, seconds). Send traffic to port 0 from the tester port 2 while
 //! it runs; it prints the busiest flows at the end.
 
-use driver::{Device, InitConfig, OpenOptions, Packet, RssConfig, RssKey};
+use driver::{InitConfig, OpenOptions, Owned, Packet, RssConfig, RssKey};
 use std::time::Duration;
 use worker::statsfile::StatsFile;
 use worker::{App, Outputs, WorkerSpec};
@@ -75,13 +75,19 @@ impl App for FlowCounter {
     }
 }
 
-/// Opens `device`, runs one worker with a `FlowCounter` for `seconds`.
+/// Takes `device` (claimed, reset, dead owners' memory reclaimed), runs
+/// one worker with a `FlowCounter` for `seconds`.
 pub fn run(device: &str, seconds: f64, run_dir: &std::path::Path) -> driver::Result<FlowCounter> {
-    let dev = Device::open(device, &OpenOptions::default())?;
-    dev.init(&InitConfig {
+    let init = InitConfig {
         rss: Some(RssConfig::new(1, RssKey::Default)?),
         ..InitConfig::default()
-    })?;
+    };
+    let devs = Owned::take(
+        &[device.to_string()],
+        &OpenOptions::default(),
+        &init,
+        "flow_counter",
+    )?;
     std::fs::create_dir_all(run_dir)
         .map_err(|e| driver::Error::io(device, "creating the run dir", e))?;
     let file = StatsFile::create(run_dir, 0, 0, 0)
@@ -96,7 +102,7 @@ pub fn run(device: &str, seconds: f64, run_dir: &std::path::Path) -> driver::Res
     let mut spec = WorkerSpec::new(0, run_dir.to_path_buf());
     spec.idle = worker::Idle::Yield;
     spec.rx_ring = 2048;
-    worker::run(&spec, std::slice::from_ref(&dev), &mut app)?;
+    worker::run(&spec, &devs, &mut app)?;
     let _ = timer.join();
     println!(
         "{} packets in {} flows",
