@@ -110,7 +110,10 @@ fn make_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The exclusive ownership of one device, held until dropped (or until the
-/// process and every child that inherited it are gone).
+/// process and every child that inherited it are gone). Dropping it
+/// unlocks the lock for every process sharing it, so a forked child must
+/// not drop it: workers end with `std::process::exit`, which runs no
+/// destructors.
 #[derive(Debug)]
 pub struct Claim {
     device: String,
@@ -140,36 +143,24 @@ impl Claim {
             .hint(format!("set {ENV_LOCK_DIR} to a directory of yours"))
         })?;
         let path = dir.join(lock_name(&device));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(|e| {
-                Error::io(
-                    &device,
-                    format!("opening the lock file {}", path.display()),
-                    e,
-                )
-            })?;
-        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err((file, nix::errno::Errno::EWOULDBLOCK)) => {
-                return Err(Error::new(
-                    ErrorKind::Busy,
-                    "",
-                    format!("{device} is in use by {}", holder(&file)),
-                ))
+        // A holder removes its file when it lets go: a lock on a file that
+        // is no longer the one at `path` is worth nothing, so try again.
+        let mut tries = 0;
+        let lock = loop {
+            let lock = lock_file(&device, &path)?;
+            let (held, named) = (lock.metadata(), std::fs::symlink_metadata(&path));
+            if let (Ok(h), Ok(n)) = (held, named) {
+                if (h.dev(), h.ino()) == (n.dev(), n.ino()) {
+                    break lock;
+                }
             }
-            Err((_, errno)) => {
-                return Err(Error::io(
+            tries += 1;
+            if tries == 100 {
+                return Err(Error::new(
+                    ErrorKind::Io,
                     &device,
-                    format!("locking {}", path.display()),
-                    errno.into(),
-                ))
+                    format!("the lock file {} keeps being replaced", path.display()),
+                ));
             }
         };
         let line = format!("{} {program}\n", std::process::id());
@@ -192,6 +183,47 @@ impl Claim {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Opens (creating it) and locks the lock file `path` of `device`.
+fn lock_file(device: &str, path: &Path) -> Result<Flock<File>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| {
+            Error::io(
+                device,
+                format!("opening the lock file {}", path.display()),
+                e,
+            )
+        })?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((file, nix::errno::Errno::EWOULDBLOCK)) => Err(Error::new(
+            ErrorKind::Busy,
+            "",
+            format!("{device} is in use by {}", holder(&file)),
+        )),
+        Err((_, errno)) => Err(Error::io(
+            device,
+            format!("locking {}", path.display()),
+            errno.into(),
+        )),
+    }
+}
+
+impl Drop for Claim {
+    /// Removes the lock file while still holding the lock (the field drops
+    /// after this and unlocks): a taker that opened it meanwhile sees that
+    /// it is stale. A holder that dies leaves its file, harmlessly.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -41,6 +41,37 @@ fn a_second_claim_names_the_holder_until_the_first_is_dropped() {
     let again = Claim::take_in(&dir, "sim:claimlab/0", "second-program").expect("released");
     let text = std::fs::read_to_string(again.path()).expect("lock file");
     assert_eq!(text, format!("{} second-program\n", std::process::id()));
+    // Letting go removes the file; one left by a dead holder is reused.
+    let path = again.path().to_path_buf();
+    drop(again);
+    assert!(!path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn claims_taken_and_dropped_concurrently_never_overlap() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = lock_dir("race");
+    let holders = AtomicUsize::new(0);
+    let taken = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (dir, holders, taken) = (&dir, &holders, &taken);
+            s.spawn(move || {
+                for _ in 0..1000 {
+                    let Ok(claim) = Claim::take_in(dir, "sim:racelab/0", &format!("t{t}")) else {
+                        continue;
+                    };
+                    assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                    taken.fetch_add(1, Ordering::SeqCst);
+                    std::thread::yield_now();
+                    holders.fetch_sub(1, Ordering::SeqCst);
+                    drop(claim);
+                }
+            });
+        }
+    });
+    assert!(taken.load(Ordering::SeqCst) > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
