@@ -31,7 +31,12 @@ pub fn worker_child(spec: &WorkerSpec, devices: &[Device], app: &str) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             log::error!("worker {}: {e}", spec.index);
-            1
+            if e.kind() == ErrorKind::DeviceLost {
+                // Restarting it could not help: the supervisor knows by this.
+                worker::EXIT_DEVICE_LOST
+            } else {
+                1
+            }
         }
     }
 }
