@@ -222,9 +222,8 @@ impl Supervisor {
     }
 
     /// Checks every device not yet known lost; reports each lost one on
-    /// one line naming it and marks the run for stopping. Returns whether
-    /// any device is lost.
-    fn check_devices(&mut self) -> bool {
+    /// one line naming it and marks the run for stopping.
+    fn check_devices(&mut self) {
         for (p, dev) in self.devices.iter().enumerate() {
             if self.lost[p] {
                 continue;
@@ -235,7 +234,6 @@ impl Supervisor {
                 self.device_lost = true;
             }
         }
-        self.device_lost
     }
 
     /// Waits for a signal up to `timeout`; reaps children. Returns true on
@@ -325,9 +323,11 @@ impl Supervisor {
         let slot = &mut self.slots[i];
         slot.file.set_state(State::Died);
         if matches!(status, WaitStatus::Exited(_, worker::EXIT_DEVICE_LOST)) {
-            // Its device is gone: a restart could not help. Stop the run.
+            // Its device is gone: a restart could not help. Stop the run,
+            // naming the device.
             log::warn!("worker {index}: lost its device; not restarted");
             self.device_lost = true;
+            self.check_devices();
             return;
         }
         if self.stopping {

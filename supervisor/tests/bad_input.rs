@@ -342,3 +342,21 @@ fn a_bar_file_without_a_lab_behind_it_is_not_running() {
         "took {took:?}: no reset timeout"
     );
 }
+
+#[test]
+fn a_removed_port_is_refused_as_removed() {
+    let name = format!("bad-input-removed-{}", std::process::id());
+    let mut cfg = sim::LabConfig::new(&name);
+    cfg.root = driver::simdev::DEFAULT_DIR.into();
+    let lab = sim::Lab::start(cfg).expect("lab");
+    lab.control("remove 0").expect("remove 0");
+    let (code, err) = run(&[
+        "--workers",
+        "1",
+        "--app",
+        "sink",
+        "--device",
+        &format!("sim:{name}/0"),
+    ]);
+    assert_one_line(code, &err, &[&format!("sim:{name}/0"), "was removed"]);
+}
