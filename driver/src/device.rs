@@ -4,11 +4,11 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{DmaContext, Mapper};
-use crate::mmio::{Kind, Registers};
+use crate::mmio::{Kind, Registers, ALL_ONES};
 use crate::pci::{PciAddress, PciDevice};
 use crate::regs;
 use crate::rss::RssConfig;
-use crate::simdev::{self, IommuTable, SimAddress};
+use crate::simdev::{self, IommuTable, LabWatch, SimAddress};
 use crate::vfio::Vfio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +63,8 @@ pub struct Device {
     regs: Registers,
     dma: DmaContext,
     numa_node: Option<u32>,
+    /// On the simulator: whether the lab process still runs.
+    lab: Option<LabWatch>,
 }
 
 /// Per-register wait used during init: generous, the simulator shares two
@@ -117,6 +119,7 @@ impl Device {
             regs,
             dma,
             numa_node: pci.numa_node,
+            lab: None,
         })
     }
 
@@ -124,6 +127,7 @@ impl Device {
         let name = addr.to_string();
         log::debug!("{name}: simulated 82599 in {}", addr.lab_dir().display());
         let regs = simdev::open_bar(addr)?;
+        let lab = LabWatch::open(addr)?;
         let table = IommuTable::open(addr)?;
         let iova = table.allocator();
         let dma = DmaContext::new(&name, Mapper::Sim(Arc::new(table), iova))?;
@@ -132,6 +136,7 @@ impl Device {
             regs,
             dma,
             numa_node: None,
+            lab: Some(lab),
         })
     }
 
@@ -193,13 +198,29 @@ impl Device {
         )
     }
 
-    /// A device that vanished from the bus reads all ones.
+    /// Whether the device is still there; a [`ErrorKind::DeviceLost`]
+    /// error naming it otherwise: its registers read all ones (PCI surprise
+    /// removal, [`Registers::vanished`]) or, on the simulator, the lab's
+    /// process is gone ([`LabWatch`]). One register read, plus one system
+    /// call on the simulator: call it when a poll is empty or every few
+    /// milliseconds, never per packet. Every handshake wait calls it, so no
+    /// wait outlasts a lost device.
     pub fn check_present(&self) -> Result<()> {
-        if self.regs.read(regs::STATUS) == 0xFFFF_FFFF {
+        if self.regs.vanished() {
             return Err(Error::new(
-                ErrorKind::Hardware,
+                ErrorKind::DeviceLost,
                 &self.name,
-                "device registers read 0xFFFFFFFF: the device is gone (surprise removal?)",
+                "device lost: its registers read 0xFFFFFFFF (surprise removal)",
+            ));
+        }
+        if let Some(lab) = self.lab.as_ref().filter(|l| !l.alive()) {
+            return Err(Error::new(
+                ErrorKind::DeviceLost,
+                &self.name,
+                format!(
+                    "device lost: lab {} is not running (its ixy-sim process is gone)",
+                    lab.lab()
+                ),
             ));
         }
         Ok(())
@@ -340,7 +361,7 @@ impl Device {
     /// The link state (8.2.3.22.20).
     pub fn link(&self) -> LinkStatus {
         let links = self.regs.read(regs::LINKS);
-        if links == 0xFFFF_FFFF || links & regs::LINKS_UP == 0 {
+        if links == ALL_ONES || links & regs::LINKS_UP == 0 {
             return LinkStatus {
                 up: false,
                 speed_mbps: 0,

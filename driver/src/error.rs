@@ -20,8 +20,13 @@ pub enum ErrorKind {
     Permission,
     /// The device did not reach a state in time (reset, link, queue enable).
     Timeout,
-    /// The device misbehaves (reads 0xFFFFFFFF, an IOMMU fault).
+    /// The device misbehaves (an IOMMU fault, a register it cannot map).
     Hardware,
+    /// The device is gone: its registers read 0xFFFFFFFF (PCI surprise
+    /// removal), or the simulator lab behind it no longer runs. Nothing it
+    /// was asked to do can complete; programs stop (the supervisor with
+    /// exit status 3, DESIGN.md 7).
+    DeviceLost,
     /// Memory: no hugepages, pool exhausted, mapping failed.
     Memory,
     /// Any other system call failure.

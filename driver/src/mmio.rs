@@ -21,6 +21,9 @@ pub const SIM_MAGIC: u32 = 0x7E000;
 /// Value of [`SIM_MAGIC`].
 pub const SIM_MAGIC_VALUE: u32 = u32::from_le_bytes(*b"IXYS");
 
+/// What every register of a device that has left the bus reads.
+pub const ALL_ONES: u32 = 0xFFFF_FFFF;
+
 /// Sim page: the 1588 clock's anchor, a seqlock of four u64 words
 /// (`sim/README.md` 3.2): the sequence (odd while the model writes), the
 /// host `CLOCK_MONOTONIC` time in ns at the anchor, SYSTIM at the anchor,
@@ -106,6 +109,15 @@ impl Registers {
     /// Whether this is a simulated device.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// Whether the device has vanished from the bus: STATUS reads
+    /// [`ALL_ONES`], the PCI surprise-removal signature (a read that no
+    /// device answers completes with all ones; STATUS has reserved bits
+    /// that a present device reads as 0, 82599 datasheet 8.2.3.1.2). One
+    /// register read, without side effects.
+    pub fn vanished(&self) -> bool {
+        self.read(regs::STATUS) == ALL_ONES
     }
 
     fn word(&self, reg: u32) -> *mut u32 {
@@ -308,9 +320,30 @@ fn queue_state_word(reg: u32) -> Option<(u32, u32)> {
         .map(|q| (SIM_TX_QUEUE_STATE + 4 * q, regs::TXDCTL_ENABLE))
 }
 
+/// A simulator BAR in anonymous memory, every byte `fill`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_registers(fill: u8) -> Registers {
+    let map = crate::memory::SharedMap::anonymous(regs::BAR0_SIZE).expect("anonymous mapping");
+    map.write_bytes(0, &vec![fill; map.len()]);
+    let (ptr, len) = (map.as_ptr(), map.len());
+    std::mem::forget(map);
+    // SAFETY: a live mapping of `len` bytes whose owner was forgotten: the
+    // Registers unmap it once, on drop.
+    unsafe { Registers::from_mapping(NonNull::new(ptr).expect("mapped"), len, Kind::Simulator) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_ones_in_status_is_a_vanished_device() {
+        assert!(test_registers(0xFF).vanished());
+        let r = test_registers(0);
+        assert!(!r.vanished());
+        r.write(regs::STATUS, regs::STATUS_LU);
+        assert!(!r.vanished());
+    }
 
     #[test]
     fn queue_state_words_match_the_sim_page() {

@@ -303,12 +303,17 @@ pub fn disable(dev: &Device, q: u32) -> Result<()> {
 
 impl Drop for RxQueue<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.disable() {
-            // The device still owns the ring: keep the memory mapped rather
-            // than let the NIC write into freed memory (DESIGN.md 4).
-            log::error!("{e}; leaking the ring rather than freeing memory the NIC may write");
-            self.ring.leak();
-            self.bufs = Box::default();
+        match self.disable() {
+            Ok(()) => {}
+            // A device that is gone does no DMA: the ring can go.
+            Err(e) if e.kind() == ErrorKind::DeviceLost => log::debug!("{e}"),
+            Err(e) => {
+                // The device still owns the ring: keep the memory mapped
+                // rather than let the NIC write into freed memory (DESIGN.md 4).
+                log::error!("{e}; leaking the ring rather than freeing memory the NIC may write");
+                self.ring.leak();
+                self.bufs = Box::default();
+            }
         }
     }
 }

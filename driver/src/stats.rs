@@ -62,40 +62,105 @@ fn read64(r: &Registers, low: u32, high: u32) -> u64 {
 }
 
 impl PortStats {
-    /// Reads every counter once and adds it to the totals.
-    pub fn update(&mut self, r: &Registers) {
+    /// Reads every counter once and adds it to the totals. Returns false,
+    /// adding nothing, when the device has vanished before or while the
+    /// counters were read (STATUS reads all ones, [`Registers::vanished`]):
+    /// the all-ones reads of a device that is gone are not counts.
+    pub fn update(&mut self, r: &Registers) -> bool {
+        if r.vanished() {
+            return false;
+        }
+        let read = Self::read(r);
+        if r.vanished() {
+            return false;
+        }
+        self.add(&read);
+        true
+    }
+
+    /// One read of every counter (each clears on read): the counts since
+    /// the last read, `rx_packets` left 0.
+    fn read(r: &Registers) -> PortStats {
         let c = |reg| u64::from(r.read(reg));
-        self.rx_gprc += c(regs::GPRC);
-        self.tx_packets += c(regs::GPTC);
-        self.rx_bytes += read64(r, regs::GORCL, regs::GORCH);
-        self.tx_bytes += read64(r, regs::GOTCL, regs::GOTCH);
-        self.rx_missed += (0..8).map(|i| c(regs::mpc(i))).sum::<u64>();
+        let mut s = PortStats {
+            rx_gprc: c(regs::GPRC),
+            tx_packets: c(regs::GPTC),
+            rx_bytes: read64(r, regs::GORCL, regs::GORCH),
+            tx_bytes: read64(r, regs::GOTCL, regs::GOTCH),
+            rx_missed: (0..8).map(|i| c(regs::mpc(i))).sum::<u64>(),
+            rx_crc_errors: c(regs::CRCERRS),
+            rx_length_errors: c(regs::RLEC),
+            rx_undersize: c(regs::RUC),
+            rx_oversize: c(regs::ROC),
+            rx_total: c(regs::TPR),
+            ..PortStats::default()
+        };
+        for (i, q) in s.queues.iter_mut().enumerate() {
+            let i = i as u32;
+            q.rx_packets = c(regs::qprc(i));
+            q.rx_bytes = read64(r, regs::qbrc_l(i), regs::qbrc_h(i));
+            q.rx_dropped = c(regs::qprdc(i));
+            q.tx_packets = c(regs::qptc(i));
+            q.tx_bytes = read64(r, regs::qbtc_l(i), regs::qbtc_h(i));
+        }
+        s.rx_no_buffer = s.queues.iter().map(|q| q.rx_dropped).sum();
+        s
+    }
+
+    /// Adds the counts of one [`PortStats::read`] to the totals.
+    fn add(&mut self, d: &PortStats) {
+        self.rx_gprc += d.rx_gprc;
+        self.tx_packets += d.tx_packets;
+        self.rx_bytes += d.rx_bytes;
+        self.tx_bytes += d.tx_bytes;
+        self.rx_missed += d.rx_missed;
         // The two are read at slightly different times: the difference of
         // the totals is right once the counters have settled.
         self.rx_packets = self.rx_gprc.saturating_sub(self.rx_missed);
-        self.rx_crc_errors += c(regs::CRCERRS);
-        self.rx_length_errors += c(regs::RLEC);
-        self.rx_undersize += c(regs::RUC);
-        self.rx_oversize += c(regs::ROC);
-        self.rx_total += c(regs::TPR);
-        for (i, q) in self.queues.iter_mut().enumerate() {
-            let i = i as u32;
-            q.rx_packets += c(regs::qprc(i));
-            q.rx_bytes += read64(r, regs::qbrc_l(i), regs::qbrc_h(i));
-            let dropped = c(regs::qprdc(i));
-            q.rx_dropped += dropped;
-            self.rx_no_buffer += dropped;
-            q.tx_packets += c(regs::qptc(i));
-            q.tx_bytes += read64(r, regs::qbtc_l(i), regs::qbtc_h(i));
+        self.rx_no_buffer += d.rx_no_buffer;
+        self.rx_crc_errors += d.rx_crc_errors;
+        self.rx_length_errors += d.rx_length_errors;
+        self.rx_undersize += d.rx_undersize;
+        self.rx_oversize += d.rx_oversize;
+        self.rx_total += d.rx_total;
+        for (q, dq) in self.queues.iter_mut().zip(&d.queues) {
+            q.rx_packets += dq.rx_packets;
+            q.rx_bytes += dq.rx_bytes;
+            q.rx_dropped += dq.rx_dropped;
+            q.tx_packets += dq.tx_packets;
+            q.tx_bytes += dq.tx_bytes;
         }
     }
 }
 
 /// Reads (and so clears) every statistics register (4.6.5).
 pub fn clear(r: &Registers) {
-    PortStats::default().update(r);
+    PortStats::read(r);
     let (first, last) = regs::STATS_BLOCK;
     for reg in (first..=last).step_by(4) {
         r.read(reg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mmio::test_registers;
+
+    #[test]
+    fn a_vanished_device_adds_nothing() {
+        let r = test_registers(0);
+        r.write(regs::GPRC, 7);
+        r.write(regs::qptc(3), 5);
+        let mut s = PortStats::default();
+        assert!(s.update(&r));
+        assert_eq!((s.rx_gprc, s.rx_packets, s.queues[3].tx_packets), (7, 7, 5));
+        let before = s.clone();
+        // Removed: every register reads all ones.
+        let gone = test_registers(0xFF);
+        assert!(!s.update(&gone));
+        assert_eq!(s, before, "all ones is not a count");
+        assert!(!s.update(&gone));
+        assert_eq!(s, before);
     }
 }

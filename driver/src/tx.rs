@@ -288,10 +288,15 @@ pub fn disable(dev: &Device, q: u32) -> Result<()> {
 
 impl Drop for TxQueue<'_> {
     fn drop(&mut self) {
-        if let Err(e) = self.disable() {
-            log::error!("{e}; leaking the ring rather than freeing memory the NIC may read");
-            self.ring.leak();
-            self.clean = self.tail;
+        match self.disable() {
+            Ok(()) => {}
+            // A device that is gone does no DMA: the ring can go.
+            Err(e) if e.kind() == ErrorKind::DeviceLost => log::debug!("{e}"),
+            Err(e) => {
+                log::error!("{e}; leaking the ring rather than freeing memory the NIC may read");
+                self.ring.leak();
+                self.clean = self.tail;
+            }
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct Args {
     /// Run only worker K in the foreground, without forking (for gdb and strace), e.g. --debug-worker 1.
     #[arg(long, value_name = "K")]
     pub debug_worker: Option<u32>,
-    /// Stop after this many seconds (as on SIGTERM), e.g. --duration 30.
+    /// Stop after this many seconds (as on SIGTERM; at most ten years), e.g. --duration 30.
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<f64>,
     /// Allow more workers than usable cores (tests on small machines; never for benchmarks).
@@ -110,6 +110,24 @@ pub struct Config {
     pub promisc: bool,
     /// Take bound PCI devices.
     pub force: bool,
+}
+
+/// The longest `--duration`: ten years, far inside what `Instant` can
+/// represent (a deadline beyond it overflowed).
+pub const MAX_DURATION_S: f64 = 10.0 * 365.0 * 86_400.0;
+
+/// Checks a `--duration` in seconds: positive, finite, at most
+/// [`MAX_DURATION_S`].
+pub fn parse_duration(s: f64) -> Result<Duration, String> {
+    if !(s.is_finite() && s > 0.0) {
+        return Err(format!("--duration {s}: give a positive number of seconds"));
+    }
+    if s > MAX_DURATION_S {
+        return Err(format!(
+            "--duration {s}: at most {MAX_DURATION_S} seconds (ten years); omit it to run until SIGTERM"
+        ));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 /// Parses a core list: `0,2,4`, `2-5`, or a mix.
@@ -229,13 +247,7 @@ impl Args {
                 ));
             }
         }
-        let duration = match self.duration {
-            Some(s) if !(s.is_finite() && s > 0.0) => {
-                return Err(format!("--duration {s}: give a positive number of seconds"))
-            }
-            Some(s) => Some(Duration::from_secs_f64(s)),
-            None => None,
-        };
+        let duration = self.duration.map(parse_duration).transpose()?;
         if self.name.is_empty()
             || !self
                 .name
@@ -287,6 +299,24 @@ fn check_writable(dir: &std::path::Path) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_positive_and_within_the_clock() {
+        assert_eq!(parse_duration(1.5), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration(MAX_DURATION_S).is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(
+                parse_duration(bad).unwrap_err().contains("positive"),
+                "{bad}"
+            );
+        }
+        for bad in [MAX_DURATION_S * 1.01, 1e19, 1e30, f64::MAX] {
+            assert!(
+                parse_duration(bad).unwrap_err().contains("at most"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn core_lists_parse() {

@@ -29,6 +29,12 @@ pub fn worker_child(spec: &WorkerSpec, devices: &[Device], app: &str) -> i32 {
     };
     match worker::run(spec, devices, &mut app) {
         Ok(()) => 0,
+        // The supervisor names the device (one line) and does not restart
+        // a worker that exits with this.
+        Err(e) if e.kind() == ErrorKind::DeviceLost => {
+            log::debug!("worker {}: {e}", spec.index);
+            worker::EXIT_DEVICE_LOST
+        }
         Err(e) => {
             log::error!("worker {}: {e}", spec.index);
             1

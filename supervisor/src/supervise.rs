@@ -21,8 +21,16 @@ use worker::WorkerSpec;
 
 /// How long a stop may take before stragglers are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
+/// The same when a device is lost: a worker on it cannot detach cleanly
+/// anyway, and once it is killed the supervisor disables its queues on the
+/// devices still there itself (the dead-worker path, DESIGN.md 4).
+const LOST_GRACE: Duration = Duration::from_millis(500);
 /// First restart delay; doubles with each restart of the same worker.
 const RESTART_BACKOFF: Duration = Duration::from_millis(100);
+/// How often the supervisor checks that its devices are still there
+/// (`Device::check_present`: a register read, and a system call on the
+/// simulator), so that a lost device is noticed well within a second.
+const PRESENCE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// One worker as the supervisor tracks it.
 struct Slot {
@@ -44,6 +52,11 @@ pub struct Supervisor {
     signals: SignalFd,
     started: Instant,
     stopping: bool,
+    /// Per device: found lost (and reported once).
+    lost: Vec<bool>,
+    /// A device was lost: found by the supervisor, or a worker exited
+    /// with [`worker::EXIT_DEVICE_LOST`]. The run stops and exits with it.
+    device_lost: bool,
 }
 
 fn fatal(msg: impl Into<String>) -> Error {
@@ -96,6 +109,7 @@ impl Supervisor {
             });
         }
         let ports = devices.iter().map(|_| PortStats::default()).collect();
+        let lost = vec![false; devices.len()];
         Ok(Supervisor {
             cfg,
             devices,
@@ -104,6 +118,8 @@ impl Supervisor {
             signals,
             started: Instant::now(),
             stopping: false,
+            lost,
+            device_lost: false,
         })
     }
 
@@ -120,7 +136,7 @@ impl Supervisor {
     }
 
     /// Runs worker `k` in this process, in the foreground (`--debug-worker`).
-    pub fn run_debug_worker(self, k: u32) -> Result<i32> {
+    pub fn run_debug_worker(mut self, k: u32) -> Result<i32> {
         let path = statsfile::path(&self.cfg.run_dir, k);
         let stopper = StatsFile::open(&path)
             .map_err(|e| Error::io("ixy-supervisor", "opening the stats file", e))?;
@@ -145,7 +161,13 @@ impl Supervisor {
                 stopper.request_stop(true);
             });
         }
-        worker::run(&spec, &self.devices, &mut app)?;
+        match worker::run(&spec, &self.devices, &mut app) {
+            Err(e) if e.kind() == ErrorKind::DeviceLost => {
+                log::error!("debug worker {k}: {e}");
+                self.device_lost = true;
+            }
+            other => other?,
+        }
         self.finish()
     }
 
@@ -155,12 +177,21 @@ impl Supervisor {
         for i in 0..self.cfg.workers {
             self.spawn(i)?;
         }
-        let deadline = self.cfg.duration.map(|d| self.started + d);
+        // None also when the end lies beyond the clock's range: no end.
+        let deadline = self.cfg.duration.and_then(|d| self.started.checked_add(d));
         let mut next_stats = Instant::now() + Duration::from_secs(1);
+        let mut next_check = Instant::now() + PRESENCE_INTERVAL;
         loop {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
                 log::info!("--duration reached: stopping");
+                break;
+            }
+            if now >= next_check {
+                next_check = now + PRESENCE_INTERVAL;
+                self.check_devices();
+            }
+            if self.device_lost {
                 break;
             }
             if now >= next_stats {
@@ -173,7 +204,7 @@ impl Supervisor {
                     self.spawn(i)?;
                 }
             }
-            let mut wake = next_stats;
+            let mut wake = next_stats.min(next_check);
             if let Some(d) = deadline {
                 wake = wake.min(d);
             }
@@ -186,6 +217,21 @@ impl Supervisor {
         }
         self.shutdown();
         self.finish()
+    }
+
+    /// Checks every device not yet known lost; reports each lost one on
+    /// one line naming it and marks the run for stopping.
+    fn check_devices(&mut self) {
+        for (p, dev) in self.devices.iter().enumerate() {
+            if self.lost[p] {
+                continue;
+            }
+            if let Err(e) = dev.check_present() {
+                log::error!("{e}; stopping the workers");
+                self.lost[p] = true;
+                self.device_lost = true;
+            }
+        }
     }
 
     /// Waits for a signal up to `timeout`; reaps children. Returns true on
@@ -274,6 +320,14 @@ impl Supervisor {
         self.release_worker(i);
         let slot = &mut self.slots[i];
         slot.file.set_state(State::Died);
+        if matches!(status, WaitStatus::Exited(_, worker::EXIT_DEVICE_LOST)) {
+            // Its device is gone: a restart could not help. Stop the run,
+            // naming the device.
+            log::warn!("worker {index}: lost its device; not restarted");
+            self.device_lost = true;
+            self.check_devices();
+            return;
+        }
         if self.stopping {
             return;
         }
@@ -303,9 +357,16 @@ impl Supervisor {
         let mut disabled = true;
         for dev in &self.devices {
             for r in [driver::rx::disable(dev, q), driver::tx::disable(dev, q)] {
-                if let Err(e) = r {
-                    log::error!("worker {q}: {e}");
-                    disabled = false;
+                match r {
+                    // A device that is gone does no DMA: nothing to wait for.
+                    Err(e) if e.kind() == ErrorKind::DeviceLost => {
+                        log::debug!("worker {q}: {e}");
+                    }
+                    Err(e) => {
+                        log::error!("worker {q}: {e}");
+                        disabled = false;
+                    }
+                    Ok(()) => {}
                 }
             }
         }
@@ -327,7 +388,12 @@ impl Supervisor {
             s.restart_at = None;
             s.file.request_stop(true);
         }
-        let until = Instant::now() + STOP_GRACE;
+        let grace = if self.device_lost {
+            LOST_GRACE
+        } else {
+            STOP_GRACE
+        };
+        let until = Instant::now() + grace;
         while self.slots.iter().any(|s| s.pid.is_some()) && Instant::now() < until {
             // Signals other than SIGCHLD are ignored from here on.
             let _ = self.wait_signal(Duration::from_millis(20));
@@ -335,7 +401,7 @@ impl Supervisor {
         for s in &self.slots {
             if let Some(pid) = s.pid {
                 log::warn!(
-                    "worker {}: did not stop within {STOP_GRACE:?}; killing it",
+                    "worker {}: did not stop within {grace:?}; killing it",
                     s.index
                 );
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -347,9 +413,19 @@ impl Supervisor {
         }
     }
 
+    /// Reads the counters of every device still there and writes its port
+    /// file; a lost device keeps its last good totals (all-ones reads are
+    /// never counted: `PortStats::update`).
     fn update_port_stats(&mut self) {
+        self.check_devices();
         for (p, (dev, stats)) in self.devices.iter().zip(self.ports.iter_mut()).enumerate() {
-            stats.update(dev.regs());
+            if self.lost[p] {
+                continue;
+            }
+            if !stats.update(dev.regs()) {
+                // Vanished since the check: the next check reports it.
+                continue;
+            }
             if let Err(e) = portfile::write(&self.cfg.run_dir, dev.name(), p, stats) {
                 log::warn!("port {p}: cannot write its stats file: {e}");
             }
@@ -371,10 +447,18 @@ impl Supervisor {
             &self.ports,
             self.started.elapsed(),
         );
-        for dev in &self.devices {
+        for (dev, _) in self
+            .devices
+            .iter()
+            .zip(&self.lost)
+            .filter(|(_, &lost)| !lost)
+        {
             if let Err(e) = dev.reset() {
                 log::warn!("{e}");
             }
+        }
+        if self.device_lost {
+            return Ok(worker::EXIT_DEVICE_LOST);
         }
         let failed = self.slots.iter().any(|s| s.given_up);
         Ok(i32::from(failed))

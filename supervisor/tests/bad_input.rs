@@ -2,7 +2,9 @@
 //! line saying what is wrong and what to do, and exit code 2, and leaves
 //! nothing half-initialised behind.
 
+use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ixy-supervisor");
 
@@ -202,4 +204,159 @@ fn help_explains_every_flag_with_examples() {
     ] {
         assert!(text.contains(flag), "--help mentions {flag}");
     }
+}
+
+#[test]
+fn durations_beyond_the_clock_are_refused() {
+    let sink = ["--workers", "1", "--app", "sink", "--device", "sim:nolab/0"];
+    for d in ["1e19", "1e30", "1e300"] {
+        assert_refused(&[&sink[..], &["--duration", d]].concat(), "--duration");
+    }
+}
+
+/// A lab directory under a private `IXY_SIM_DIR` whose `port0/bar0` is
+/// made by `make`, without any ixy-sim behind it.
+struct FakeLab {
+    root: std::path::PathBuf,
+    name: String,
+}
+
+impl FakeLab {
+    fn new(what: &str, make: impl FnOnce(&std::path::Path)) -> Self {
+        let name = format!("fake-{what}-{}", std::process::id());
+        let root = std::env::temp_dir().join(format!("ixy-sim-{name}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let port = root.join(&name).join("port0");
+        std::fs::create_dir_all(&port).expect("lab directory");
+        make(&port.join("bar0"));
+        FakeLab { root, name }
+    }
+
+    fn bar(&self) -> String {
+        self.root
+            .join(&self.name)
+            .join("port0/bar0")
+            .display()
+            .to_string()
+    }
+
+    /// Runs `bin` with `args`, `LAB` replaced by the lab's name; returns
+    /// the exit code (None: killed by a signal), stderr and the time taken.
+    fn run(&self, bin: &std::path::Path, args: &[&str]) -> (Option<i32>, String, Duration) {
+        let run_dir = self.root.join("run");
+        let t0 = Instant::now();
+        let out = Command::new(bin)
+            .args(args.iter().map(|a| a.replace("LAB", &self.name)))
+            .arg("--run-dir")
+            .arg(&run_dir)
+            .env("IXY_SIM_DIR", &self.root)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            t0.elapsed(),
+        )
+    }
+}
+
+impl Drop for FakeLab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const SINK_ON_LAB: [&str; 6] = ["--workers", "1", "--app", "sink", "--device", "sim:LAB/0"];
+
+fn assert_one_line(code: Option<i32>, err: &str, needles: &[&str]) {
+    assert_eq!(code, Some(2), "exit code (None: a signal), stderr {err:?}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got {err:?}");
+    for n in needles {
+        assert!(lines[0].contains(n), "{err:?} should mention {n:?}");
+    }
+}
+
+#[test]
+fn a_damaged_bar_file_is_refused_without_a_crash() {
+    let truncated = FakeLab::new("short", |bar| {
+        std::fs::write(bar, [0u8; 100]).expect("bar0");
+    });
+    let (code, err, _) = truncated.run(Path::new(BIN), &SINK_ON_LAB);
+    assert_one_line(code, &err, &[&truncated.bar(), "100 bytes", "524288"]);
+
+    let dir = FakeLab::new("dir", |bar| std::fs::create_dir(bar).expect("bar0 dir"));
+    let (code, err, _) = dir.run(Path::new(BIN), &SINK_ON_LAB);
+    assert_one_line(code, &err, &[&dir.bar(), "directory"]);
+
+    let fifo = FakeLab::new("fifo", |bar| {
+        nix::unistd::mkfifo(bar, nix::sys::stat::Mode::S_IRWXU).expect("bar0 fifo")
+    });
+    let (code, err, took) = fifo.run(Path::new(BIN), &SINK_ON_LAB);
+    assert_one_line(code, &err, &[&fifo.bar(), "not a regular file"]);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[test]
+fn ixy_pktgen_refuses_a_truncated_bar_without_a_crash() {
+    // Built (or found up to date) with this package's driver: testing this
+    // package alone does not rebuild another package's binaries.
+    let pktgen = Path::new(BIN).with_file_name("ixy-pktgen");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .args(["build", "-q", "-p", "tools", "--bin", "ixy-pktgen"])
+        .args((!cfg!(debug_assertions)).then_some("--release"))
+        .status();
+    assert!(built.is_ok_and(|s| s.success()), "building ixy-pktgen");
+    let lab = FakeLab::new("pktgen", |bar| {
+        std::fs::write(bar, [0u8; 100]).expect("bar0");
+    });
+    let out = Command::new(&pktgen)
+        .args(["--device", &format!("sim:{}/0", lab.name), "--count", "1"])
+        .env("IXY_SIM_DIR", &lab.root)
+        .output()
+        .expect("ixy-pktgen runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_one_line(out.status.code(), &err, &[&lab.bar(), "100 bytes"]);
+}
+
+#[test]
+fn a_bar_file_without_a_lab_behind_it_is_not_running() {
+    // The files of a real lab, copied: a valid BAR and IOMMU table that no
+    // ixy-sim serves.
+    let real = sim::Lab::start(sim::LabConfig::new(&format!(
+        "bad-input-real-{}",
+        std::process::id()
+    )))
+    .expect("lab");
+    let lab = FakeLab::new("nolab", |bar| {
+        std::fs::copy(real.bar_path(0), bar).expect("copying bar0");
+        let iommu = bar.parent().and_then(Path::parent).expect("lab dir");
+        std::fs::copy(real.iommu_path(), iommu.join("iommu")).expect("copying iommu");
+    });
+    real.stop();
+    let (code, err, took) = lab.run(Path::new(BIN), &SINK_ON_LAB);
+    assert_one_line(code, &err, &[&format!("lab {} is not running", lab.name)]);
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?}: no reset timeout"
+    );
+}
+
+#[test]
+fn a_removed_port_is_refused_as_removed() {
+    let name = format!("bad-input-removed-{}", std::process::id());
+    let mut cfg = sim::LabConfig::new(&name);
+    cfg.root = driver::simdev::DEFAULT_DIR.into();
+    let lab = sim::Lab::start(cfg).expect("lab");
+    lab.control("remove 0").expect("remove 0");
+    let (code, err) = run(&[
+        "--workers",
+        "1",
+        "--app",
+        "sink",
+        "--device",
+        &format!("sim:{name}/0"),
+    ]);
+    assert_one_line(code, &err, &[&format!("sim:{name}/0"), "was removed"]);
 }

@@ -12,4 +12,4 @@ pub mod runtime;
 pub mod statsfile;
 
 pub use app::{App, Outputs};
-pub use runtime::{run, Idle, Poller, WorkerSpec};
+pub use runtime::{run, Idle, Poller, WorkerSpec, EXIT_DEVICE_LOST};

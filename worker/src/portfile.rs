@@ -8,7 +8,9 @@
 //! `rx_no_buffer`, `rx_crc_errors`, `rx_length_errors`, `rx_undersize`,
 //! `rx_oversize`, `rx_total`) and per statistics set i (= queue i)
 //! `queue.I.rx_packets`, `.rx_bytes`, `.rx_dropped`, `.tx_packets`,
-//! `.tx_bytes`. The file is replaced atomically (write, then rename).
+//! `.tx_bytes`. The file is replaced atomically (write, then rename). Once
+//! the device is lost (DESIGN.md 7) the file keeps its last good totals:
+//! the all-ones reads of a vanished device are never counted.
 //! Readers ([`parse`], [`read`]) ignore keys they do not know.
 
 use driver::stats::PortStats;

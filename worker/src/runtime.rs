@@ -146,14 +146,26 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
     );
     file.set_state(State::Running);
     let mut poller = Poller::new(rx, tx, app, &file, spec.batch, spec.idle);
+    poller.watch(devices);
     busy_loop(&mut poller, &file);
     poller.publish();
+    let lost = poller.take_lost();
     // Detach before the pool goes: disable, confirm, then free (DESIGN.md 4).
-    poller.detach()?;
+    // A lost device does no DMA any more: its queues fail fast.
+    let detached = poller.detach();
+    if let Some(e) = lost {
+        return Err(e);
+    }
+    detached?;
     file.set_state(State::Stopped);
     log::info!("{name}: stopped");
     Ok(())
 }
+
+/// Exit status of a worker process whose device is lost (its registers
+/// read all ones, or the simulator lab is gone): the supervisor does not
+/// restart it, and exits with this status itself (DESIGN.md 7).
+pub const EXIT_DEVICE_LOST: i32 = 3;
 
 /// How often the counters are published while the worker runs: every
 /// `1/PUBLISH_DIVISOR` s of TSC time, often enough for any reader
@@ -162,6 +174,11 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
 const PUBLISH_DIVISOR: u64 = 1000;
 /// Empty polls between two reads of the clock while spinning.
 const SPINS_PER_CLOCK: u64 = 256;
+/// How often a worker checks that its devices are still there
+/// ([`Device::check_present`]): every `1/PRESENCE_DIVISOR` s of TSC time,
+/// at a publication, never per packet; a lost device is noticed well
+/// within a second.
+const PRESENCE_DIVISOR: u64 = 10;
 
 /// One worker's machinery between its queues and its app: the queues, the
 /// batches that carry packets from `rx_batch` through `App::process` to
@@ -188,6 +205,13 @@ pub struct Poller<'a, 'p, A: App + ?Sized> {
     published: u64,
     publish_every: u64,
     idle_for: Duration,
+    /// The devices checked for presence ([`Poller::watch`]), the TSC of
+    /// the last check and the interval between checks.
+    watched: &'a [Device],
+    checked: u64,
+    check_every: u64,
+    /// The first device found lost; the loop ends when it is set.
+    lost: Option<Error>,
 }
 
 impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
@@ -223,7 +247,29 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
             published: now,
             publish_every: (file.tsc_hz() / PUBLISH_DIVISOR).max(1),
             idle_for: Duration::ZERO,
+            watched: &[],
+            checked: now,
+            check_every: (file.tsc_hz() / PRESENCE_DIVISOR).max(1),
+            lost: None,
         }
+    }
+
+    /// Checks `devices` for presence every 100 ms at a publication (a
+    /// register read each, and a system call on the simulator); the busy
+    /// loop ends when one is lost ([`Poller::lost`]).
+    pub fn watch(&mut self, devices: &'a [Device]) {
+        self.watched = devices;
+    }
+
+    /// Whether a watched device was found lost.
+    #[inline(always)]
+    pub fn lost(&self) -> bool {
+        self.lost.is_some()
+    }
+
+    /// The loss found, if any.
+    pub fn take_lost(&mut self) -> Option<Error> {
+        self.lost.take()
     }
 
     /// One iteration of the busy loop. An empty poll (no queue has a frame)
@@ -262,7 +308,19 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
     #[inline(always)]
     fn tick(&mut self, now: u64) {
         if now.wrapping_sub(self.published) >= self.publish_every {
-            self.publish();
+            self.interval(now);
+        }
+    }
+
+    /// Once a publication interval: publish, and check the watched devices
+    /// when their interval has passed too. Out of line: never per packet.
+    #[cold]
+    #[inline(never)]
+    fn interval(&mut self, now: u64) {
+        self.publish();
+        if now.wrapping_sub(self.checked) >= self.check_every && self.lost.is_none() {
+            self.checked = now;
+            self.lost = self.watched.iter().find_map(|d| d.check_present().err());
         }
     }
 
@@ -344,24 +402,29 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         self.published = driver::tsc::now();
     }
 
-    /// Detaches every queue (disable, confirm, then free: DESIGN.md 4).
+    /// Detaches every queue (disable, confirm, then free: DESIGN.md 4),
+    /// all of them even when one fails (a lost device); returns the first
+    /// error.
     pub fn detach(self) -> Result<()> {
-        for q in self.rx {
-            q.detach()?;
+        let rx = self.rx.into_iter().map(RxQueue::detach);
+        let tx = self.tx.into_iter().map(TxQueue::detach);
+        let mut first = Ok(());
+        for r in rx.chain(tx) {
+            if first.is_ok() {
+                first = r;
+            }
         }
-        for q in self.tx {
-            q.detach()?;
-        }
-        Ok(())
+        first
     }
 }
 
 /// The worker's busy loop, a function of its own so that profilers can
 /// count it alone (`make bench` runs callgrind with
-/// `--toggle-collect=*busy_loop*`).
+/// `--toggle-collect=*busy_loop*`). It ends on the supervisor's stop
+/// request or when a watched device is lost.
 #[inline(never)]
 pub fn busy_loop<A: App + ?Sized>(poller: &mut Poller<'_, '_, A>, file: &StatsFile) {
-    while !file.stop_requested() {
+    while !file.stop_requested() && !poller.lost() {
         poller.iterate();
     }
 }
