@@ -64,7 +64,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
             cycles_per_packet(c.busy_cycles, c.rx_packets),
             busy_percent(c.busy_cycles, c.idle_cycles),
             w.restarts(),
-            w.state().name()
+            w.label()
         );
     }
     println!(
