@@ -323,8 +323,9 @@ impl Supervisor {
                 slot.file.add_restart();
                 slot.restart_at = Some(now + delay);
                 log::info!(
-                    "worker {index}: restarting in {delay:?} (restart {} of {limit} allowed within {window:?})",
-                    slot.budget.recent(now)
+                    "worker {index}: restarting in {delay:?} (restart {} of {limit} allowed within {} s)",
+                    slot.budget.recent(now),
+                    window.as_secs_f64()
                 );
             }
             Decision::GiveUp { retry_at } => {
@@ -344,7 +345,8 @@ impl Supervisor {
                 let entries = self.reta_entries(index);
                 let to = self.steer();
                 log::error!(
-                    "worker {index}: over its restart budget ({limit} restarts within {window:?}, --max-restarts/--restart-window): given up, {next}; its {entries} RETA entries now go to {}",
+                    "worker {index}: over its restart budget (--max-restarts {limit} within --restart-window {}): given up, {next}; its {entries} RETA entries now go to {}",
+                    window.as_secs_f64(),
                     queues(&to)
                 );
             }
