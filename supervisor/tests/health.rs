@@ -50,7 +50,13 @@ fn a_stopped_worker_shows_as_stalled_until_it_continues() {
         ],
     );
     run.wait_running(&[0, 1]);
-    let state = || json_str(&ixy_stats_json(&run.run_dir, "0.1"), "\"index\":1,", "state");
+    let state = || {
+        json_str(
+            &ixy_stats_json(&run.run_dir, "0.1"),
+            "\"index\":1,",
+            "state",
+        )
+    };
     assert_eq!(state(), "running");
     let raw = run.worker(1).pid();
     let pid = Pid::from_raw(raw as i32);
@@ -68,8 +74,9 @@ fn a_stopped_worker_shows_as_stalled_until_it_continues() {
     assert!(took.as_secs_f64() < 5.0, "stalled shown after {took:?}");
     // The supervisor looks every 100 ms: it says so too.
     let logged = wait(|| {
-        run.log()
-            .contains(&format!("worker 1 (pid {raw}): stalled: running but no heartbeat"))
+        run.log().contains(&format!(
+            "worker 1 (pid {raw}): stalled: running but no heartbeat"
+        ))
     });
     kill(pid, Signal::SIGCONT).expect("SIGCONT");
     assert!(logged, "the supervisor logs the stall:\n{}", run.log());

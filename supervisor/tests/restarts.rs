@@ -93,8 +93,9 @@ fn a_worker_over_its_restart_rate_is_given_up_its_flows_go_to_the_live_worker_an
         );
     }
     assert_eq!(flows::total(&results).received, u64::from(total));
-    assert!(wait(|| run.worker(0).counters().tx_packets
-        == before.0.tx_packets + u64::from(total)));
+    assert!(wait(
+        || run.worker(0).counters().tx_packets == before.0.tx_packets + u64::from(total)
+    ));
     assert_eq!(
         run.worker(0).counters().rx_packets - before.0.rx_packets,
         u64::from(total),

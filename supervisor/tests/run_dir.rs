@@ -51,7 +51,11 @@ fn links_planted_in_the_run_dir_are_not_followed_and_old_files_are_replaced() {
     run.wait_running(&[0, 1]);
     // The port file is written once a second, through a fresh .tmp.
     assert!(wait(|| is_plain_file(&worker::portfile::path(&dir, 0))));
-    assert_eq!(std::fs::read(&target).unwrap(), b"precious", "target untouched");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"precious",
+        "target untouched"
+    );
     for i in 0..2 {
         assert!(is_plain_file(&statsfile::path(&dir, i)), "worker-{i}.stats");
         let w = run.worker(i);
@@ -96,7 +100,11 @@ fn a_second_run_on_the_same_run_dir_starts_counters_and_restarts_at_zero() {
     second.wait_running(&[0]);
     let w = second.worker(0);
     assert_eq!(
-        (w.counters().rx_packets, w.counters().tx_packets, w.restarts()),
+        (
+            w.counters().rx_packets,
+            w.counters().tx_packets,
+            w.restarts()
+        ),
         (0, 0, 0),
         "nothing of the first run is counted again; log:\n{}",
         second.log()
@@ -111,15 +119,14 @@ fn a_second_supervisor_on_a_run_dir_in_use_is_refused() {
     let run = start("held", &SINK2);
     run.wait_running(&[0, 1]);
     let (_other_lab, other) = lab("held-other");
-    let out = Command::new(BIN)
-        .args(["--workers", "1", "--app", "sink", "--device"])
-        .arg(format!("sim:{other}/0"))
-        .arg("--run-dir")
-        .arg(&run.run_dir)
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = output_within(
+        Command::new(BIN)
+            .args(["--workers", "1", "--app", "sink", "--device"])
+            .arg(format!("sim:{other}/0"))
+            .arg("--run-dir")
+            .arg(&run.run_dir),
+    );
+    assert_eq!(code, Some(2), "{err}");
     let pid = run.child.0.as_ref().expect("runs").id();
     assert!(
         err.lines()
@@ -140,14 +147,13 @@ fn a_run_dir_other_users_can_change_is_refused() {
     let dir = fresh_run_dir("open");
     std::fs::create_dir_all(&dir).unwrap();
     let refuse = |needle: &str| {
-        let out = Command::new(BIN)
-            .args(["--workers", "1", "--app", "sink", "--device", "sim:nolab/0"])
-            .arg("--run-dir")
-            .arg(&dir)
-            .output()
-            .expect("runs");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(2), "{err}");
+        let (code, err) = output_within(
+            Command::new(BIN)
+                .args(["--workers", "1", "--app", "sink", "--device", "sim:nolab/0"])
+                .arg("--run-dir")
+                .arg(&dir),
+        );
+        assert_eq!(code, Some(2), "{err}");
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.contains(needle), "{err}");
     };

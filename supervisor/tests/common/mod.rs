@@ -219,6 +219,34 @@ impl Run {
     }
 }
 
+/// Runs `cmd` (stdout discarded) and returns its exit code and stderr. A
+/// program still running after [`WAIT`] is killed and the test fails: a
+/// command that should refuse at once must never hang the suite.
+pub fn output_within(cmd: &mut Command) -> (Option<i32>, String) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("ixy-e2e-stderr-{}-{n}", std::process::id()));
+    let err = std::fs::File::create(&path).expect("stderr file");
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("runs");
+    let mut status = None;
+    let done = wait(|| {
+        status = child.try_wait().expect("wait");
+        status.is_some()
+    });
+    if !done {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    assert!(done, "{cmd:?} still ran after {WAIT:?}; stderr:\n{text}");
+    (status.and_then(|s| s.code()), text)
+}
+
 /// Polls `cond` every 10 ms until it holds (true) or [`WAIT`] passes.
 pub fn wait(mut cond: impl FnMut() -> bool) -> bool {
     let t0 = Instant::now();
