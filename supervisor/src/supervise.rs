@@ -311,10 +311,12 @@ impl Supervisor {
         self.release_worker(i);
         let slot = &mut self.slots[i];
         slot.file.set_state(State::Died);
-        slot.stalled = false;
         if self.stopping {
+            // A worker killed at shutdown because it was stalled keeps
+            // that mark for the summary.
             return;
         }
+        slot.stalled = false;
         let now = Instant::now();
         let (limit, window) = (self.cfg.max_restarts, self.cfg.restart_window);
         match slot.budget.decide(now) {
@@ -488,8 +490,9 @@ impl Supervisor {
         for s in &self.slots {
             if let Some(pid) = s.pid {
                 log::warn!(
-                    "worker {}: did not stop within {STOP_GRACE:?}; killing it",
-                    s.index
+                    "worker {}: did not stop within {STOP_GRACE:?}{}; killing it",
+                    s.index,
+                    if s.stalled { " (stalled)" } else { "" }
                 );
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             }
@@ -519,7 +522,11 @@ impl Supervisor {
             }
         }
         crate::summary::print(
-            &self.slots.iter().map(|s| &s.file).collect::<Vec<_>>(),
+            &self
+                .slots
+                .iter()
+                .map(|s| (&s.file, if s.stalled { "stalled" } else { s.file.label() }))
+                .collect::<Vec<_>>(),
             &self.devices,
             &self.ports,
             self.started.elapsed(),

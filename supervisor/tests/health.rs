@@ -83,5 +83,22 @@ fn a_stopped_worker_shows_as_stalled_until_it_continues() {
     assert!(wait(|| state() == "running"), "running again after SIGCONT");
     run.wait_log("worker 1: running again after a stall");
     assert_eq!(run.worker(1).restarts(), 0, "a stall is not a death");
-    run.terminate();
+
+    // Stopped again when the supervisor stops: it is killed after the
+    // grace period, and the summary says why.
+    kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
+    let stall = format!("worker 1 (pid {raw}): stalled");
+    assert!(
+        wait(|| run.log().matches(&stall).count() == 2),
+        "{}",
+        run.log()
+    );
+    let (_lab, _dir, log) = run.terminate();
+    assert!(log.contains("worker 1: did not stop within 2s (stalled)"), "{log}");
+    let row = log
+        .lines()
+        .skip_while(|l| !l.contains("summary after"))
+        .find(|l| l.split_whitespace().next() == Some("1"))
+        .unwrap_or_default();
+    assert!(row.ends_with("stalled"), "summary row of worker 1: {row:?}\n{log}");
 }
