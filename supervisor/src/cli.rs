@@ -47,7 +47,7 @@ pub struct Args {
     /// RSS key: default (Microsoft), random, symmetric (both directions of a flow to one worker), or 80 hex digits, e.g. --rss-key symmetric.
     #[arg(long, default_value = "default", value_name = "KEY")]
     pub rss_key: String,
-    /// Directory of the worker and port stats files (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root), e.g. --run-dir /tmp/ixy.
+    /// Directory of the worker and port stats files, yours and writable by no one else; created if missing, its files are replaced each run (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root), e.g. --run-dir /tmp/ixy.
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Name of this instance (names the run dir), e.g. --name lab1.

@@ -525,7 +525,11 @@ impl Supervisor {
             &self
                 .slots
                 .iter()
-                .map(|s| (&s.file, if s.stalled { "stalled" } else { s.file.label() }))
+                .map(|s| {
+                    // Stalled until the end: killed at shutdown, not stopped.
+                    let stalled = s.stalled && s.file.state() != State::Stopped;
+                    (&s.file, if stalled { "stalled" } else { s.file.label() })
+                })
                 .collect::<Vec<_>>(),
             &self.devices,
             &self.ports,

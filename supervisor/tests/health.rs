@@ -94,11 +94,17 @@ fn a_stopped_worker_shows_as_stalled_until_it_continues() {
         run.log()
     );
     let (_lab, _dir, log) = run.terminate();
-    assert!(log.contains("worker 1: did not stop within 2s (stalled)"), "{log}");
+    assert!(
+        log.contains("worker 1: did not stop within 2s (stalled)"),
+        "{log}"
+    );
     let row = log
         .lines()
         .skip_while(|l| !l.contains("summary after"))
         .find(|l| l.split_whitespace().next() == Some("1"))
         .unwrap_or_default();
-    assert!(row.ends_with("stalled"), "summary row of worker 1: {row:?}\n{log}");
+    assert!(
+        row.ends_with("stalled"),
+        "summary row of worker 1: {row:?}\n{log}"
+    );
 }
