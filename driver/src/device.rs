@@ -323,9 +323,7 @@ impl Device {
                 for (i, w) in rss.rssrk_words().iter().enumerate() {
                     r.write(regs::rssrk(i as u32), *w);
                 }
-                for (i, w) in rss.reta_words().iter().enumerate() {
-                    r.write(regs::reta(i as u32), *w);
-                }
+                crate::rss::write_reta(r, &rss.reta);
                 r.write(regs::MRQC, rss.mrqc());
                 log::debug!(
                     "{}: RSS over {} queues, MRQC {:#010x}",

@@ -17,6 +17,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::mmio::Registers;
 use crate::regs;
 
 /// Length of the RSS hash key in bytes: ten RSSRK registers of four bytes
@@ -207,6 +208,27 @@ impl HashFields {
     }
 }
 
+/// The values of RETA[0..31] for a redirection table (7.1.2.8.2,
+/// 8.2.3.7.15): entry `4i` in bits 7:0 of register `i`.
+pub fn reta_words(reta: &[u8; RETA_SIZE]) -> [u32; RETA_SIZE / 4] {
+    let mut w = [0u32; RETA_SIZE / 4];
+    for (i, chunk) in reta.chunks_exact(4).enumerate() {
+        w[i] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    }
+    w
+}
+
+/// Writes a redirection table into RETA[0..31] (82599 datasheet 7.1.2.8.2,
+/// 8.2.3.7.15). The NIC looks the table up for every frame it receives, so
+/// the table may be rewritten while traffic flows (Linux does so for
+/// `ethtool -X`): each register write redirects its four entries at once,
+/// and a frame goes to the queue its entry names when it is looked up.
+pub fn write_reta(regs: &Registers, reta: &[u8; RETA_SIZE]) {
+    for (i, w) in reta_words(reta).iter().enumerate() {
+        regs.write(regs::reta(i as u32), *w);
+    }
+}
+
 /// A complete RSS configuration (7.1.2.8): key, redirection table, number of
 /// queues and hash field enables, with the register values to program and a
 /// software model of the queue choice.
@@ -354,14 +376,29 @@ impl RssConfig {
         w
     }
 
-    /// The values of RETA[0..31] (7.1.2.8.2, 8.2.3.7.15): entry `4i` in
-    /// bits 7:0 of register `i`.
+    /// The values of RETA[0..31] (7.1.2.8.2, 8.2.3.7.15) for
+    /// [`RssConfig::reta`]: see [`reta_words`].
     pub fn reta_words(&self) -> [u32; RETA_SIZE / 4] {
-        let mut w = [0u32; RETA_SIZE / 4];
-        for (i, chunk) in self.reta.chunks_exact(4).enumerate() {
-            w[i] = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        reta_words(&self.reta)
+    }
+
+    /// This redirection table with every entry that points to a queue in
+    /// `avoid` dealt out, round robin, to the other queues the table uses;
+    /// all other entries stay, so no flow of those queues moves. With no
+    /// queue left to deal to, the table is returned unchanged.
+    pub fn reta_avoiding(&self, avoid: &[u16]) -> [u8; RETA_SIZE] {
+        let skip = |q: u8| avoid.contains(&u16::from(q));
+        let mut live: Vec<u8> = self.reta.iter().copied().filter(|&q| !skip(q)).collect();
+        live.sort_unstable();
+        live.dedup();
+        let mut reta = self.reta;
+        if live.is_empty() {
+            return reta;
         }
-        w
+        for (k, e) in reta.iter_mut().filter(|e| skip(**e)).enumerate() {
+            *e = live[k % live.len()];
+        }
+        reta
     }
 
     /// The Toeplitz hash (7.1.2.8.1) of an IPv4 packet over source address,
@@ -609,6 +646,28 @@ mod tests {
         assert!(r.iter().all(|&w| w == 0x0302_0100), "{r:x?}");
         cfg.reta[127] = 0xf;
         assert_eq!(cfg.reta_words()[31], 0x0f02_0100);
+    }
+
+    #[test]
+    fn avoiding_a_queue_deals_its_entries_to_the_others_and_moves_nothing_else() {
+        let cfg = RssConfig::new(4, RssKey::Default).unwrap();
+        let t = cfg.reta_avoiding(&[1]);
+        for (j, (&old, &new)) in cfg.reta.iter().zip(&t).enumerate() {
+            if old == 1 {
+                assert_ne!(new, 1, "entry {j}");
+            } else {
+                assert_eq!(new, old, "entry {j} stays");
+            }
+        }
+        let n = |q: u8| t.iter().filter(|&&e| e == q).count();
+        assert_eq!((n(0), n(1), n(2), n(3)), (32 + 11, 0, 32 + 11, 32 + 10));
+        let t = cfg.reta_avoiding(&[0, 2, 3]);
+        assert!(t.iter().all(|&e| e == 1));
+        assert_eq!(cfg.reta_avoiding(&[]), cfg.reta);
+        assert_eq!(cfg.reta_avoiding(&[0, 1, 2, 3]), cfg.reta, "nowhere to go");
+        // Queues without entries (weight 0) get none.
+        let w = RssConfig::with_weights(3, RssKey::Default, &[1, 0, 1]).unwrap();
+        assert!(w.reta_avoiding(&[0]).iter().all(|&e| e == 2));
     }
 
     #[test]

@@ -10,6 +10,8 @@ use worker::Idle;
 
 /// The most workers: the 82599 spreads RSS over at most 16 queues.
 pub const MAX_WORKERS: u32 = 16;
+/// The longest `--restart-window`, seconds (a day).
+pub const MAX_RESTART_WINDOW_S: f64 = 86_400.0;
 
 /// ixy-supervisor: programs the NIC's RSS to spread flows over N queues,
 /// then forks N pinned workers, each owning one rx/tx queue pair on every
@@ -45,7 +47,7 @@ pub struct Args {
     /// RSS key: default (Microsoft), random, symmetric (both directions of a flow to one worker), or 80 hex digits, e.g. --rss-key symmetric.
     #[arg(long, default_value = "default", value_name = "KEY")]
     pub rss_key: String,
-    /// Directory of the worker and port stats files (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root), e.g. --run-dir /tmp/ixy.
+    /// Directory of the worker and port stats files, yours and writable by no one else; created if missing, its files are replaced each run (default /run/ixy/NAME, or $XDG_RUNTIME_DIR/ixy/NAME without root), e.g. --run-dir /tmp/ixy.
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Name of this instance (names the run dir), e.g. --name lab1.
@@ -60,9 +62,17 @@ pub struct Args {
     /// Allow more workers than usable cores (tests on small machines; never for benchmarks).
     #[arg(long)]
     pub oversubscribe: bool,
-    /// Restarts allowed per worker before it is given up, e.g. --max-restarts 10.
-    #[arg(long, default_value_t = 5, value_name = "N")]
+    /// Restarts allowed per worker within any --restart-window; one more and the worker is given up (its RSS share goes to the live workers) until the window has room again, e.g. --max-restarts 10; 0: never restart.
+    #[arg(
+        long,
+        visible_alias = "restart-limit",
+        default_value_t = 5,
+        value_name = "N"
+    )]
     pub max_restarts: u32,
+    /// The sliding window of --max-restarts, in seconds (at most 86400), e.g. --restart-window 60.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub restart_window: f64,
     /// Descriptors per Rx ring (power of two, 64 to 8192), e.g. --rx-ring 2048.
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub rx_ring: u32,
@@ -100,8 +110,10 @@ pub struct Config {
     pub debug_worker: Option<u32>,
     /// Run time limit.
     pub duration: Option<Duration>,
-    /// Restart budget per worker.
+    /// Restarts allowed per worker within `restart_window`.
     pub max_restarts: u32,
+    /// The sliding window of the restart budget.
+    pub restart_window: Duration,
     /// Rx ring size.
     pub rx_ring: u32,
     /// Tx ring size.
@@ -260,11 +272,17 @@ impl Args {
                 self.name
             ));
         }
+        let w = self.restart_window;
+        if !(w.is_finite() && w > 0.0 && w <= MAX_RESTART_WINDOW_S) {
+            return Err(format!(
+                "--restart-window {w}: give a number of seconds greater than 0 and at most {MAX_RESTART_WINDOW_S}"
+            ));
+        }
         let run_dir = self
             .run_dir
             .clone()
             .unwrap_or_else(|| worker::statsfile::default_run_dir(&self.name));
-        check_writable(&run_dir)?;
+        let run_dir = crate::rundir::check(&run_dir)?;
         Ok(Config {
             workers: self.workers,
             app: self.app.clone(),
@@ -277,23 +295,13 @@ impl Args {
             debug_worker: self.debug_worker,
             duration,
             max_restarts: self.max_restarts,
+            restart_window: Duration::from_secs_f64(w),
             rx_ring: self.rx_ring,
             tx_ring: self.tx_ring,
             promisc: self.promisc,
             force: self.force,
         })
     }
-}
-
-/// Creates `dir` if needed and checks that a file can be written there.
-fn check_writable(dir: &std::path::Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("--run-dir {}: cannot create it: {e}", dir.display()))?;
-    let probe = dir.join(format!(".probe-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .map_err(|e| format!("--run-dir {}: not writable: {e}", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
 }
 
 #[cfg(test)]

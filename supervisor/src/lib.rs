@@ -2,8 +2,10 @@
 //! devices with RSS, fork the workers, supervise and stop them
 //! (DESIGN.md 7). The binary is a thin `main` around [`run`].
 
+pub mod budget;
 pub mod cli;
 pub mod process;
+pub mod rundir;
 pub mod summary;
 pub mod supervise;
 

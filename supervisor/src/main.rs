@@ -34,7 +34,10 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    // Millisecond timestamps: link changes and restarts are logged with them.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp_millis()
+        .init();
     let cfg = match args.validate() {
         Ok(c) => c,
         Err(msg) => {

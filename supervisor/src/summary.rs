@@ -24,10 +24,16 @@ pub fn busy_percent(busy_cycles: u64, idle_cycles: u64) -> f64 {
     }
 }
 
-/// Prints one row per worker and per port, plus totals. Cycles per packet
-/// count the polls that received packets only; the busy column says how
-/// much of the time those polls took (the rest was spent waiting).
-pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], elapsed: Duration) {
+/// Prints one row per worker (its file and the state to show: the file's,
+/// or `stalled`) and per port, plus totals. Cycles per packet count the
+/// polls that received packets only; the busy column says how much of the
+/// time those polls took (the rest was spent waiting).
+pub fn print(
+    workers: &[(&StatsFile, &str)],
+    devices: &[Device],
+    ports: &[PortStats],
+    elapsed: Duration,
+) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!("\nixy-supervisor summary after {secs:.1} s");
     println!(
@@ -45,7 +51,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
         "state"
     );
     let mut total = (0u64, 0u64, 0u64);
-    for w in workers {
+    for &(w, state) in workers {
         let c = w.counters();
         total = (
             total.0 + c.rx_packets,
@@ -64,7 +70,7 @@ pub fn print(workers: &[&StatsFile], devices: &[Device], ports: &[PortStats], el
             cycles_per_packet(c.busy_cycles, c.rx_packets),
             busy_percent(c.busy_cycles, c.idle_cycles),
             w.restarts(),
-            w.state().name()
+            state
         );
     }
     println!(

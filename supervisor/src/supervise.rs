@@ -1,13 +1,22 @@
 //! The supervisor proper (DESIGN.md 7): init the devices, fork the workers,
 //! watch them, restart the ones that die, and shut everything down.
 //!
+//! Restarts are bounded by a rate ([`crate::budget`]). A worker over its
+//! budget is given up for a while: its redirection table entries are dealt
+//! to the live workers' queues so its flows keep flowing, it is tried again
+//! once the window has room, and its entries return when it runs again.
+//! Every [`WATCH_EVERY`] the supervisor also logs link changes and workers
+//! that stall (running, but no heartbeat for `statsfile::STALL_AFTER`).
+//!
 //! The supervisor never starts a thread: signals (SIGINT, SIGTERM, SIGCHLD)
 //! are blocked and read from a signalfd in the main loop, so forking a
 //! replacement worker at any time is safe.
 
+use crate::budget::{Decision, RestartBudget};
 use crate::cli::Config;
+use crate::rundir::RunDir;
 use driver::stats::PortStats;
-use driver::{Error, ErrorKind, InitConfig, OpenOptions, Owned, Result};
+use driver::{Error, ErrorKind, InitConfig, LinkStatus, OpenOptions, Owned, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -25,12 +34,13 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// anyway, and once it is killed the supervisor disables its queues on the
 /// devices still there itself (the dead-worker path, DESIGN.md 4).
 const LOST_GRACE: Duration = Duration::from_millis(500);
-/// First restart delay; doubles with each restart of the same worker.
-const RESTART_BACKOFF: Duration = Duration::from_millis(100);
 /// How often the supervisor checks that its devices are still there
 /// (`Device::check_present`: a register read, and a system call on the
 /// simulator), so that a lost device is noticed well within a second.
 const PRESENCE_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the supervisor looks at the links, for stalled workers and for
+/// given-up workers that run again.
+pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// One worker as the supervisor tracks it.
 struct Slot {
@@ -38,9 +48,13 @@ struct Slot {
     core: usize,
     file: StatsFile,
     pid: Option<Pid>,
-    restarts: u32,
+    budget: RestartBudget,
     restart_at: Option<Instant>,
+    /// Over its restart budget: its RETA entries point to other queues
+    /// until it runs again.
     given_up: bool,
+    /// Seen stalled at the last watch.
+    stalled: bool,
 }
 
 /// A supervisor with its devices initialised.
@@ -57,6 +71,10 @@ pub struct Supervisor {
     /// A device was lost: found by the supervisor, or a worker exited
     /// with [`worker::EXIT_DEVICE_LOST`]. The run stops and exits with it.
     device_lost: bool,
+    /// Each device's link as last seen, and since when.
+    links: Vec<(LinkStatus, Instant)>,
+    /// The run dir, held for the supervisor's life.
+    _run_dir: RunDir,
 }
 
 fn fatal(msg: impl Into<String>) -> Error {
@@ -85,6 +103,7 @@ impl Supervisor {
         // Exclusive for the supervisor's whole life; forked workers inherit
         // the locks (DESIGN.md 4, "Ownership and reclaim").
         let devices = Owned::take(&cfg.devices, &opts, &init, "ixy-supervisor")?;
+        let run_dir = RunDir::claim(&cfg.run_dir)?;
         let mut slots = Vec::new();
         for i in 0..cfg.workers {
             let core = cfg.cores[i as usize];
@@ -103,13 +122,15 @@ impl Supervisor {
                 core,
                 file,
                 pid: None,
-                restarts: 0,
+                budget: RestartBudget::new(cfg.max_restarts, cfg.restart_window),
                 restart_at: None,
                 given_up: false,
+                stalled: false,
             });
         }
         let ports = devices.iter().map(|_| PortStats::default()).collect();
         let lost = vec![false; devices.len()];
+        let links = devices.iter().map(|d| (d.link(), Instant::now())).collect();
         Ok(Supervisor {
             cfg,
             devices,
@@ -120,6 +141,8 @@ impl Supervisor {
             stopping: false,
             lost,
             device_lost: false,
+            links,
+            _run_dir: run_dir,
         })
     }
 
@@ -181,6 +204,7 @@ impl Supervisor {
         let deadline = self.cfg.duration.and_then(|d| self.started.checked_add(d));
         let mut next_stats = Instant::now() + Duration::from_secs(1);
         let mut next_check = Instant::now() + PRESENCE_INTERVAL;
+        let mut next_watch = Instant::now() + WATCH_EVERY;
         loop {
             let now = Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -198,13 +222,24 @@ impl Supervisor {
                 self.update_port_stats();
                 next_stats += Duration::from_secs(1);
             }
+            if now >= next_watch {
+                self.watch();
+                next_watch = now + WATCH_EVERY;
+            }
             for i in 0..self.cfg.workers {
-                if self.slots[i as usize].restart_at.is_some_and(|t| t <= now) {
-                    self.slots[i as usize].restart_at = None;
+                let slot = &mut self.slots[i as usize];
+                if slot.restart_at.is_some_and(|t| t <= now) {
+                    slot.restart_at = None;
+                    if slot.given_up {
+                        // The window has room again: this try is a restart.
+                        slot.budget.record(now);
+                        slot.file.add_restart();
+                        log::info!("worker {i}: trying it again after giving it up");
+                    }
                     self.spawn(i)?;
                 }
             }
-            let mut wake = next_stats.min(next_check);
+            let mut wake = next_stats.min(next_check).min(next_watch);
             if let Some(d) = deadline {
                 wake = wake.min(d);
             }
@@ -329,25 +364,143 @@ impl Supervisor {
             return;
         }
         if self.stopping {
+            // A worker killed at shutdown because it was stalled keeps
+            // that mark for the summary.
             return;
         }
-        if slot.restarts >= self.cfg.max_restarts {
-            slot.given_up = true;
-            log::error!(
-                "worker {index}: {} restarts used up (--max-restarts); its queue stays idle",
-                slot.restarts
-            );
-            return;
+        slot.stalled = false;
+        let now = Instant::now();
+        let (limit, window) = (self.cfg.max_restarts, self.cfg.restart_window);
+        match slot.budget.decide(now) {
+            Decision::Restart(delay) => {
+                slot.budget.record(now);
+                slot.file.add_restart();
+                slot.restart_at = Some(now + delay);
+                log::info!(
+                    "worker {index}: restarting in {delay:?} (restart {} of {limit} allowed within {} s)",
+                    slot.budget.recent(now),
+                    window.as_secs_f64()
+                );
+            }
+            Decision::GiveUp { retry_at } => {
+                slot.restart_at = retry_at;
+                let next = match retry_at {
+                    Some(t) => format!(
+                        "trying it again in {:.1} s",
+                        t.saturating_duration_since(now).as_secs_f64()
+                    ),
+                    None => "not trying it again (--max-restarts 0)".into(),
+                };
+                if slot.given_up {
+                    log::error!("worker {index}: failed again; {next}");
+                    return;
+                }
+                slot.given_up = true;
+                let entries = self.reta_entries(index);
+                let to = self.steer();
+                log::error!(
+                    "worker {index}: over its restart budget (--max-restarts {limit} within --restart-window {}): given up, {next}; its {entries} RETA entries now go to {}",
+                    window.as_secs_f64(),
+                    queues(&to)
+                );
+            }
         }
-        let delay = RESTART_BACKOFF * 2u32.saturating_pow(slot.restarts.min(10));
-        slot.restarts += 1;
-        slot.file.add_restart();
-        slot.restart_at = Some(Instant::now() + delay);
-        log::info!(
-            "worker {index}: restarting in {delay:?} (restart {} of {})",
-            slot.restarts,
-            self.cfg.max_restarts
-        );
+    }
+
+    /// How many entries of the configured redirection table name queue `q`.
+    fn reta_entries(&self, q: u32) -> usize {
+        self.cfg
+            .rss
+            .reta
+            .iter()
+            .filter(|&&e| u32::from(e) == q)
+            .count()
+    }
+
+    /// Writes every device's RETA (7.1.2.8.2): the configured table with
+    /// the entries of given-up workers dealt to the others' queues. Returns
+    /// the queues that receive those entries (none when every worker is
+    /// given up: the table then stays as configured).
+    fn steer(&self) -> Vec<u16> {
+        let avoid: Vec<u16> = self
+            .slots
+            .iter()
+            .filter(|s| s.given_up)
+            .map(|s| s.index as u16)
+            .collect();
+        let table = self.cfg.rss.reta_avoiding(&avoid);
+        for dev in &self.devices {
+            driver::rss::write_reta(dev.regs(), &table);
+        }
+        let mut to: Vec<u16> = table
+            .iter()
+            .map(|&q| u16::from(q))
+            .filter(|q| !avoid.contains(q))
+            .collect();
+        to.sort_unstable();
+        to.dedup();
+        to
+    }
+
+    /// Logs link changes and stalls, and gives the RETA entries back to a
+    /// given-up worker that runs again.
+    fn watch(&mut self) {
+        let now = Instant::now();
+        for (p, dev) in self.devices.iter().enumerate() {
+            let link = dev.link();
+            let (was, since) = self.links[p];
+            if link.up == was.up {
+                continue;
+            }
+            let for_s = now.saturating_duration_since(since).as_secs_f64();
+            if link.up {
+                log::info!(
+                    "port {p} ({}): link up at {} Mbit/s (it was down for {for_s:.1} s)",
+                    dev.name(),
+                    link.speed_mbps
+                );
+            } else {
+                log::warn!(
+                    "port {p} ({}): link down (it was up for {for_s:.1} s)",
+                    dev.name()
+                );
+            }
+            self.links[p] = (link, now);
+        }
+        let mut back = Vec::new();
+        for slot in &mut self.slots {
+            if slot.pid.is_none() {
+                continue;
+            }
+            let stalled = slot.file.stalled();
+            if stalled != slot.stalled {
+                slot.stalled = stalled;
+                if stalled {
+                    let age = driver::mmio::monotonic_ns().saturating_sub(slot.file.heartbeat_ns());
+                    log::warn!(
+                        "worker {} (pid {}): stalled: running but no heartbeat for {:.1} s (stopped, or stuck in its app)",
+                        slot.index,
+                        slot.file.pid(),
+                        age as f64 / 1e9
+                    );
+                } else {
+                    log::info!("worker {}: running again after a stall", slot.index);
+                }
+            }
+            if slot.given_up && slot.file.state() == State::Running {
+                slot.given_up = false;
+                back.push(slot.index);
+            }
+        }
+        if !back.is_empty() {
+            self.steer();
+            for i in back {
+                log::info!(
+                    "worker {i}: running again; its {} RETA entries are back",
+                    self.reta_entries(i)
+                );
+            }
+        }
     }
 
     /// Disables worker `i`'s queues on every device, waits for the device
@@ -401,8 +554,9 @@ impl Supervisor {
         for s in &self.slots {
             if let Some(pid) = s.pid {
                 log::warn!(
-                    "worker {}: did not stop within {grace:?}; killing it",
-                    s.index
+                    "worker {}: did not stop within {grace:?}{}; killing it",
+                    s.index,
+                    if s.stalled { " (stalled)" } else { "" }
                 );
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             }
@@ -442,7 +596,15 @@ impl Supervisor {
             }
         }
         crate::summary::print(
-            &self.slots.iter().map(|s| &s.file).collect::<Vec<_>>(),
+            &self
+                .slots
+                .iter()
+                .map(|s| {
+                    // Stalled until the end: killed at shutdown, not stopped.
+                    let stalled = s.stalled && s.file.state() != State::Stopped;
+                    (&s.file, if stalled { "stalled" } else { s.file.label() })
+                })
+                .collect::<Vec<_>>(),
             &self.devices,
             &self.ports,
             self.started.elapsed(),
@@ -462,5 +624,20 @@ impl Supervisor {
         }
         let failed = self.slots.iter().any(|s| s.given_up);
         Ok(i32::from(failed))
+    }
+}
+
+/// "queue 0" or "queues 0, 2", or what it means when there is none.
+fn queues(q: &[u16]) -> String {
+    match q {
+        [] => "no other queue (every worker is given up: the table stays)".into(),
+        [one] => format!("queue {one}"),
+        many => format!(
+            "queues {}",
+            many.iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }

@@ -131,6 +131,9 @@ pub struct WorkerSample {
     pub queue: u32,
     /// State recorded in the file.
     pub state: State,
+    /// The process exists and its file says running, but it has not
+    /// published for `statsfile::STALL_AFTER` (`StatsFile::stalled`).
+    pub stalled: bool,
     /// Restarts counted by the supervisor.
     pub restarts: u64,
     /// The counters.
@@ -285,13 +288,15 @@ impl Sampler {
                 Ok(f) => {
                     self.warned.remove(p);
                     let (pid, state) = (f.pid(), f.state());
+                    let exists = process_exists(pid);
                     workers.push(WorkerSample {
                         index: f.index(),
                         pid,
-                        alive: alive(process_exists(pid), state),
+                        alive: alive(exists, state),
                         core: f.core(),
                         queue: f.queue(),
                         state,
+                        stalled: exists && f.stalled(),
                         restarts: f.restarts(),
                         counters: f.counters(),
                     });
@@ -369,7 +374,8 @@ pub struct WorkerRow {
     pub core: u32,
     /// Queue.
     pub queue: u32,
-    /// State name (`starting`, `running`, `stopped`, `died`).
+    /// State name (`starting`, `running`, `stalled`, `stopped`, `died`):
+    /// `stalled` is a running worker without a heartbeat for a second.
     pub state: &'static str,
     /// Packets received, total.
     pub rx_packets: u64,
@@ -549,7 +555,7 @@ pub fn worker_row(prev: Option<&WorkerSample>, cur: &WorkerSample, seconds: f64)
         alive: cur.alive,
         core: cur.core,
         queue: cur.queue,
-        state: cur.state.name(),
+        state: statsfile::state_label(cur.state, cur.stalled),
         rx_packets: c.rx_packets,
         rx_bytes: c.rx_bytes,
         tx_packets: c.tx_packets,
@@ -1052,6 +1058,7 @@ mod tests {
             core: index,
             queue: index,
             state: State::Running,
+            stalled: false,
             restarts: u64::from(index),
             counters: Counters {
                 rx_packets: rx,
@@ -1357,6 +1364,16 @@ mod tests {
         assert!(resolve_run_dir(None, Some("y")).unwrap().ends_with("ixy/y"));
         assert!(resolve_run_dir(None, None).unwrap().ends_with("ixy/ixy"));
         assert!(resolve_run_dir(None, Some("../etc")).is_err());
+    }
+
+    #[test]
+    fn a_stalled_worker_shows_as_stalled_and_stays_alive() {
+        let mut w = worker(0, 10, 10, 5);
+        w.stalled = true;
+        let r = worker_row(None, &w, 0.0);
+        assert_eq!((r.state, r.alive), ("stalled", true));
+        w.state = State::Stopped;
+        assert_eq!(worker_row(None, &w, 0.0).state, "stopped");
     }
 
     #[test]

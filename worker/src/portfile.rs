@@ -11,6 +11,10 @@
 //! `.tx_bytes`. The file is replaced atomically (write, then rename). Once
 //! the device is lost (DESIGN.md 7) the file keeps its last good totals:
 //! the all-ones reads of a vanished device are never counted.
+//! `.tx_bytes`. The file is replaced atomically: written to a fresh
+//! `port-P.stats.tmp` (created with [`crate::statsfile::create_fresh`], so a
+//! link planted there is removed, never followed), then renamed over
+//! `port-P.stats` (a rename replaces a link, never its target).
 //! Readers ([`parse`], [`read`]) ignore keys they do not know.
 
 use driver::stats::PortStats;
@@ -59,11 +63,12 @@ pub fn render(device: &str, port: usize, s: &PortStats) -> String {
     out
 }
 
-/// Writes the file atomically.
+/// Writes the file atomically, never following a link (see above).
 pub fn write(run_dir: &Path, device: &str, port: usize, s: &PortStats) -> io::Result<()> {
+    use std::io::Write as _;
     let target = path(run_dir, port);
     let tmp = target.with_extension("stats.tmp");
-    std::fs::write(&tmp, render(device, port, s))?;
+    crate::statsfile::create_fresh(&tmp)?.write_all(render(device, port, s).as_bytes())?;
     std::fs::rename(tmp, target)
 }
 
@@ -257,6 +262,26 @@ mod tests {
         let e = read(&path(&dir, 1)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         assert!(e.to_string().contains("port-1.stats"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn write_never_follows_a_planted_link() {
+        let dir = std::env::temp_dir().join(format!("ixy-portfile-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let target = dir.join("target");
+        std::fs::write(&target, b"precious").unwrap();
+        for name in ["port-0.stats", "port-0.stats.tmp"] {
+            std::os::unix::fs::symlink(&target, dir.join(name)).unwrap();
+        }
+        write(&dir, "d", 0, &sample_stats()).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert_eq!(read(&path(&dir, 0)).unwrap().stats, sample_stats());
+        assert!(std::fs::symlink_metadata(path(&dir, 0))
+            .unwrap()
+            .file_type()
+            .is_file());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

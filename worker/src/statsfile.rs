@@ -5,7 +5,10 @@
 //! read-modify-write), by the supervisor (which creates it, requests the
 //! stop and counts restarts) and by `ixy-stats` (which reads it). It stays
 //! after the worker exits, so the counters survive; a restarted worker
-//! continues from them.
+//! continues from them. The supervisor creates it fresh at the start of
+//! every run ([`create_fresh`]: an old file, or a link planted in its place,
+//! is unlinked, never followed or reused), so counters and restarts start
+//! at 0.
 //!
 //! Layout, version 1 (byte offsets):
 //!
@@ -31,18 +34,28 @@
 //! | 112 | u64 | empty polls |
 //! | 120 | u64 | busy cycles (TSC cycles of polls that received packets) |
 //! | 128 | u64 | idle cycles (all other TSC cycles of the worker's life) |
+//! | 136 | u64 | heartbeat: `CLOCK_MONOTONIC` ns of the last publication (0: never) |
 //!
 //! The worker publishes its counters about once a millisecond and when it
-//! stops, so a reader sees them at most a millisecond old.
+//! stops, so a reader sees them at most a millisecond old. Each publication
+//! also stamps the heartbeat (one clock read per millisecond, none per
+//! packet): a worker whose state says running but whose heartbeat is older
+//! than [`STALL_AFTER`] is *stalled* (stopped with SIGSTOP, stuck in its
+//! app, starved of CPU), see [`StatsFile::stalled`]. The heartbeat was added
+//! to version 1 without changing the version: older readers ignore it, and
+//! a reader that finds 0 treats the worker's liveness as unknown.
 //!
 //! Counters start at offset 64: the worker's hot fields share no cache line
 //! with the ones the supervisor writes.
 
 use driver::memory::SharedMap;
-use std::fs::OpenOptions;
+use driver::mmio::monotonic_ns;
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 /// File magic.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"IXYWSTAT");
@@ -50,6 +63,9 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"IXYWSTAT");
 pub const VERSION: u32 = 1;
 /// File size.
 pub const SIZE: usize = 4096;
+/// How long a running worker may go without publishing before it counts
+/// as stalled: a thousand times its publication interval.
+pub const STALL_AFTER: Duration = Duration::from_secs(1);
 
 /// Lifecycle of a worker, as the file records it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +126,38 @@ pub struct Counters {
 
 const COUNTERS: usize = 64;
 const N_COUNTERS: usize = 9;
+const HEARTBEAT: usize = 136;
+
+/// The state name tables and JSON show: `stalled` for a running worker
+/// whose heartbeat stopped (see [`StatsFile::stalled`]), else the state's.
+pub fn state_label(state: State, stalled: bool) -> &'static str {
+    if stalled && state == State::Running {
+        "stalled"
+    } else {
+        state.name()
+    }
+}
+
+/// Creates `path` as a new, empty regular file (mode 0644 before the
+/// umask) for the files of a run directory: never follows a symbolic link
+/// and never reuses what was there. The old name is unlinked first (unlink
+/// removes a link itself, never its target), then the file is created with
+/// `O_CREAT | O_EXCL | O_NOFOLLOW`, which fails rather than follow or reuse
+/// anything that appeared there in between.
+pub fn create_fresh(path: &Path) -> io::Result<File> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
 
 /// The path of worker `index`'s file in `run_dir`.
 pub fn path(run_dir: &Path, index: u32) -> PathBuf {
@@ -144,9 +192,14 @@ pub struct StatsFile {
 }
 
 impl StatsFile {
-    /// Creates (or re-initialises) the file of worker `index`.
+    /// Creates the file of worker `index` afresh ([`create_fresh`]): every
+    /// counter, the restarts and the heartbeat start at 0.
     pub fn create(run_dir: &Path, index: u32, core: u32, queue: u32) -> io::Result<Self> {
-        let f = Self::map(&path(run_dir, index), true)?;
+        let file = create_fresh(&path(run_dir, index))?;
+        file.set_len(SIZE as u64)?;
+        let f = StatsFile {
+            map: SharedMap::file(&file, 0, SIZE)?,
+        };
         let m = &f.map;
         m.u64_at(0).store(MAGIC, Ordering::Relaxed);
         m.u32_at(8).store(VERSION, Ordering::Relaxed);
@@ -158,9 +211,23 @@ impl StatsFile {
         Ok(f)
     }
 
-    /// Opens an existing file (worker, supervisor or `ixy-stats`).
+    /// Opens an existing file (worker, supervisor or `ixy-stats`); a
+    /// symbolic link in its place is an error, never followed.
     pub fn open(path: &Path) -> io::Result<Self> {
-        let f = Self::map(path, false)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)?;
+        if file.metadata()?.len() < SIZE as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: too short", path.display()),
+            ));
+        }
+        let f = StatsFile {
+            map: SharedMap::file(&file, 0, SIZE)?,
+        };
         if f.map.u64_at(0).load(Ordering::Acquire) != MAGIC
             || f.map.u32_at(8).load(Ordering::Acquire) != VERSION
         {
@@ -173,26 +240,6 @@ impl StatsFile {
             ));
         }
         Ok(f)
-    }
-
-    fn map(path: &Path, create: bool) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(create)
-            .truncate(false)
-            .open(path)?;
-        if create {
-            file.set_len(SIZE as u64)?;
-        } else if file.metadata()?.len() < SIZE as u64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: too short", path.display()),
-            ));
-        }
-        Ok(StatsFile {
-            map: SharedMap::file(&file, 0, SIZE)?,
-        })
     }
 
     /// Worker index.
@@ -220,9 +267,41 @@ impl StatsFile {
         State::from_u32(self.map.u32_at(28).load(Ordering::Acquire))
     }
 
-    /// Records the worker's state.
+    /// Records the worker's state; entering [`State::Running`] also stamps
+    /// the heartbeat.
     pub fn set_state(&self, s: State) {
+        if s == State::Running {
+            self.beat();
+        }
         self.map.u32_at(28).store(s as u32, Ordering::Release);
+    }
+
+    fn beat(&self) {
+        self.map
+            .u64_at(HEARTBEAT)
+            .store(monotonic_ns(), Ordering::Relaxed);
+    }
+
+    /// The heartbeat: `CLOCK_MONOTONIC` ns of the last publication (0:
+    /// never).
+    pub fn heartbeat_ns(&self) -> u64 {
+        self.map.u64_at(HEARTBEAT).load(Ordering::Relaxed)
+    }
+
+    /// Whether the worker is stalled: its state says running but its last
+    /// publication is more than [`STALL_AFTER`] old (a file without a
+    /// heartbeat never counts as stalled).
+    pub fn stalled(&self) -> bool {
+        let beat = self.heartbeat_ns();
+        self.state() == State::Running
+            && beat != 0
+            && monotonic_ns().saturating_sub(beat) > STALL_AFTER.as_nanos() as u64
+    }
+
+    /// The state name to show: [`state_label`] of the state and
+    /// [`StatsFile::stalled`].
+    pub fn label(&self) -> &'static str {
+        state_label(self.state(), self.stalled())
     }
 
     /// Records the process that now runs the worker.
@@ -277,7 +356,9 @@ impl StatsFile {
         }
     }
 
-    /// Publishes the counters: plain stores into the worker's own lines.
+    /// Publishes the counters and stamps the heartbeat: plain stores into
+    /// the worker's own lines and one clock read (through the vDSO where
+    /// the clock source allows, no system call).
     #[inline]
     pub fn publish(&self, c: &Counters) {
         let values: [u64; N_COUNTERS] = [
@@ -296,6 +377,7 @@ impl StatsFile {
                 .u64_at(COUNTERS + 8 * i)
                 .store(*v, Ordering::Relaxed);
         }
+        self.beat();
     }
 }
 
@@ -329,6 +411,65 @@ mod tests {
         assert_eq!(g.restarts(), 1);
         std::fs::write(dir.join("junk"), [0u8; 4096]).unwrap();
         assert!(StatsFile::open(&dir.join("junk")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn create_starts_afresh_and_never_follows_a_link() {
+        let dir = std::env::temp_dir().join(format!("ixy-statsfile-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = StatsFile::create(&dir, 0, 0, 0).unwrap();
+        old.publish(&Counters {
+            rx_packets: 7,
+            ..Counters::default()
+        });
+        old.add_restart();
+        let new = StatsFile::create(&dir, 0, 0, 0).unwrap();
+        assert_eq!(new.counters(), Counters::default());
+        assert_eq!((new.restarts(), new.heartbeat_ns()), (0, 0));
+        // The old mapping keeps its own (now unlinked) file.
+        assert_eq!(old.counters().rx_packets, 7);
+        let target = dir.join("target");
+        std::fs::write(&target, b"precious").unwrap();
+        std::fs::remove_file(path(&dir, 1)).ok();
+        std::os::unix::fs::symlink(&target, path(&dir, 1)).unwrap();
+        let e = StatsFile::open(&path(&dir, 1)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(nix::libc::ELOOP), "{e}");
+        StatsFile::create(&dir, 1, 0, 1).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+        assert!(std::fs::symlink_metadata(path(&dir, 1))
+            .unwrap()
+            .file_type()
+            .is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_running_worker_without_a_recent_heartbeat_is_stalled() {
+        let dir = std::env::temp_dir().join(format!("ixy-statsfile-stall-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = StatsFile::create(&dir, 0, 0, 0).unwrap();
+        assert!(!f.stalled(), "starting, no heartbeat yet");
+        f.set_state(State::Running);
+        assert!(
+            f.heartbeat_ns() > 0,
+            "entering running stamps the heartbeat"
+        );
+        assert_eq!((f.stalled(), f.label()), (false, "running"));
+        let old = monotonic_ns() - 2 * STALL_AFTER.as_nanos() as u64;
+        f.map.u64_at(HEARTBEAT).store(old, Ordering::Relaxed);
+        assert_eq!((f.stalled(), f.label()), (true, "stalled"));
+        f.publish(&Counters::default());
+        assert_eq!((f.stalled(), f.label()), (false, "running"));
+        f.map.u64_at(HEARTBEAT).store(old, Ordering::Relaxed);
+        f.set_state(State::Died);
+        assert_eq!(
+            (f.stalled(), f.label()),
+            (false, "died"),
+            "only running workers stall"
+        );
+        assert_eq!(state_label(State::Stopped, true), "stopped");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
