@@ -25,16 +25,18 @@ pub fn duration(name: &str, text: &str) -> Result<Duration, String> {
     }
 }
 
-/// The first device given more than once in `devices`, compared after
-/// trimming blanks. (To switch to the driver's canonical device names once
-/// it has them: `sim:lab/2` and `sim:lab/02` are one port too.)
+/// The first device given more than once in `devices`, under any spelling
+/// of it (`driver::claim::canonical`: `sim:lab/2` and `sim:lab/02` are one
+/// port); strings that name no device compare as given, blanks trimmed.
 pub fn duplicate_device(devices: &[String]) -> Option<&str> {
-    devices.iter().enumerate().find_map(|(i, d)| {
-        devices[..i]
-            .iter()
-            .any(|e| e.trim() == d.trim())
-            .then_some(d.trim())
-    })
+    let names: Vec<String> = devices
+        .iter()
+        .map(|d| driver::claim::canonical(d.trim()).unwrap_or_else(|_| d.trim().to_string()))
+        .collect();
+    devices
+        .iter()
+        .enumerate()
+        .find_map(|(i, d)| names[..i].contains(&names[i]).then_some(d.trim()))
 }
 
 /// clap's error as one line: the message without the usage block, its
@@ -105,6 +107,10 @@ mod tests {
             Some("sim:a/2")
         );
         assert_eq!(duplicate_device(&v(&["x"])), None);
+        assert_eq!(
+            duplicate_device(&v(&["sim:a/2", "sim:a/02"])),
+            Some("sim:a/02")
+        );
     }
 
     #[test]
