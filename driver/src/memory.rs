@@ -532,9 +532,21 @@ fn owner_pid(name: &str, prefix: &str) -> Option<i32> {
     pid.parse().ok().filter(|&p| p > 0)
 }
 
-/// Whether process `pid` exists (signal 0: ESRCH means it does not).
+/// Whether process `pid` exists and has not exited (signal 0: ESRCH means
+/// it does not exist). A zombie has exited: its memory is gone, only its
+/// exit status waits for a reaper, which for a worker orphaned by a
+/// `kill -9` of its supervisor may be an init that never reaps.
 fn process_alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) != Err(nix::errno::Errno::ESRCH)
+    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+        == Err(nix::errno::Errno::ESRCH)
+    {
+        return false;
+    }
+    // /proc/PID/stat: "PID (COMM) STATE ..."; COMM may hold ')' and blanks.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit_once(')')
+            .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn sanitize(s: &str) -> String {
@@ -636,6 +648,26 @@ impl Drop for DmaRegion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zombie_owns_nothing() {
+        assert!(process_alive(std::process::id() as i32));
+        // A child that exited and is not reaped yet: a zombie, as a worker
+        // orphaned by a supervisor's kill -9 stays under a lazy init.
+        let mut child = std::process::Command::new("true").spawn().expect("true");
+        let pid = child.id() as i32;
+        let t0 = std::time::Instant::now();
+        while process_alive(pid) && t0.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!process_alive(pid), "a zombie counts as dead");
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "still a zombie"
+        );
+        child.wait().expect("reaped");
+        assert!(!process_alive(pid));
+    }
 
     #[test]
     fn dma_file_names_give_their_owner_pid() {

@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(
         long,
         visible_alias = "restart-limit",
-        default_value_t = 5,
+        default_value_t = 10,
         value_name = "N"
     )]
     pub max_restarts: u32,
