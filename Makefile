@@ -5,7 +5,10 @@ CARGO ?= cargo
 # simulator's polling threads back off when idle, so parallel tests are fine.
 TEST_FLAGS ?=
 
-.PHONY: all build test test-faults demo bench lint fmt doc hugepages clean
+# Seconds `make fuzz` runs each fuzz target.
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build test test-faults demo bench fuzz lint fmt doc hugepages clean
 
 all: build
 
@@ -38,6 +41,22 @@ bench:
 	$(CARGO) build --release --workspace --bins
 	./target/release/ixy-bench
 	$(CARGO) bench -p sim --bench throughput
+
+## Fuzzing (nightly; installs cargo-fuzz if missing): every target of
+## fuzz/ for FUZZ_SECONDS seconds, from the committed corpus
+## (fuzz/corpus/TARGET, which `make test` replays on stable); new inputs
+## go to target/fuzz-corpus/TARGET, crashes to fuzz/artifacts/TARGET.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	@cd fuzz && targets=$$($(CARGO) +nightly fuzz list) && failed= && \
+	for t in $$targets; do \
+		mkdir -p ../target/fuzz-corpus/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +nightly fuzz run $$t ../target/fuzz-corpus/$$t corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || failed="$$failed $$t"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: findings in$$failed (inputs under fuzz/artifacts)"; exit 1; fi; \
+	echo "fuzz: no findings in $$(echo $$targets | wc -w) targets"
 
 lint:
 	$(CARGO) fmt --all -- --check

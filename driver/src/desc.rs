@@ -35,7 +35,39 @@ pub struct RxWriteBack {
     pub hi: u64,
 }
 
+/// What a receive write-back means to a queue that gives each frame one
+/// buffer of `buf_size` bytes ([`RxWriteBack::classify`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxDescKind {
+    /// A whole frame in this one buffer: EOP, a length that fits.
+    Frame,
+    /// The first descriptor of a frame larger than one buffer: no EOP and
+    /// the buffer filled (7.1.6: every descriptor of a frame but the last
+    /// is filled to the buffer size). Dropped with the rest of the frame,
+    /// up to the descriptor with EOP.
+    FirstOfMany,
+    /// Nonsense no 82599 writes: a length larger than the buffer, or no
+    /// EOP on a buffer that is not full. Dropped alone.
+    Bad,
+}
+
 impl RxWriteBack {
+    /// What this write-back means for one-buffer frames of at most
+    /// `buf_size` bytes (see [`RxDescKind`]); DD is the caller's business.
+    #[inline]
+    pub fn classify(self, buf_size: usize) -> RxDescKind {
+        let len = usize::from(self.len());
+        if len > buf_size {
+            RxDescKind::Bad
+        } else if self.eop() {
+            RxDescKind::Frame
+        } else if len == buf_size {
+            RxDescKind::FirstOfMany
+        } else {
+            RxDescKind::Bad
+        }
+    }
+
     /// STAT.EOP: the last descriptor of a frame.
     #[inline]
     pub fn eop(self) -> bool {
@@ -110,6 +142,15 @@ pub fn tx_data(len: u16, timestamp: bool) -> u64 {
 }
 
 impl Desc {
+    /// A descriptor holding the two words `lo` and `hi`, outside any ring
+    /// (tests and fuzzing feed [`rx_frames_ready`] with such).
+    pub fn from_words(lo: u64, hi: u64) -> Desc {
+        Desc {
+            lo: AtomicU64::new(lo),
+            hi: AtomicU64::new(hi),
+        }
+    }
+
     /// Gives the descriptor to the NIC in receive read format (7.1.6.1):
     /// buffer at bus address `buf`, no header buffer, DD clear.
     #[inline]
@@ -234,24 +275,34 @@ impl Ring {
 }
 
 /// How many of the leading descriptors of `run` hold a whole received
-/// frame each (DD and EOP), in a row. Four at a time: one test for four
-/// write-backs while they keep coming.
+/// frame each (DD, EOP and a length of at most `buf_size`, a power of two:
+/// a [`RxDescKind::Frame`]), in a row. Four at a time while they keep
+/// coming: one test of the four status words ANDed, one of the four
+/// lengths ORed against the bits of `buf_size` and above (the OR has every
+/// bit of every length, so no length of `buf_size` or more passes it; a
+/// quad with one is checked again descriptor by descriptor, exactly).
 #[inline]
-pub fn rx_frames_ready(run: &[Desc]) -> usize {
+pub fn rx_frames_ready(run: &[Desc], buf_size: usize) -> usize {
     const DONE: u64 = (regs::RXD_STAT_DD | regs::RXD_STAT_EOP) as u64;
+    const LEN: u64 = 0xFFFF << 32;
+    let max_len = (buf_size as u64) << 32;
+    // The length bits that only a length of `buf_size` or more has.
+    let long = !(max_len.wrapping_sub(1 << 32)) & LEN;
     // Acquire on every load: the data of each counted frame must be
     // visible before the frame is used.
     let word = |d: &Desc| d.hi.load(Ordering::Acquire);
     let mut n = 0;
     let mut quads = run.chunks_exact(4);
     for q in quads.by_ref() {
-        if word(&q[0]) & word(&q[1]) & word(&q[2]) & word(&q[3]) & DONE != DONE {
+        let w = [word(&q[0]), word(&q[1]), word(&q[2]), word(&q[3])];
+        if w[0] & w[1] & w[2] & w[3] & DONE != DONE || (w[0] | w[1] | w[2] | w[3]) & long != 0 {
             break;
         }
         n += 4;
     }
     for d in &run[n..] {
-        if word(d) & DONE != DONE {
+        let w = word(d);
+        if w & DONE != DONE || w & LEN > max_len {
             break;
         }
         n += 1;
@@ -296,6 +347,57 @@ mod tests {
         assert_ne!(wb.hi as u32 & regs::RXD_STAT_DD, 0);
         let plain = RxWriteBack::new(0, 0, done, 60);
         assert!(!plain.timestamped());
+    }
+
+    #[test]
+    fn write_backs_classify_as_a_one_buffer_queue_needs() {
+        let (dd, eop) = (regs::RXD_STAT_DD, regs::RXD_STAT_EOP);
+        let kind = |status, len| RxWriteBack::new(0, 0, status, len).classify(2048);
+        assert_eq!(kind(dd | eop, 60), RxDescKind::Frame);
+        assert_eq!(kind(dd | eop, 2048), RxDescKind::Frame);
+        assert_eq!(
+            kind(dd | eop, 2049),
+            RxDescKind::Bad,
+            "longer than the buffer"
+        );
+        assert_eq!(kind(dd | eop, 0xFFFF), RxDescKind::Bad);
+        assert_eq!(kind(dd, 2048), RxDescKind::FirstOfMany);
+        assert_eq!(kind(dd, 60), RxDescKind::Bad, "no EOP on a buffer not full");
+        assert_eq!(kind(dd, 2049), RxDescKind::Bad);
+    }
+
+    #[test]
+    fn frames_ready_stop_at_the_first_descriptor_that_is_not_a_whole_frame() {
+        let done = regs::RXD_STAT_DD | regs::RXD_STAT_EOP;
+        let run = |lens: &[(u32, u16)]| -> Vec<Desc> {
+            lens.iter()
+                .map(|&(status, len)| {
+                    let wb = RxWriteBack::new(0, 0, status, len);
+                    Desc::from_words(wb.lo, wb.hi)
+                })
+                .collect()
+        };
+        let good = vec![(done, 60); 9];
+        assert_eq!(rx_frames_ready(&run(&good), 2048), 9);
+        assert_eq!(rx_frames_ready(&run(&good[..0]), 2048), 0);
+        // Lengths of exactly the buffer size count (their OR has the
+        // buffer-size bit: checked one by one), one byte more stops.
+        let mut full = good.clone();
+        full[1] = (done, 2048);
+        full[6] = (done, 2048);
+        assert_eq!(rx_frames_ready(&run(&full), 2048), 9);
+        for at in 0..9 {
+            for bad in [
+                (done, 2049),
+                (done, 0xFFFF),
+                (regs::RXD_STAT_DD, 60),
+                (0, 60),
+            ] {
+                let mut r = good.clone();
+                r[at] = bad;
+                assert_eq!(rx_frames_ready(&run(&r), 2048), at, "{bad:?} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod claim;
 pub mod desc;
 pub mod device;
 pub mod error;
+pub mod fuzz;
 pub mod memory;
 pub mod mempool;
 pub mod mmio;

@@ -352,9 +352,11 @@ impl<'a> Packet<'a> {
     }
 
     /// A received packet: buffer `idx` of `pool` (at `buf`, from
-    /// [`PoolView::buf`]), described by the NIC's write-back. A length
-    /// larger than the buffer (a device writing nonsense) is cut to the
-    /// buffer size: the packet never reaches past its buffer.
+    /// [`PoolView::buf`]), described by the NIC's write-back. The receive
+    /// loop drops write-backs whose length exceeds the buffer; should the
+    /// device rewrite the descriptor after that check, such a length is
+    /// cut to the buffer size here: the packet never reaches past its
+    /// buffer, whatever the device does.
     #[inline]
     pub(crate) fn received(
         pool: &'a Mempool,
@@ -436,5 +438,49 @@ impl Drop for Packet<'_> {
     #[inline]
     fn drop(&mut self) {
         self.pool.free_index(self.idx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{regs, Device, OpenOptions};
+
+    #[test]
+    fn a_write_back_length_past_the_buffer_is_cut_to_the_buffer() {
+        // DMA memory the simulator's way: a lab of one port.
+        let name = format!("drv-clamp-{}", std::process::id());
+        let mut cfg = sim::LabConfig::new(&name);
+        cfg.root = crate::simdev::DEFAULT_DIR.into();
+        cfg.ports = 1;
+        cfg.cables.clear();
+        let _lab = sim::Lab::start(cfg).expect("lab starts");
+        let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
+        let pool = Mempool::new(dev.dma(), "t-clamp", 4, 1024).unwrap();
+        let view = pool.view();
+        let status = regs::RXD_STAT_DD | regs::RXD_STAT_EOP | regs::RXD_STAT_TS;
+        let received = |len| {
+            let idx = pool.alloc_index().unwrap();
+            Packet::received(
+                &pool,
+                view,
+                idx,
+                view.buf(idx),
+                RxWriteBack::new(0, 0, status, len),
+            )
+        };
+        let p = received(60);
+        assert_eq!((p.len(), p.timestamped()), (60, true));
+        for len in [1025, 0xFFFF] {
+            let p = received(len);
+            assert_eq!(p.len(), 1024, "cut to the buffer");
+            assert_eq!(p.data().len(), 1024);
+            assert!(
+                !p.timestamped(),
+                "flags of a nonsense write-back are dropped"
+            );
+        }
+        let p = received(1024);
+        assert_eq!((p.len(), p.timestamped()), (1024, true));
     }
 }

@@ -4,8 +4,17 @@
 //! The ring holds advanced one-buffer descriptors (7.1.6). Each descriptor
 //! owns one buffer of the caller's [`Mempool`]; a received buffer is handed
 //! to the app as a [`Packet`] and replaced by a fresh one from the pool.
+//!
+//! What a device writes back is checked, never trusted (DESIGN.md 4): only
+//! a descriptor with DD, EOP and a length that fits its buffer becomes a
+//! packet. A frame spanning several descriptors is dropped whole, a
+//! nonsensical write-back ([`desc::RxDescKind::Bad`]) alone; both are
+//! counted. The driver keeps one descriptor to itself, the one at RDT
+//! (7.1.4: the device uses those from RDH up to RDT - 1): a write-back
+//! there means the device does not follow the ring protocol, and the queue
+//! is reset (disabled, its ring re-armed, enabled again).
 
-use crate::desc::{self, Ring};
+use crate::desc::{self, Ring, RxDescKind};
 use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::HUGE_PAGE;
@@ -28,6 +37,12 @@ pub struct RxCounters {
     pub multi_descriptor_drops: u64,
     /// Times the pool had no buffer to refill a descriptor.
     pub pool_empty: u64,
+    /// Descriptors the device wrote back with nonsense (a length larger
+    /// than the buffer, no EOP on a buffer that is not full), dropped.
+    pub bad_descriptors: u64,
+    /// Resets of the queue after the device wrote back the descriptor it
+    /// was never given (the one at RDT).
+    pub resets: u64,
 }
 
 /// An attached receive queue.
@@ -45,7 +60,11 @@ pub struct RxQueue<'a> {
     /// Inside a multi-descriptor frame being dropped.
     discarding: bool,
     counters: RxCounters,
+    /// SRRCTL as programmed (8.2.3.8.7), again at every reset.
+    srrctl: u32,
     attached: bool,
+    /// A reset failed: the queue receives nothing more.
+    dead: bool,
 }
 
 impl<'a> RxQueue<'a> {
@@ -113,6 +132,12 @@ impl<'a> RxQueue<'a> {
             ring.at(i).rx_arm(pool.bus_addr(idx));
             bufs.push(idx);
         }
+        // 8.2.3.8.7: advanced one-buffer descriptors, buffer size in KiB.
+        let mut srrctl = regs::SRRCTL_DESCTYPE_ADV_ONEBUF
+            | (pool.buf_size() >> regs::SRRCTL_BSIZEPKT_SHIFT) as u32;
+        if drop_en {
+            srrctl |= regs::SRRCTL_DROP_EN;
+        }
         let mut q = RxQueue {
             dev,
             tail: dev.regs().tail(regs::rdt(queue)),
@@ -123,34 +148,41 @@ impl<'a> RxQueue<'a> {
             next: 0,
             discarding: false,
             counters: RxCounters::default(),
-            attached: false,
+            srrctl,
+            // From the ENABLE write on, a failure leaves the queue to Drop,
+            // which frees the ring only once the device confirms it off.
+            attached: true,
+            dead: false,
         };
-        // 8.2.3.8.7: advanced one-buffer descriptors, buffer size in KiB.
-        let mut srrctl = regs::SRRCTL_DESCTYPE_ADV_ONEBUF
-            | (pool.buf_size() >> regs::SRRCTL_BSIZEPKT_SHIFT) as u32;
-        if drop_en {
-            srrctl |= regs::SRRCTL_DROP_EN;
-        }
-        r.write(regs::srrctl(queue), srrctl);
-        let base = q.ring.bus_addr();
+        q.enable()?;
+        log::debug!(
+            "{name}: rx queue {queue} attached, {size} descriptors at {:#x}, DROP_EN {drop_en}",
+            q.ring.bus_addr()
+        );
+        Ok(q)
+    }
+
+    /// Programs the queue's ring (every descriptor armed) and enables it
+    /// (4.6.7.1); then hands all descriptors but one to the device.
+    fn enable(&mut self) -> Result<()> {
+        let (r, queue, size) = (self.dev.regs(), self.queue, self.ring.size());
+        r.write(regs::srrctl(queue), self.srrctl);
+        let base = self.ring.bus_addr();
         r.write(regs::rdbal(queue), base as u32);
         r.write(regs::rdbah(queue), (base >> 32) as u32);
         r.write(regs::rdlen(queue), size * 16);
         r.write(regs::rdh(queue), 0);
         r.write(regs::rdt(queue), 0);
         r.set_bits(regs::rxdctl(queue), regs::RXDCTL_ENABLE);
-        dev.wait(
+        self.dev.wait(
             &format!("RXDCTL({queue}).ENABLE to read back 1 (4.6.7.1)"),
             Duration::from_secs(5),
             || r.read(regs::rxdctl(queue)) & regs::RXDCTL_ENABLE != 0,
         )?;
-        q.attached = true;
-        // Hand all descriptors but one to the device (RDT = last owned by it).
+        // 7.1.4: the device uses descriptors RDH to RDT - 1; the one at
+        // RDT stays the driver's.
         r.write_tail(regs::rdt(queue), size - 1);
-        log::debug!(
-            "{name}: rx queue {queue} attached, {size} descriptors at {base:#x}, DROP_EN {drop_en}"
-        );
-        Ok(q)
+        Ok(())
     }
 
     /// The queue number.
@@ -185,23 +217,37 @@ impl<'a> RxQueue<'a> {
 
     #[inline(always)]
     fn receive(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
+        if self.dead {
+            return 0;
+        }
         let ring_ref = &self.ring;
         let (ring, mask) = (ring_ref.view(), ring_ref.size() - 1);
         let pool = self.pool;
         let view = pool.view();
+        let buf_size = pool.buf_size();
         let start = self.next;
+        // The descriptor at RDT, which the device was never given: the
+        // loop stops before it, and checks it at the end.
+        let kept = start.wrapping_sub(1) & mask;
         let mut i = start;
         let mut received = 0;
         let mut bytes = 0;
         while received < max {
             // Count the complete one-descriptor frames ready in a row, up to
-            // the end of the ring (a wrap is the next round).
-            let run_max = (max - received).min((mask + 1 - i) as usize);
+            // the end of the ring (a wrap is the next round) or the kept
+            // descriptor.
+            let room = kept.wrapping_sub(i) & mask;
+            let run_max = (max - received)
+                .min((mask + 1 - i) as usize)
+                .min(room as usize);
+            if run_max == 0 {
+                break;
+            }
             let run = ring_ref.run(i, run_max as u32);
             let ready = if self.discarding {
                 0
             } else {
-                desc::rx_frames_ready(run)
+                desc::rx_frames_ready(run, buf_size)
             };
             // Hand them out, re-arming each descriptor with a buffer taken
             // from the pool in one step. Descriptors, their buffers and the
@@ -241,32 +287,72 @@ impl<'a> RxQueue<'a> {
                 // The end of the ring: go on from descriptor 0.
                 continue;
             }
-            // What stopped the run: nothing more, or part of a frame
-            // larger than one buffer (7.1.6), dropped whole and counted.
+            // What stopped the run: nothing more, part of a frame larger
+            // than one buffer (7.1.6), dropped whole, or nonsense, dropped
+            // alone; both counted.
             let d = ring.at(i);
             let Some(wb) = d.rx_done() else {
                 break;
             };
-            if wb.eop() && !self.discarding {
-                // A whole frame written back since it was counted: the
-                // next round takes it.
-                continue;
+            if self.discarding {
+                self.discarding = !wb.eop();
+            } else {
+                match wb.classify(buf_size) {
+                    // A whole frame written back since it was counted: the
+                    // next round takes it.
+                    RxDescKind::Frame => continue,
+                    RxDescKind::FirstOfMany => {
+                        self.counters.multi_descriptor_drops += 1;
+                        self.discarding = true;
+                    }
+                    RxDescKind::Bad => self.counters.bad_descriptors += 1,
+                }
             }
-            if !self.discarding {
-                self.counters.multi_descriptor_drops += 1;
-            }
-            self.discarding = !wb.eop();
             d.rx_arm(view.bus_addr(self.bufs[i as usize]));
             i = (i + 1) & mask;
         }
         if i != start {
-            self.next = i;
             self.counters.packets += received as u64;
             self.counters.bytes += bytes;
-            // 7.1.4: RDT is the last descriptor the NIC may use.
-            self.tail.write(i.wrapping_sub(1) & mask);
+            if ring.at(kept).rx_done().is_some() {
+                self.reset(kept);
+            } else {
+                self.next = i;
+                // 7.1.4: the device may use descriptors up to RDT - 1.
+                self.tail.write(i.wrapping_sub(1) & mask);
+            }
         }
         received
+    }
+
+    /// The device wrote back descriptor `kept`, which it was never given:
+    /// it does not follow the ring protocol, and nothing in the ring can
+    /// be trusted. Disables the queue and waits until the device confirms
+    /// (4.6.7.1.2), re-arms every descriptor with the buffer it owns (no
+    /// buffer changes hands: none leaks, none is freed twice) and enables
+    /// the queue again (4.6.7.1). Frames in the ring are lost. A queue the
+    /// device will not disable or enable receives nothing more.
+    #[cold]
+    #[inline(never)]
+    fn reset(&mut self, kept: u32) {
+        self.counters.resets += 1;
+        let (dev, q) = (self.dev, self.queue);
+        log::warn!(
+            "{}: rx queue {q}: the device wrote back descriptor {kept}, which it was never given; resetting the queue",
+            dev.name()
+        );
+        let result = disable(dev, q).and_then(|()| {
+            for (k, &idx) in self.bufs.iter().enumerate() {
+                self.ring.at(k as u32).rx_arm(self.pool.bus_addr(idx));
+            }
+            self.next = 0;
+            self.discarding = false;
+            self.enable()
+        });
+        if let Err(e) = result {
+            log::error!("{e}; rx queue {q} receives nothing more");
+            self.dead = true;
+        }
     }
 
     /// Disables the queue and waits until the device confirms (4.6.7.1.2);

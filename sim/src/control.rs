@@ -25,6 +25,31 @@ pub enum FaultKind {
     Length,
 }
 
+/// The kinds of nonsense `corrupt` makes the device write back into a
+/// port's receive descriptors (`sim/README.md` 5.15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteBackFault {
+    /// `len`: the length field says one byte more than the buffer holds.
+    Len,
+    /// `no-eop`: STAT.EOP is never set, on any descriptor of the frame.
+    NoEop,
+    /// `stray-dd`: the frame is written back as usual, and a second
+    /// write-back with DD lands on descriptor RDT, which the driver never
+    /// gave to the device.
+    StrayDd,
+}
+
+impl WriteBackFault {
+    /// The name the control command uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteBackFault::Len => "len",
+            WriteBackFault::NoEop => "no-eop",
+            WriteBackFault::StrayDd => "stray-dd",
+        }
+    }
+}
+
 /// A parsed control command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -42,6 +67,16 @@ pub enum Command {
         /// What is wrong with the frames.
         kind: FaultKind,
         /// How many.
+        count: u64,
+    },
+    /// `corrupt P len|no-eop|stray-dd N`: the next N frames port P delivers
+    /// into host memory get a nonsensical write-back.
+    Corrupt {
+        /// Port number.
+        port: usize,
+        /// What is wrong with the write-back.
+        kind: WriteBackFault,
+        /// How many frames.
         count: u64,
     },
     /// `drop P N`: the next N frames arriving at port P are lost on the cable.
@@ -73,6 +108,7 @@ impl Command {
         match *self {
             Command::Link { port, .. }
             | Command::Inject { port, .. }
+            | Command::Corrupt { port, .. }
             | Command::Drop { port, .. }
             | Command::Remove { port }
             | Command::Counters { port } => Some(port),
@@ -141,6 +177,24 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
                 count: count(3, MAX_INJECT)?,
             })
         }
+        "corrupt" => {
+            arity(4)?;
+            let kind = match words[2] {
+                "len" => WriteBackFault::Len,
+                "no-eop" => WriteBackFault::NoEop,
+                "stray-dd" => WriteBackFault::StrayDd,
+                w => {
+                    return Err(format!(
+                        "write-back fault {w:?}: say len, no-eop or stray-dd"
+                    ))
+                }
+            };
+            Ok(Command::Corrupt {
+                port: port(1)?,
+                kind,
+                count: count(3, u64::from(u32::MAX))?,
+            })
+        }
         "drop" => {
             arity(3)?;
             Ok(Command::Drop {
@@ -166,7 +220,7 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
 }
 
 /// The command summary, answered to `help`.
-pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | drop P N | remove P | counters P | status";
+pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | corrupt P len|no-eop|stray-dd N | drop P N | remove P | counters P | status";
 
 /// Fills `data` with bad frame number `n` of `kind` addressed to `dst`;
 /// returns whether its FCS is good.
@@ -226,6 +280,24 @@ mod tests {
         assert!(parse("inject 0 runt 1000000000", 4)
             .unwrap_err()
             .contains("count"));
+        assert_eq!(
+            parse("corrupt 3 stray-dd 2", 4),
+            Ok(Command::Corrupt {
+                port: 3,
+                kind: WriteBackFault::StrayDd,
+                count: 2
+            })
+        );
+        for kind in [
+            WriteBackFault::Len,
+            WriteBackFault::NoEop,
+            WriteBackFault::StrayDd,
+        ] {
+            let line = format!("corrupt 0 {} 1", kind.name());
+            assert!(matches!(parse(&line, 1), Ok(Command::Corrupt { kind: k, .. }) if k == kind));
+        }
+        assert!(parse("corrupt 0 eop 1", 4).unwrap_err().contains("no-eop"));
+        assert!(parse("corrupt 0 len", 4).is_err());
         assert!(parse("frobnicate", 4).unwrap_err().contains("unknown"));
         assert!(parse("", 4).is_err());
         assert!(parse("remove", 4).is_err());

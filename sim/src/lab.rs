@@ -731,6 +731,10 @@ impl Engine {
                 }
                 "ok".into()
             }
+            C::Corrupt { kind, count, .. } => {
+                self.ports[port].corrupt.set(kind, count);
+                "ok".into()
+            }
             C::Drop { count, .. } => {
                 self.ports[port].drop_next += count;
                 "ok".into()

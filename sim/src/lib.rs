@@ -26,6 +26,7 @@ pub mod bar;
 pub mod clock;
 pub mod control;
 pub mod frame;
+pub mod fuzz;
 pub mod harness;
 pub mod iommu;
 pub mod lab;

@@ -37,6 +37,8 @@ options:
 control commands (ixy-sim ctl --lab NAME ...):
   link P up|down        force the link of port P down, or release it
   inject P KIND N       N bad frames arrive at port P; KIND: corrupt|runt|oversize|length
+  corrupt P KIND N      the next N frames port P delivers get a nonsense write-back;
+                        KIND: len|no-eop|stray-dd
   drop P N              the next N frames arriving at port P are lost
   remove P              surprise removal: port P's registers read 0xFFFFFFFF
   counters P            the simulator's own counters of port P (IOMMU faults, ...)

@@ -6,7 +6,7 @@ use crate::alias::Aliases;
 use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use crate::clock::Clock;
 use crate::rss::PortRss;
-use crate::rx::{RxConfig, RxEntry};
+use crate::rx::{Corruption, RxConfig, RxEntry};
 use crate::stats::Pending;
 use driver::regs;
 use std::collections::VecDeque;
@@ -137,6 +137,8 @@ pub struct Port {
     pub(crate) wire_free_ps: u64,
     /// Frames still to be dropped on arrival (`drop` control command).
     pub(crate) drop_next: u64,
+    /// Write-back faults still to inject (`corrupt` control command).
+    pub(crate) corrupt: Corruption,
     /// Statistics gathered during the current pass.
     pub(crate) stats: Pending,
     warned: Vec<&'static str>,
@@ -182,6 +184,7 @@ impl Port {
             rx_fifo_bytes: 0,
             wire_free_ps: 0,
             drop_next: 0,
+            corrupt: Corruption::default(),
             stats: Pending::default(),
             warned: Vec::new(),
         };

@@ -3,6 +3,7 @@
 //! then DMA into the queues' descriptor rings with write-back (7.1.6).
 
 use crate::bar::SimCounter;
+use crate::control::WriteBackFault;
 use crate::frame::{self, Parsed};
 use crate::iommu::Translator;
 use crate::port::{ring_add, Port};
@@ -33,6 +34,32 @@ pub struct RxConfig {
     capacity: usize,
     /// RDRXCTL.CRCSTRIP.
     rdrxctl_strip: bool,
+}
+
+/// Write-back faults still to inject on a port (`corrupt` control command,
+/// `sim/README.md` 5.15): the next `remaining` frames delivered into host
+/// memory get `kind`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Corruption {
+    kind: Option<WriteBackFault>,
+    remaining: u64,
+}
+
+impl Corruption {
+    /// The next `count` frames delivered get `kind` (replacing what was
+    /// pending; 0 cancels).
+    pub fn set(&mut self, kind: WriteBackFault, count: u64) {
+        *self = Corruption {
+            kind: Some(kind),
+            remaining: count,
+        };
+    }
+
+    /// The fault for the frame being delivered now, if any.
+    fn take(&mut self) -> Option<WriteBackFault> {
+        self.remaining = self.remaining.checked_sub(1)?;
+        self.kind
+    }
 }
 
 /// A frame in the Rx packet buffer, classified and waiting for DMA.
@@ -317,6 +344,7 @@ impl Port {
             }
             return Dma::Blocked;
         }
+        let fault = self.corrupt.take();
         let ring = &self.rxq[qi];
         let Some(entry) = self.rx_fifo.front_mut() else {
             return Dma::Blocked;
@@ -335,20 +363,33 @@ impl Port {
                 .read_desc(desc_at(i as u32))
                 .is_some_and(|d| iommu.write(d[0], chunk))
         });
-        let fault = !data_ok
+        let faulted = !data_ok
             || !chunks.enumerate().all(|(i, chunk)| {
                 let last = (i + 1) as u32 == needed;
-                iommu.write_desc(
-                    desc_at(i as u32),
-                    write_back(entry, advanced, last, chunk.len()),
-                )
+                let mut wb = write_back(entry, advanced, last, chunk.len());
+                if let Some(f) = fault {
+                    corrupt(&mut wb, f, advanced, last, bsize);
+                }
+                iommu.write_desc(desc_at(i as u32), wb)
             });
+        if !faulted && fault == Some(WriteBackFault::StrayDd) {
+            // A frame's write-back on descriptor RDT, the one the driver
+            // kept (RDT itself is never the device's, 7.1.4); its data is
+            // not written. A failed write is one more IOMMU fault.
+            let rdt = self.regs.read(regs::rdt(q));
+            if rdt < size {
+                let stray = write_back(entry, advanced, true, len);
+                if !iommu.write_desc(base + u64::from(rdt) * 16, stray) {
+                    self.regs.count_sim(SimCounter::IommuFaults, 1);
+                }
+            }
+        }
         let head = ring_add(ring.head, needed, size);
         if !strip {
             entry.frame.data.truncate(len - 4);
         }
         let ring = &mut self.rxq[qi];
-        if fault {
+        if faulted {
             ring.faulted_tail = Some(tail);
             let first = !std::mem::replace(&mut ring.fault_logged, true);
             self.count_sim(SimCounter::IommuFaults);
@@ -399,6 +440,25 @@ fn write_back(e: &RxEntry, advanced: bool, last: bool, len: usize) -> [u64; 2] {
     }
     let wb = RxWriteBack::new(e.rss_type | e.packet_type, e.hash, status, len as u16);
     [wb.lo, wb.hi]
+}
+
+/// Makes the write-back `wb` of one descriptor (the frame's last when
+/// `last`) the nonsense `fault` asks for; `bsize` is the buffer size.
+fn corrupt(wb: &mut [u64; 2], fault: WriteBackFault, advanced: bool, last: bool, bsize: usize) {
+    let (eop, len_shift) = if advanced {
+        (u64::from(regs::RXD_STAT_EOP | regs::RXD_STAT_TS), 32)
+    } else {
+        (LEGACY_STAT_EOP << 32, 0)
+    };
+    match fault {
+        // No EOP, and so no STAT.TS, which only the last descriptor has.
+        WriteBackFault::NoEop => wb[1] &= !eop,
+        WriteBackFault::Len if last => {
+            let len = (bsize as u64 + 1).min(0xFFFF);
+            wb[1] = (wb[1] & !(0xFFFF << len_shift)) | len << len_shift;
+        }
+        WriteBackFault::Len | WriteBackFault::StrayDd => {}
+    }
 }
 
 /// An 802.3 length field (EtherType < 0x600) that disagrees with the frame

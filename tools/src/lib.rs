@@ -10,9 +10,11 @@
 //! - [`stats`]: reading a run directory's stats files and turning two
 //!   samples into the rows, tables and JSON that `ixy-stats` prints.
 //! - [`signals`]: SIGINT/SIGTERM as a flag the send loops check.
+//! - [`fuzz`]: the checks the fuzz targets of the tag and probe parsers run.
 
 pub mod cli;
 pub mod flows;
+pub mod fuzz;
 pub mod histogram;
 pub mod latency;
 pub mod pktgen;

@@ -438,12 +438,12 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
                         // Only our own frames keep the wait for the rest going.
                         last_rx = now;
                         if cfg.verify {
-                            d.verifier.check(data);
+                            d.verifier.check(data, d.generator.sent());
                         }
                     }
                     None => {
                         if let Some(d) = dirs.iter_mut().find(|d| d.rx_dev == r) {
-                            d.verifier.check(data);
+                            d.verifier.check(data, d.generator.sent());
                         }
                     }
                 }

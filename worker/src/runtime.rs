@@ -375,11 +375,15 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
             empty_polls: b.empty_polls + o.empty_polls,
             busy_cycles: b.busy_cycles + o.busy_cycles,
             idle_cycles: b.idle_cycles + elapsed.saturating_sub(o.busy_cycles),
+            rx_bad_descriptors: b.rx_bad_descriptors,
+            rx_queue_resets: b.rx_queue_resets,
         };
         for q in &self.rx {
             let qc = q.counters();
             c.rx_packets += qc.packets;
             c.rx_bytes += qc.bytes;
+            c.rx_bad_descriptors += qc.bad_descriptors;
+            c.rx_queue_resets += qc.resets;
         }
         for q in &self.tx {
             let qc = q.counters();

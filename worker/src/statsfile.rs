@@ -35,6 +35,8 @@
 //! | 120 | u64 | busy cycles (TSC cycles of polls that received packets) |
 //! | 128 | u64 | idle cycles (all other TSC cycles of the worker's life) |
 //! | 136 | u64 | heartbeat: `CLOCK_MONOTONIC` ns of the last publication (0: never) |
+//! | 144 | u64 | rx bad descriptors (nonsense write-backs dropped, `driver::rx::RxCounters`) |
+//! | 152 | u64 | rx queue resets (after a write-back on a descriptor the device was never given) |
 //!
 //! The worker publishes its counters about once a millisecond and when it
 //! stops, so a reader sees them at most a millisecond old. Each publication
@@ -122,11 +124,19 @@ pub struct Counters {
     pub busy_cycles: u64,
     /// All other TSC cycles: empty polls, yielding, sleeping.
     pub idle_cycles: u64,
+    /// Receive descriptors the device wrote back with nonsense, dropped.
+    pub rx_bad_descriptors: u64,
+    /// Receive queue resets after the device wrote back a descriptor it
+    /// was never given.
+    pub rx_queue_resets: u64,
 }
 
 const COUNTERS: usize = 64;
 const N_COUNTERS: usize = 9;
 const HEARTBEAT: usize = 136;
+/// The rx fault counters (bad descriptors, queue resets), after the
+/// heartbeat.
+const RX_FAULTS: usize = 144;
 
 /// The state name tables and JSON show: `stalled` for a running worker
 /// whose heartbeat stopped (see [`StatsFile::stalled`]), else the state's.
@@ -353,6 +363,8 @@ impl StatsFile {
             empty_polls: c(6),
             busy_cycles: c(7),
             idle_cycles: c(8),
+            rx_bad_descriptors: self.map.u64_at(RX_FAULTS).load(Ordering::Relaxed),
+            rx_queue_resets: self.map.u64_at(RX_FAULTS + 8).load(Ordering::Relaxed),
         }
     }
 
@@ -377,6 +389,12 @@ impl StatsFile {
                 .u64_at(COUNTERS + 8 * i)
                 .store(*v, Ordering::Relaxed);
         }
+        let faults = [c.rx_bad_descriptors, c.rx_queue_resets];
+        for (i, v) in faults.iter().enumerate() {
+            self.map
+                .u64_at(RX_FAULTS + 8 * i)
+                .store(*v, Ordering::Relaxed);
+        }
         self.beat();
     }
 }
@@ -394,6 +412,7 @@ mod tests {
             rx_packets: 10,
             tx_drops: 2,
             idle_cycles: 99,
+            rx_queue_resets: 1,
             ..Counters::default()
         };
         f.publish(&c);

@@ -314,7 +314,7 @@ pub fn traffic(
             last_rx = Instant::now();
         }
         for p in inbox.drain(..) {
-            verifier.check(p.data());
+            verifier.check(p.data(), gen.sent());
             received += 1;
         }
         std::thread::sleep(Duration::from_micros(200));
