@@ -130,7 +130,7 @@ fn traffic_for(
             last_rx = Instant::now();
         }
         for p in inbox.drain(..) {
-            verifier.check(p.data());
+            verifier.check(p.data(), gen.sent());
             received += 1;
         }
         if !sending
