@@ -155,23 +155,7 @@ fn four_workers_forward_1024_flows_each_worker_its_toeplitz_share() {
 #[test]
 fn a_killed_worker_is_restarted_and_the_others_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let run = start(
-        "kill",
-        &[
-            "--workers",
-            "2",
-            "--app",
-            "forward",
-            "--device",
-            "sim:LAB/0",
-            "--device",
-            "sim:LAB/1",
-            "--oversubscribe",
-            "--idle",
-            "yield",
-        ],
-    );
-    run.wait_running(&[0, 1]);
+    let run = forward2("kill");
     let victim = run.worker(1);
     let old_pid = victim.pid();
     let mut restarted_in = None;

@@ -24,28 +24,6 @@ fn long() -> bool {
     std::env::var("IXY_FAULTS_LONG").is_ok_and(|v| v == "1")
 }
 
-/// The supervisor of these tests: two forwarding workers on ports 0 and 1.
-fn forward2(test: &str) -> Run {
-    let run = start(
-        test,
-        &[
-            "--workers",
-            "2",
-            "--app",
-            "forward",
-            "--device",
-            "sim:LAB/0",
-            "--device",
-            "sim:LAB/1",
-            "--oversubscribe",
-            "--idle",
-            "yield",
-        ],
-    );
-    run.wait_running(&[0, 1]);
-    run
-}
-
 /// Free 2 MiB hugepages of the machine.
 fn free_hugepages() -> u64 {
     std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")

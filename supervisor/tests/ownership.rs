@@ -13,19 +13,6 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use worker::statsfile::State;
 
-const FORWARD: [&str; 10] = [
-    "--workers",
-    "2",
-    "--app",
-    "forward",
-    "--device",
-    "sim:LAB/0",
-    "--device",
-    "sim:LAB/1",
-    "--oversubscribe",
-    "--idle=yield",
-];
-
 /// A tool of this build (ixy-pktgen, ixy-latency): `cargo build` brings it
 /// up to date first (another package's binary, which `cargo test -p
 /// supervisor` leaves as it is).
@@ -68,7 +55,7 @@ fn other_run_dir(run: &Run, which: &str) -> PathBuf {
 fn a_running_supervisor_owns_its_ports() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (pktgen, latency) = (tool_bin("ixy-pktgen"), tool_bin("ixy-latency"));
-    let run = start("own-busy", &FORWARD);
+    let run = start("own-busy", &FORWARD2);
     run.wait_running(&[0, 1]);
     let pids = [run.worker(0).pid(), run.worker(1).pid()];
     let owner = run.child.0.as_ref().expect("running").id();
@@ -193,7 +180,7 @@ fn the_same_device_twice_is_bad_input() {
 #[test]
 fn the_next_supervisor_reclaims_what_a_killed_one_left() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut run = start("own-kill9", &FORWARD);
+    let mut run = start("own-kill9", &FORWARD2);
     run.wait_running(&[0, 1]);
     let workers = [run.worker(0).pid(), run.worker(1).pid()];
     let mut left = dma_files_left(&run.name);

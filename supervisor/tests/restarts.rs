@@ -9,19 +9,6 @@ use driver::{RssConfig, RssKey};
 use std::time::{Duration, Instant};
 use tools::flows;
 
-const FORWARD2: [&str; 10] = [
-    "--workers",
-    "2",
-    "--app",
-    "forward",
-    "--device",
-    "sim:LAB/0",
-    "--device",
-    "sim:LAB/1",
-    "--oversubscribe",
-    "--idle=yield",
-];
-
 #[test]
 fn a_worker_killed_more_often_than_the_old_lifetime_budget_is_restarted_every_time() {
     let _serial = serial();

@@ -442,3 +442,25 @@ pub fn dma_files_left(lab: &str) -> Vec<String> {
     .filter(|n| n.contains(&tag))
     .collect()
 }
+
+/// The arguments of a supervisor with two forwarding workers on DUT ports
+/// 0 and 1 (`LAB` stands for the lab's name), sharing the cores.
+pub const FORWARD2: [&str; 10] = [
+    "--workers",
+    "2",
+    "--app",
+    "forward",
+    "--device",
+    "sim:LAB/0",
+    "--device",
+    "sim:LAB/1",
+    "--oversubscribe",
+    "--idle=yield",
+];
+
+/// [`FORWARD2`] started for `test`, both workers running.
+pub fn forward2(test: &str) -> Run {
+    let run = start(test, &FORWARD2);
+    run.wait_running(&[0, 1]);
+    run
+}
