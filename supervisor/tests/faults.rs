@@ -24,6 +24,21 @@ fn long() -> bool {
     std::env::var("IXY_FAULTS_LONG").is_ok_and(|v| v == "1")
 }
 
+/// Prints one line of what a fault cost (`--nocapture` shows it; the
+/// figures of RELIABILITY.md come from `make test-faults`).
+fn report(fault: &str, what: &str, seen: &Seen) {
+    let sum = |f: fn(&FlowResult) -> u64| seen.flows.iter().map(f).sum::<u64>();
+    let hit_flows = seen.flows.iter().filter(|r| r.lost > 0).count();
+    eprintln!(
+        "fault: {fault}: {what}; verified frames sent {}, lost {} (in {hit_flows} of {} flows), duplicated {}, reordered {}",
+        sum(|r| r.sent),
+        sum(|r| r.lost),
+        seen.flows.len(),
+        sum(|r| r.duplicated),
+        sum(|r| r.reordered),
+    );
+}
+
 /// Free 2 MiB hugepages of the machine.
 fn free_hugepages() -> u64 {
     std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
@@ -198,6 +213,11 @@ fn killing_workers_repeatedly_loses_only_their_flows_and_leaks_nothing() {
     }
     let hit: BTreeSet<u32> = victims.iter().map(|&v| v as u32).collect();
     only_hit_queues_lost(&seen, &queues, &hit, &log);
+    report(
+        "kill -9 of a random worker",
+        &format!("{kills} kills every {period:?} (victims {victims:?})"),
+        &seen,
+    );
     assert_eq!(run.iommu_faults(), 0, "no DMA after a queue was given up");
     let name = run.name.clone();
     run.terminate();
@@ -283,6 +303,14 @@ fn a_stopped_worker_stalls_only_its_own_queue_and_catches_up() {
     // After SIGCONT it caught up: its flows received frames after the stop.
     assert_eq!(w1.restarts(), 0, "a stopped worker is not restarted");
     assert_eq!(w1.state(), State::Running);
+    report(
+        "SIGSTOP of worker 1",
+        &format!(
+            "stopped {stop:?}; worker 0 at {rate_during:.0} pps of {offered:.0} offered; \
+             queue 1: {dropped} QPRDC drops + {tx_drops} Tx-ring drops after SIGCONT"
+        ),
+        &seen,
+    );
     assert!(
         w1.counters().rx_packets > rx1_at_cont,
         "worker 1 received again after SIGCONT"
@@ -322,6 +350,12 @@ fn a_link_flap_is_logged_restarts_nothing_and_traffic_resumes() {
     let after = traffic_for(&run, flows, 5_000, Duration::from_secs(1), |_| Vec::new());
     let lost: u64 = after.flows.iter().map(|r| r.lost).sum();
     assert_eq!(lost, 0, "traffic resumed after the flap");
+    report(
+        "link 1 down for 1 s, then up",
+        "during the flap",
+        &seen_flap,
+    );
+    report("link 1 down for 1 s, then up", "1 s after it", &after);
     assert_eq!((run.worker(0).restarts(), run.worker(1).restarts()), (0, 0));
     run.terminate();
 }
@@ -344,6 +378,10 @@ fn a_killed_supervisor_takes_its_workers_and_the_next_one_reclaims_first() {
     assert!(took < Duration::from_secs(1), "workers died after {took:?}");
     let left = dma_files_left(&run.name);
     assert!(!left.is_empty(), "a SIGKILL leaves DMA files behind");
+    eprintln!(
+        "fault: kill -9 of the supervisor: workers gone after {took:?}; {} DMA files left for the next one",
+        left.len()
+    );
     // A new supervisor with fewer workers reclaims all of them first.
     let log =
         std::fs::File::create(std::env::temp_dir().join(format!("{}.log", run.name))).expect("log");
@@ -490,5 +528,15 @@ fn bad_frames_mixed_with_good_ones_are_counted_and_the_good_ones_forwarded() {
         roc >= oversize
     });
     assert_eq!(roc, oversize, "ROC: injected and jumbo frames");
+    report(
+        "bad frames mixed with good ones",
+        &format!(
+            "{rounds} volleys: {injected} each of corrupt/runt/oversize/length injected, \
+             {odd_sent} odd frames and {jumbo_sent} jumbo frames sent, all counted exactly; \
+             odd frames forwarded: {}",
+            seen.foreign
+        ),
+        &seen,
+    );
     run.terminate();
 }
