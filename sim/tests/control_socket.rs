@@ -14,8 +14,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_ixy-sim");
 /// Generous wait for events: the machine has 2 cores shared by everything.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// The sim tests' lab root (`tests/common`): a lab removes its own
+/// directory when it stops, and the names carry this process's id.
 fn root() -> PathBuf {
-    PathBuf::from(format!("/dev/shm/ixy-sim-ctl-{}", std::process::id()))
+    PathBuf::from("/dev/shm/ixy-sim-tests")
 }
 
 fn lab(name: &str) -> Lab {
