@@ -387,6 +387,11 @@ pub struct WorkerRow {
     pub tx_bytes: u64,
     /// Packets dropped on a full Tx ring, total.
     pub tx_drops: u64,
+    /// Rx write-backs the driver refused (a length past the buffer, no
+    /// EOP) and dropped, total.
+    pub rx_bad_descriptors: u64,
+    /// Rx queue resets after DD on a descriptor never given to the device.
+    pub rx_queue_resets: u64,
     /// TSC cycles of polls that had packets, total.
     pub busy_cycles: u64,
     /// TSC cycles of everything else (empty polls, idling), total.
@@ -481,6 +486,10 @@ pub struct TotalRow {
     pub tx_bytes: u64,
     /// Tx drops.
     pub tx_drops: u64,
+    /// Refused Rx write-backs.
+    pub rx_bad_descriptors: u64,
+    /// Rx queue resets.
+    pub rx_queue_resets: u64,
     /// Received Mpps (None if no worker has a rate).
     pub rx_mpps: Option<f64>,
     /// Sent Mpps.
@@ -561,6 +570,8 @@ pub fn worker_row(prev: Option<&WorkerSample>, cur: &WorkerSample, seconds: f64)
         tx_packets: c.tx_packets,
         tx_bytes: c.tx_bytes,
         tx_drops: c.tx_drops,
+        rx_bad_descriptors: c.rx_bad_descriptors,
+        rx_queue_resets: c.rx_queue_resets,
         busy_cycles: c.busy_cycles,
         idle_cycles: c.idle_cycles,
         busy_percent: match prev.filter(|_| seconds > 0.0) {
@@ -651,6 +662,8 @@ pub fn total_row(rows: &[WorkerRow]) -> TotalRow {
         tx_packets: sum(|r| r.tx_packets),
         tx_bytes: sum(|r| r.tx_bytes),
         tx_drops: sum(|r| r.tx_drops),
+        rx_bad_descriptors: sum(|r| r.rx_bad_descriptors),
+        rx_queue_resets: sum(|r| r.rx_queue_resets),
         rx_mpps: sum_rates(rows, |r| r.rx_mpps),
         tx_mpps: sum_rates(rows, |r| r.tx_mpps),
         rx_gbps: sum_rates(rows, |r| r.rx_gbps),
@@ -792,6 +805,8 @@ fn worker_json(r: &WorkerRow) -> String {
         ("tx_packets", r.tx_packets.to_string()),
         ("tx_bytes", r.tx_bytes.to_string()),
         ("tx_drops", r.tx_drops.to_string()),
+        ("rx_bad_descriptors", r.rx_bad_descriptors.to_string()),
+        ("rx_queue_resets", r.rx_queue_resets.to_string()),
         ("rx_mpps", json_number(r.rx_mpps)),
         ("tx_mpps", json_number(r.tx_mpps)),
         ("rx_gbps", json_number(r.rx_gbps)),
@@ -845,6 +860,8 @@ fn total_json(t: &TotalRow) -> String {
         ("tx_packets", t.tx_packets.to_string()),
         ("tx_bytes", t.tx_bytes.to_string()),
         ("tx_drops", t.tx_drops.to_string()),
+        ("rx_bad_descriptors", t.rx_bad_descriptors.to_string()),
+        ("rx_queue_resets", t.rx_queue_resets.to_string()),
         ("rx_mpps", json_number(t.rx_mpps)),
         ("tx_mpps", json_number(t.tx_mpps)),
         ("rx_gbps", json_number(t.rx_gbps)),
@@ -980,6 +997,9 @@ pub fn table(r: &Report) -> String {
         left[0] = true;
         left[5] = true;
         out.push_str(&layout(&header, &rows, &left));
+        for w in &r.workers {
+            out.push_str(&rx_faults_line(w));
+        }
     }
     if !r.ports.is_empty() {
         out.push('\n');
@@ -1024,6 +1044,18 @@ pub fn table(r: &Report) -> String {
         }
     }
     out
+}
+
+/// What a worker's driver refused from its device, one line (empty when
+/// nothing): `worker 1 rx faults: 3 bad write-backs dropped, 1 queue reset`.
+pub fn rx_faults_line(w: &WorkerRow) -> String {
+    if w.rx_bad_descriptors == 0 && w.rx_queue_resets == 0 {
+        return String::new();
+    }
+    format!(
+        "worker {} rx faults: {} bad write-backs dropped, {} queue resets\n",
+        w.index, w.rx_bad_descriptors, w.rx_queue_resets
+    )
 }
 
 /// Where a port's queue drops happened, one line (empty without drops):
@@ -1271,6 +1303,7 @@ mod tests {
         p.device = "we\"ird\n".into();
         let mut w1 = worker(0, 2_000_000, 1_000_000, 4_000_000);
         w1.counters.idle_cycles = 12_000_000;
+        w1.counters.rx_queue_resets = 2;
         let s1 = Sample {
             at: t0 + Duration::from_secs(1),
             unix_ns: 10_000_000_000,
@@ -1283,7 +1316,8 @@ mod tests {
         let expected = concat!(
             r#"{"workers":[{"index":0,"pid":100,"alive":true,"core":0,"queue":0,"state":"running","#,
             r#""rx_packets":2000000,"rx_bytes":128000000,"tx_packets":1000000,"tx_bytes":64000000,"#,
-            r#""tx_drops":1,"rx_mpps":2,"tx_mpps":1,"rx_gbps":1.024,"tx_gbps":0.512,"#,
+            r#""tx_drops":1,"rx_bad_descriptors":0,"rx_queue_resets":2,"#,
+            r#""rx_mpps":2,"tx_mpps":1,"rx_gbps":1.024,"tx_gbps":0.512,"#,
             r#""busy_cycles":4000000,"idle_cycles":12000000,"busy_percent":25,"#,
             r#""cycles_per_packet":2,"restarts":0}],"#,
             r#""ports":[{"port":0,"device":"we\"ird\n","rx_packets":1,"rx_bytes":100,"#,
@@ -1292,7 +1326,8 @@ mod tests {
             r#""updated_unix_ns":10000000000,"queues":[{"queue":1,"rx_packets":6,"#,
             r#""rx_bytes":600,"rx_dropped":4,"tx_packets":0,"tx_bytes":0}]}],"#,
             r#""total":{"workers":1,"alive":1,"rx_packets":2000000,"rx_bytes":128000000,"#,
-            r#""tx_packets":1000000,"tx_bytes":64000000,"tx_drops":1,"rx_mpps":2,"tx_mpps":1,"#,
+            r#""tx_packets":1000000,"tx_bytes":64000000,"tx_drops":1,"#,
+            r#""rx_bad_descriptors":0,"rx_queue_resets":2,"rx_mpps":2,"tx_mpps":1,"#,
             r#""rx_gbps":1.024,"tx_gbps":0.512,"cycles_per_packet":2,"busy_percent":25,"#,
             r#""restarts":0},"#,
             r#""unix_ns":10000000000,"interval_s":1}"#
@@ -1329,6 +1364,32 @@ mod tests {
         // in the right-aligned last column.
         assert_eq!(lines[0].len(), lines[1].len());
         assert_eq!(lines[5].len(), lines[6].len());
+    }
+
+    #[test]
+    fn rx_faults_get_a_line_under_the_workers_only_when_there_are_some() {
+        let mut w1 = worker(1, 0, 0, 0);
+        w1.counters.rx_bad_descriptors = 3;
+        w1.counters.rx_queue_resets = 1;
+        let s = Sample {
+            at: Instant::now(),
+            unix_ns: 10_000_000_000,
+            files: 2,
+            workers: vec![worker(0, 10, 5, 100), w1],
+            ports: vec![],
+        };
+        let r = report(None, &s, &mut PortHistory::default());
+        let text = table(&r);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[4], "worker 1 rx faults: 3 bad write-backs dropped, 1 queue resets",
+            "{text}"
+        );
+        assert_eq!(text.matches("rx faults").count(), 1, "{text}");
+        assert_eq!(
+            (r.total.rx_bad_descriptors, r.total.rx_queue_resets),
+            (3, 1)
+        );
     }
 
     #[test]
