@@ -285,9 +285,10 @@ impl Tail<'_> {
             // SAFETY: `Registers::tail` checked that the word is an aligned
             // register inside the live mapping, which outlives 'r.
             Kind::Hardware => unsafe { self.word.as_ptr().write_volatile(value) },
-            // SAFETY: as above; AtomicU32 has the layout of u32.
             Kind::Simulator => {
-                unsafe { &*self.word.as_ptr().cast::<AtomicU32>() }.store(value, Ordering::Release)
+                // SAFETY: as above; AtomicU32 has the layout of u32.
+                let word = unsafe { &*self.word.as_ptr().cast::<AtomicU32>() };
+                word.store(value, Ordering::Release)
             }
         }
     }
