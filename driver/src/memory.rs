@@ -466,7 +466,7 @@ impl DmaContext {
     /// The name prefix of this device's DMA files: `ixy-DEVICE-` (see
     /// [`DmaContext::alloc`]).
     fn file_prefix(&self) -> String {
-        format!("ixy-{}-", sanitize(&self.device))
+        format!("ixy-{}-", dma_device_name(&self.device))
     }
 
     /// Reclaims the DMA memory that dead processes left behind on this
@@ -517,6 +517,48 @@ impl DmaContext {
         }
         Ok(reclaimed)
     }
+}
+
+/// A DMA file as [`DmaContext::alloc`] names it: `ixy-DEVICE-TAG-PID-SEQ`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmaFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// The device it belongs to, as file names spell it ([`dma_device_name`]).
+    pub device: String,
+    /// The process that allocated it.
+    pub owner: i32,
+}
+
+/// How DMA file names spell `device` (a `--device` string): every
+/// character but letters and digits becomes `_`.
+pub fn dma_device_name(device: &str) -> String {
+    sanitize(device)
+}
+
+/// Every DMA file in the directories DMA memory is allocated in (the
+/// hugetlbfs mount and the `/dev/shm` fallback), for tools and tests that
+/// check what is left behind.
+pub fn dma_files() -> Vec<DmaFile> {
+    let dirs = [
+        hugetlbfs_mount().unwrap_or_else(|| PathBuf::from(DEFAULT_HUGE_MOUNT)),
+        PathBuf::from(SHM_FALLBACK_DIR),
+    ];
+    dirs.iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (device, _) = name.strip_prefix("ixy-")?.split_once('-')?;
+            let owner = owner_pid(&name, &format!("ixy-{device}-"))?;
+            Some(DmaFile {
+                path: e.path(),
+                device: device.to_string(),
+                owner,
+            })
+        })
+        .collect()
 }
 
 /// The owner pid of a DMA file named `PREFIX-TAG-PID-SEQ` (the tag may
@@ -648,6 +690,28 @@ impl Drop for DmaRegion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dma_files_are_listed_with_their_device_and_owner() {
+        std::fs::create_dir_all(SHM_FALLBACK_DIR).expect("fallback dir");
+        let device = format!("sim:list-{}/0", std::process::id());
+        let name = format!("ixy-{}-w1-rxring0-4242-7", dma_device_name(&device));
+        let path = Path::new(SHM_FALLBACK_DIR).join(&name);
+        std::fs::write(&path, b"").expect("a DMA file");
+        let found: Vec<DmaFile> = dma_files()
+            .into_iter()
+            .filter(|f| f.device == dma_device_name(&device))
+            .collect();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            found,
+            vec![DmaFile {
+                path,
+                device: dma_device_name(&device),
+                owner: 4242
+            }]
+        );
+    }
 
     #[test]
     fn a_zombie_owns_nothing() {

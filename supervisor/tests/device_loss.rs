@@ -208,18 +208,11 @@ fn assert_stopped_for_loss(
             "worker pid {pid} still runs after the supervisor exited"
         );
     }
-    let tag = format!("ixy-sim_{}_", lab.replace(['-', '.'], "_"));
-    let left: Vec<String> = [
-        driver::memory::DEFAULT_HUGE_MOUNT,
-        driver::memory::SHM_FALLBACK_DIR,
-    ]
-    .iter()
-    .filter_map(|d| std::fs::read_dir(d).ok())
-    .flatten()
-    .filter_map(|e| e.ok())
-    .map(|e| e.file_name().to_string_lossy().into_owned())
-    .filter(|n| n.starts_with(&tag))
-    .collect();
+    let ports = driver::memory::dma_device_name(&format!("sim:{lab}/"));
+    let left: Vec<_> = driver::memory::dma_files()
+        .into_iter()
+        .filter(|f| f.device.starts_with(&ports))
+        .collect();
     assert!(
         left.is_empty(),
         "DMA files left (workers' or the tester's): {left:?}"

@@ -12,7 +12,7 @@ use common::*;
 use driver::{Mempool, RssConfig, RssKey, TxQueue};
 use sim::SimCounter;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tools::flows::{self, Generator};
 use worker::statsfile::{self, State, StatsFile};
 
@@ -157,20 +157,11 @@ fn a_killed_worker_is_restarted_and_the_others_lose_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let run = forward2("kill");
     let victim = run.worker(1);
-    let old_pid = victim.pid();
     let mut restarted_in = None;
     let (flows, total) = (256u32, 12_000u32);
     let results = traffic(&run, flows, total, 10_000, |sent| {
         if sent >= total / 3 && restarted_in.is_none() {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(old_pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            )
-            .expect("kill -9");
-            let t0 = Instant::now();
-            let back = wait(|| victim.pid() != old_pid && victim.state() == State::Running);
-            assert!(back, "worker 1 never came back; log:\n{}", run.log());
-            restarted_in = Some(t0.elapsed());
+            restarted_in = Some(run.kill_and_wait_back(1));
         }
     });
     let took = restarted_in.expect("the worker was killed");

@@ -428,19 +428,20 @@ pub fn json_u64(json: &str, anchor: &str, key: &str) -> u64 {
         .expect("a number")
 }
 
+/// The DMA files of lab `lab`'s ports still on disk.
 pub fn dma_files_left(lab: &str) -> Vec<String> {
-    let tag = format!("sim_{}", lab.replace(['-', '.'], "_"));
-    [
-        driver::memory::DEFAULT_HUGE_MOUNT,
-        driver::memory::SHM_FALLBACK_DIR,
-    ]
-    .iter()
-    .filter_map(|d| std::fs::read_dir(d).ok())
-    .flatten()
-    .filter_map(|e| e.ok())
-    .map(|e| e.file_name().to_string_lossy().into_owned())
-    .filter(|n| n.contains(&tag))
-    .collect()
+    let ports = driver::memory::dma_device_name(&format!("sim:{lab}/"));
+    driver::memory::dma_files()
+        .into_iter()
+        .filter(|f| f.device.starts_with(&ports))
+        .map(|f| {
+            f.path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 /// The arguments of a supervisor with two forwarding workers on DUT ports

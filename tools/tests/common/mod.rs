@@ -9,20 +9,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The DMA files (hugepage or /dev/shm) whose names carry owner `pid`.
+/// The DMA files (hugepage or /dev/shm) that process `pid` allocated.
 pub fn dma_files_of(pid: u32) -> Vec<String> {
-    let owner = format!("-{pid}-");
-    [
-        driver::memory::DEFAULT_HUGE_MOUNT,
-        driver::memory::SHM_FALLBACK_DIR,
-    ]
-    .iter()
-    .filter_map(|d| std::fs::read_dir(d).ok())
-    .flatten()
-    .filter_map(|e| e.ok())
-    .map(|e| e.file_name().to_string_lossy().into_owned())
-    .filter(|n| n.starts_with("ixy-") && n.contains(&owner))
-    .collect()
+    driver::memory::dma_files()
+        .into_iter()
+        .filter(|f| i64::from(f.owner) == i64::from(pid))
+        .map(|f| f.path.display().to_string())
+        .collect()
 }
 
 /// Spawns `bin` with `args`, stdout and stderr piped; returns the child
