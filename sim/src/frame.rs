@@ -156,6 +156,7 @@ fn be16_at(buf: &[u8], off: usize) -> Option<u16> {
 ///
 /// Never panics and never allocates; frames shorter than 14 bytes give
 /// `Parsed::default()`.
+#[inline]
 pub fn parse(frame: &[u8]) -> Parsed {
     let mut p = Parsed::default();
     let (Some(dst), Some(src), Some(outer)) = (

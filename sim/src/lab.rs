@@ -678,7 +678,7 @@ impl Engine {
                 let Some(frame) = wire.pop_front() else { break };
                 work += 1;
                 if let Some(rejected) = port.receive(frame) {
-                    self.free.push(rejected.data);
+                    self.free.push(rejected);
                 }
                 // DMA keeps pace with the wire: drain as frames arrive,
                 // a burst at a time.

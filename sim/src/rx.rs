@@ -34,6 +34,10 @@ pub struct RxConfig {
     capacity: usize,
     /// RDRXCTL.CRCSTRIP.
     rdrxctl_strip: bool,
+    /// The unicast addresses of RAL/RAH entries with AV set, as (RAL,
+    /// RAH & 0xFFFF), valid ones first; `unicast_count` of them.
+    unicast: [(u32, u32); 16],
+    unicast_count: usize,
 }
 
 /// Write-back faults still to inject on a port (`corrupt` control command,
@@ -65,11 +69,13 @@ impl Corruption {
 /// A frame in the Rx packet buffer, classified and waiting for DMA.
 #[derive(Debug)]
 pub struct RxEntry {
-    frame: WireFrame,
+    /// The frame without FCS.
+    data: Vec<u8>,
     queue: u32,
     hash: u32,
-    rss_type: u32,
-    packet_type: u32,
+    /// RSS type and packet type, as the advanced write-back's low dword
+    /// has them.
+    info: u32,
     timestamped: bool,
 }
 
@@ -77,46 +83,48 @@ impl Port {
     /// A frame arrives from the wire (7.1.1): checked, filtered, counted,
     /// classified and stored in the packet buffer, or dropped and counted.
     /// Returns the frame's buffer when it was not kept.
-    pub fn receive(&mut self, frame: WireFrame) -> Option<WireFrame> {
+    pub fn receive(&mut self, frame: WireFrame) -> Option<Vec<u8>> {
         if !self.operational() || !self.link_up {
             self.count_sim(SimCounter::RxLinkDown);
-            return Some(frame);
+            return Some(frame.data);
         }
         if self.drop_next > 0 {
             self.drop_next -= 1;
             self.count_sim(SimCounter::CableDropped);
-            return Some(frame);
+            return Some(frame.data);
         }
-        self.read_rx_registers();
-        let cfg = self.rx_cfg;
+        if !self.rx_cfg_current {
+            self.read_rx_registers();
+        }
+        let cfg = &self.rx_cfg;
         let r = &self.regs;
         let wire_len = frame.data.len() as u64 + 4;
         // 8.2.3.23: TPR/TOR count every frame, good or bad.
         self.stats.rx_seen(wire_len);
         if !frame.fcs_ok {
             r.count(regs::CRCERRS, 1);
-            return Some(frame);
+            return Some(frame.data);
         }
         if wire_len < 64 {
             r.count(regs::RUC, 1);
-            return Some(frame);
+            return Some(frame.data);
         }
         if wire_len > u64::from(cfg.max_len) {
             r.count(regs::ROC, 1);
-            return Some(frame);
+            return Some(frame.data);
         }
         let parsed = frame::parse(&frame.data);
         if cfg.hlreg0 & regs::HLREG0_RXLNGTHERREN != 0 && length_error(&parsed, frame.data.len()) {
             r.count(regs::RLEC, 1);
-            return Some(frame);
+            return Some(frame.data);
         }
         if !cfg.rxen {
             self.count_sim(SimCounter::RxWhileDisabled);
-            return Some(frame);
+            return Some(frame.data);
         }
-        if !self.address_filter(cfg.fctrl, &parsed.dst) {
+        if !self.address_filter(&parsed.dst) {
             self.count_sim(SimCounter::RxFiltered);
-            return Some(frame);
+            return Some(frame.data);
         }
         if self.rx_fifo_bytes + wire_len as usize > cfg.capacity {
             self.stats.add(regs::mpc(0), 1);
@@ -124,7 +132,7 @@ impl Port {
             // datasheet (8.2.3.23.3): Linux and FreeBSD subtract MPC from
             // GPRC to "work around hardware counting issue".
             self.stats.add(regs::GPRC, 1);
-            return Some(frame);
+            return Some(frame.data);
         }
         self.stats.rx_good(wire_len);
         if parsed.dst == [0xFF; 6] {
@@ -133,48 +141,44 @@ impl Port {
             self.stats.add(regs::MPRC, 1);
         }
         let rss = self.rss.classify(&parsed);
-        let timestamped = self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);
+        let timestamped = parsed.ptp.is_some() && self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);
         self.rx_fifo_bytes += wire_len as usize;
         self.rx_fifo.push_back(RxEntry {
             queue: rss.queue,
             hash: rss.hash,
-            rss_type: rss.rss_type,
-            packet_type: frame::packet_type(&parsed),
+            info: rss.rss_type | frame::packet_type(&parsed),
             timestamped,
-            frame,
+            data: frame.data,
         });
         None
     }
 
-    /// Unicast: RAL/RAH entries with AV, or FCTRL.UPE; broadcast: FCTRL.BAM;
-    /// multicast: FCTRL.MPE, or MCSTCTRL.MFE and the frame's bit in the
-    /// multicast table (7.1.1.1, 7.1.1.1.2).
-    fn address_filter(&self, fctrl: u32, dst: &[u8; 6]) -> bool {
+    /// Unicast: RAL/RAH entries with AV (as read this pass), or FCTRL.UPE;
+    /// broadcast: FCTRL.BAM; multicast: FCTRL.MPE, or MCSTCTRL.MFE and the
+    /// frame's bit in the multicast table (7.1.1.1, 7.1.1.1.2).
+    fn address_filter(&self, dst: &[u8; 6]) -> bool {
+        let fctrl = self.rx_cfg.fctrl;
+        if dst[0] & 1 == 0 {
+            if fctrl & regs::FCTRL_UPE != 0 {
+                return true;
+            }
+            let low = u32::from_le_bytes([dst[0], dst[1], dst[2], dst[3]]);
+            let high = u32::from(u16::from_le_bytes([dst[4], dst[5]]));
+            let cfg = &self.rx_cfg;
+            return cfg.unicast[..cfg.unicast_count].contains(&(low, high));
+        }
         if *dst == [0xFF; 6] {
             return fctrl & regs::FCTRL_BAM != 0;
         }
-        if dst[0] & 1 != 0 {
-            if fctrl & regs::FCTRL_MPE != 0 {
-                return true;
-            }
-            let mcstctrl = self.regs.read(regs::MCSTCTRL);
-            if mcstctrl & regs::MCSTCTRL_MFE == 0 {
-                return false;
-            }
-            let index = regs::mta_index(*dst, mcstctrl);
-            return self.regs.read(regs::mta(index / 32)) & (1 << (index % 32)) != 0;
-        }
-        if fctrl & regs::FCTRL_UPE != 0 {
+        if fctrl & regs::FCTRL_MPE != 0 {
             return true;
         }
-        let low = u32::from_le_bytes([dst[0], dst[1], dst[2], dst[3]]);
-        let high = u32::from(u16::from_le_bytes([dst[4], dst[5]])) | regs::RAH_AV;
-        (0..16).any(|i| {
-            let rah = self.regs.read(regs::rah(i));
-            rah & regs::RAH_AV != 0
-                && rah & (regs::RAH_AV | 0xFFFF) == high
-                && self.regs.read(regs::ral(i)) == low
-        })
+        let mcstctrl = self.regs.read(regs::MCSTCTRL);
+        if mcstctrl & regs::MCSTCTRL_MFE == 0 {
+            return false;
+        }
+        let index = regs::mta_index(*dst, mcstctrl);
+        self.regs.read(regs::mta(index / 32)) & (1 << (index % 32)) != 0
     }
 
     /// Latches RXSTMPL/H and the attributes for a PTP frame matching
@@ -209,13 +213,20 @@ impl Port {
 
     /// Reads the receive registers and the RSS registers once per pass,
     /// before the first frame the pass receives ([`RxConfig`]).
+    #[cold]
     pub(crate) fn read_rx_registers(&mut self) {
-        if self.rx_cfg_current {
-            return;
-        }
         self.rx_cfg_current = true;
         let r = &self.regs;
         let hlreg0 = r.read(regs::HLREG0);
+        let mut unicast = [(0, 0); 16];
+        let mut unicast_count = 0;
+        for i in 0..16 {
+            let rah = r.read(regs::rah(i));
+            if rah & regs::RAH_AV != 0 {
+                unicast[unicast_count] = (r.read(regs::ral(i)), rah & 0xFFFF);
+                unicast_count += 1;
+            }
+        }
         self.rx_cfg = RxConfig {
             hlreg0,
             max_len: if hlreg0 & regs::HLREG0_JUMBOEN != 0 {
@@ -227,6 +238,8 @@ impl Port {
             fctrl: r.read(regs::FCTRL),
             capacity: ((r.read(regs::rxpbsize(0)) >> regs::RXPBSIZE_SHIFT) & 0x3FF) as usize * 1024,
             rdrxctl_strip: r.read(regs::RDRXCTL) & regs::RDRXCTL_CRCSTRIP != 0,
+            unicast,
+            unicast_count,
         };
         let key = std::array::from_fn(|i| r.read(regs::rssrk(i as u32)));
         let reta = std::array::from_fn(|i| r.read(regs::reta(i as u32)));
@@ -240,7 +253,9 @@ impl Port {
         if self.rx_fifo.is_empty() {
             return 0;
         }
-        self.read_rx_registers();
+        if !self.rx_cfg_current {
+            self.read_rx_registers();
+        }
         let strip = self.rx_cfg.hlreg0 & regs::HLREG0_RXCRCSTRP != 0;
         if strip != self.rx_cfg.rdrxctl_strip {
             self.warn_once("crcstrip", || {
@@ -250,7 +265,8 @@ impl Port {
         let mut turn: Option<RxTurn> = None;
         let mut done = 0;
         while done < RX_BUDGET {
-            let Some(entry) = self.rx_fifo.front() else {
+            // Taken out for its DMA, put back at the head when blocked.
+            let Some(mut entry) = self.rx_fifo.pop_front() else {
                 break;
             };
             let q = entry.queue;
@@ -258,14 +274,15 @@ impl Port {
                 Some(t) if t.q == q => t,
                 _ => *turn.insert(self.rx_turn(q)),
             };
-            match self.dma_frame(t, strip, iommu) {
-                Dma::Blocked => break,
+            match self.dma_frame(t, strip, &mut entry, iommu) {
+                Dma::Blocked => {
+                    self.rx_fifo.push_front(entry);
+                    break;
+                }
                 Dma::Done | Dma::Dropped => {}
             }
-            if let Some(entry) = self.rx_fifo.pop_front() {
-                self.rx_fifo_bytes -= entry.frame.data.len() + 4;
-                free.push(entry.frame.data);
-            }
+            self.rx_fifo_bytes -= entry.data.len() + 4;
+            free.push(entry.data);
             done += 1;
         }
         done
@@ -273,9 +290,16 @@ impl Port {
 
     /// Queue `q`'s registers for a run of frames into it.
     fn rx_turn(&self, q: u32) -> RxTurn {
+        let srrctl = self.regs.read(regs::srrctl(q));
+        let desc_type = srrctl & regs::SRRCTL_DESCTYPE_MASK;
+        let bsize = (srrctl & regs::SRRCTL_BSIZEPKT_MASK) as usize * 1024;
+        let advanced = desc_type == regs::SRRCTL_DESCTYPE_ADV_ONEBUF;
         RxTurn {
             q,
-            srrctl: self.regs.read(regs::srrctl(q)),
+            srrctl,
+            bsize,
+            advanced,
+            supported: bsize != 0 && (advanced || desc_type == regs::SRRCTL_DESCTYPE_LEGACY),
             stat_idx: self.stat_index(regs::rqsmr(q / 4), q),
         }
     }
@@ -311,28 +335,32 @@ impl Port {
     }
 
     /// DMA of the frame at the head of the packet buffer into queue `t.q`.
-    fn dma_frame(&mut self, t: RxTurn, strip: bool, iommu: &mut Translator) -> Dma {
+    fn dma_frame(
+        &mut self,
+        t: RxTurn,
+        strip: bool,
+        entry: &mut RxEntry,
+        iommu: &mut Translator,
+    ) -> Dma {
         let (q, qi) = (t.q, t.q as usize);
         if !self.rxq[qi].enabled {
             self.drop_for_queue(t, Some(SimCounter::RxToDisabledQueue));
             return Dma::Dropped;
         }
-        let srrctl = t.srrctl;
-        let desc_type = srrctl & regs::SRRCTL_DESCTYPE_MASK;
-        let bsize = (srrctl & regs::SRRCTL_BSIZEPKT_MASK) as usize * 1024;
-        let advanced = desc_type == regs::SRRCTL_DESCTYPE_ADV_ONEBUF;
-        if bsize == 0 || !(advanced || desc_type == regs::SRRCTL_DESCTYPE_LEGACY) {
+        let (srrctl, bsize, advanced) = (t.srrctl, t.bsize, t.advanced);
+        if !t.supported {
             self.warn_once("desctype", || {
                 format!("rx queue {q}: SRRCTL {srrctl:#010x} asks for an unmodelled descriptor type or a zero buffer size; frames dropped")
             });
             self.count_sim(SimCounter::RxUnsupportedDescType);
             return Dma::Dropped;
         }
-        let Some(len) = self.rx_fifo.front().map(|e| e.frame.data.len()) else {
-            return Dma::Blocked;
+        let len = entry.data.len() + if strip { 0 } else { 4 };
+        let needed = if len <= bsize {
+            1
+        } else {
+            len.div_ceil(bsize) as u32
         };
-        let len = len + if strip { 0 } else { 4 };
-        let needed = len.div_ceil(bsize) as u32;
         let (available, tail) = self.rx_available(q, needed);
         if available < needed {
             // The 82599 has no RNBC (0x03FC0 is an 82598 register, with
@@ -346,32 +374,37 @@ impl Port {
         }
         let fault = self.corrupt.take();
         let ring = &self.rxq[qi];
-        let Some(entry) = self.rx_fifo.front_mut() else {
-            return Dma::Blocked;
-        };
         if !strip {
-            let fcs = frame::crc32(&entry.frame.data).to_le_bytes();
-            entry.frame.data.extend_from_slice(&fcs);
+            let fcs = frame::crc32(&entry.data).to_le_bytes();
+            entry.data.extend_from_slice(&fcs);
         }
         // All data first, then the write-backs: a fault part way through a
         // frame leaves no descriptor done (7.1.6: DD means complete).
         let (base, size) = (ring.base, ring.size);
         let desc_at = |i: u32| base + u64::from(ring_add(ring.head, i, size)) * 16;
-        let chunks = entry.frame.data.chunks(bsize);
-        let data_ok = chunks.clone().enumerate().all(|(i, chunk)| {
-            iommu
-                .read_desc(desc_at(i as u32))
-                .is_some_and(|d| iommu.write(d[0], chunk))
-        });
-        let faulted = !data_ok
-            || !chunks.enumerate().all(|(i, chunk)| {
-                let last = (i + 1) as u32 == needed;
-                let mut wb = write_back(entry, advanced, last, chunk.len());
-                if let Some(f) = fault {
-                    corrupt(&mut wb, f, advanced, last, bsize);
-                }
-                iommu.write_desc(desc_at(i as u32), wb)
+        let faulted = if needed == 1 && fault.is_none() {
+            // One buffer, nothing to corrupt: the common case.
+            let at = desc_at(0);
+            let data = &entry.data;
+            !(iommu.read_desc(at).is_some_and(|d| iommu.write(d[0], data))
+                && iommu.write_desc(at, write_back(entry, advanced, true, data.len())))
+        } else {
+            let chunks = entry.data.chunks(bsize);
+            let data_ok = chunks.clone().enumerate().all(|(i, chunk)| {
+                iommu
+                    .read_desc(desc_at(i as u32))
+                    .is_some_and(|d| iommu.write(d[0], chunk))
             });
+            !data_ok
+                || !chunks.enumerate().all(|(i, chunk)| {
+                    let last = (i + 1) as u32 == needed;
+                    let mut wb = write_back(entry, advanced, last, chunk.len());
+                    if let Some(f) = fault {
+                        corrupt(&mut wb, f, advanced, last, bsize);
+                    }
+                    iommu.write_desc(desc_at(i as u32), wb)
+                })
+        };
         if !faulted && fault == Some(WriteBackFault::StrayDd) {
             // A frame's write-back on descriptor RDT, the one the driver
             // kept (RDT itself is never the device's, 7.1.4); its data is
@@ -386,7 +419,7 @@ impl Port {
         }
         let head = ring_add(ring.head, needed, size);
         if !strip {
-            entry.frame.data.truncate(len - 4);
+            entry.data.truncate(len - 4);
         }
         let ring = &mut self.rxq[qi];
         if faulted {
@@ -414,6 +447,12 @@ struct RxTurn {
     q: u32,
     /// SRRCTL: descriptor type, buffer size, DROP_EN.
     srrctl: u32,
+    /// SRRCTL.BSIZEPACKET in bytes.
+    bsize: usize,
+    /// SRRCTL.DESCTYPE is advanced one-buffer (else legacy).
+    advanced: bool,
+    /// A descriptor type the model handles and a buffer size above 0.
+    supported: bool,
     /// The statistics index RQSMR maps the queue to.
     stat_idx: u32,
 }
@@ -438,7 +477,7 @@ fn write_back(e: &RxEntry, advanced: bool, last: bool, len: usize) -> [u64; 2] {
             status |= regs::RXD_STAT_TS;
         }
     }
-    let wb = RxWriteBack::new(e.rss_type | e.packet_type, e.hash, status, len as u16);
+    let wb = RxWriteBack::new(e.info, e.hash, status, len as u16);
     [wb.lo, wb.hi]
 }
 

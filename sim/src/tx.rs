@@ -182,18 +182,15 @@ impl Port {
         }
         let mut data = cx.free.pop().unwrap_or_default();
         data.clear();
-        let mut fetched = std::mem::take(&mut self.tx_fetched);
+        let (ring, fetched) = (&mut self.txq[q as usize], &mut self.tx_fetched);
         fetched.clear();
-        let desc = self.fetch_frame(q, tail, cx.iommu, &mut data, &mut fetched);
-        let desc = match desc {
+        let desc = match fetch_frame(ring, tail, cx.iommu, &mut data, fetched) {
             Ok(Some(d)) => d,
             Ok(None) => {
-                self.tx_fetched = fetched;
                 cx.free.push(data);
                 return Tx::Idle;
             }
             Err(()) => {
-                self.tx_fetched = fetched;
                 cx.free.push(data);
                 self.tx_fault(q, tail);
                 return Tx::Sent;
@@ -204,8 +201,7 @@ impl Port {
         // descriptor on and written in a burst once WTHRESH are held, every
         // held descriptor then getting DD (7.2.3.5.1).
         let wthresh = turn.wthresh;
-        let ring = &mut self.txq[q as usize];
-        for &(iova, d) in &fetched {
+        for &(iova, d) in fetched.iter() {
             let rs = d[1] as u32 & regs::TXD_CMD_RS != 0;
             if wthresh == 0 {
                 if rs {
@@ -215,7 +211,6 @@ impl Port {
                 ring.held.push((iova, d));
             }
         }
-        self.tx_fetched = fetched;
         let ring = &mut self.txq[q as usize];
         let idx = ring_add(ring.head, desc.count, ring.size);
         if wthresh > 0 && !ring.held.is_empty() {
@@ -254,74 +249,6 @@ impl Port {
         }
         self.send(turn, data, &desc, ready_ps, cx);
         Tx::Sent
-    }
-
-    /// Reads the descriptors of the frame at the head of queue `q` (each
-    /// with its IOVA into `fetched`) and DMAs its data into `data`.
-    /// `Ok(None)`: no complete frame before `tail`. `Err`: IOMMU fault.
-    fn fetch_frame(
-        &mut self,
-        q: u32,
-        tail: u32,
-        iommu: &mut Translator,
-        data: &mut Vec<u8>,
-        fetched: &mut Vec<(u64, [u64; 2])>,
-    ) -> Result<Option<FrameDesc>, ()> {
-        let ring = &self.txq[q as usize];
-        let (base, size) = (ring.base, ring.size);
-        let mut idx = ring.head;
-        let mut fd = FrameDesc {
-            count: 0,
-            timestamp: false,
-            ifcs: false,
-            malformed: None,
-        };
-        let mut paylen = None;
-        loop {
-            if idx == tail {
-                return Ok(None);
-            }
-            let iova = base + u64::from(idx) * 16;
-            let d = iommu.read_desc(iova).ok_or(())?;
-            fetched.push((iova, d));
-            fd.count += 1;
-            idx = ring_add(idx, 1, size);
-            let cmd = d[1] as u32;
-            let olinfo = (d[1] >> 32) as u32;
-            let dext = cmd & regs::TXD_CMD_DEXT != 0;
-            if dext && cmd & regs::ADVTXD_DTYP_MASK == regs::ADVTXD_DTYP_CTXT {
-                continue; // offload context: nothing to send (7.2.3.2.3)
-            }
-            if dext && cmd & regs::ADVTXD_DTYP_MASK != regs::ADVTXD_DTYP_DATA {
-                fd.malformed
-                    .get_or_insert("advanced descriptor with an unknown DTYP");
-            }
-            let len = (cmd & regs::ADVTXD_DTALEN_MASK) as usize;
-            if len == 0 {
-                fd.malformed.get_or_insert("data descriptor of length 0");
-            } else if data.len() + len > MAX_TX_FRAME {
-                fd.malformed
-                    .get_or_insert("frame longer than 16 KiB without TSO");
-            } else if fd.malformed.is_none() && !iommu.read_append(d[0], len, data) {
-                return Err(());
-            }
-            if dext && paylen.is_none() {
-                paylen = Some(olinfo >> regs::ADVTXD_PAYLEN_SHIFT);
-                fd.timestamp = cmd & regs::ADVTXD_MAC_TSTAMP != 0;
-            }
-            fd.ifcs |= cmd & regs::TXD_CMD_IFCS != 0;
-            if cmd & regs::TXD_CMD_EOP != 0 {
-                break;
-            }
-            if fd.count >= size {
-                fd.malformed.get_or_insert("no EOP in the whole ring");
-                break;
-            }
-        }
-        if paylen.is_some_and(|p| p as usize != data.len()) && fd.malformed.is_none() {
-            fd.malformed = Some("PAYLEN differs from the sum of the data lengths (7.2.3.2.4)");
-        }
-        Ok(Some(fd))
     }
 
     fn tx_fault(&mut self, q: u32, tail: u32) {
@@ -423,4 +350,71 @@ fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
     ring.held
         .drain(..)
         .for_each(|(iova, d)| write_back(iommu, iova, d));
+}
+
+/// Reads the descriptors of the frame at the head of `ring` (each
+/// with its IOVA into `fetched`) and DMAs its data into `data`.
+/// `Ok(None)`: no complete frame before `tail`. `Err`: IOMMU fault.
+#[inline]
+fn fetch_frame(
+    ring: &TxQueue,
+    tail: u32,
+    iommu: &mut Translator,
+    data: &mut Vec<u8>,
+    fetched: &mut Vec<(u64, [u64; 2])>,
+) -> Result<Option<FrameDesc>, ()> {
+    let (base, size) = (ring.base, ring.size);
+    let mut idx = ring.head;
+    let mut fd = FrameDesc {
+        count: 0,
+        timestamp: false,
+        ifcs: false,
+        malformed: None,
+    };
+    let mut paylen = None;
+    loop {
+        if idx == tail {
+            return Ok(None);
+        }
+        let iova = base + u64::from(idx) * 16;
+        let d = iommu.read_desc(iova).ok_or(())?;
+        fetched.push((iova, d));
+        fd.count += 1;
+        idx = ring_add(idx, 1, size);
+        let cmd = d[1] as u32;
+        let olinfo = (d[1] >> 32) as u32;
+        let dext = cmd & regs::TXD_CMD_DEXT != 0;
+        if dext && cmd & regs::ADVTXD_DTYP_MASK == regs::ADVTXD_DTYP_CTXT {
+            continue; // offload context: nothing to send (7.2.3.2.3)
+        }
+        if dext && cmd & regs::ADVTXD_DTYP_MASK != regs::ADVTXD_DTYP_DATA {
+            fd.malformed
+                .get_or_insert("advanced descriptor with an unknown DTYP");
+        }
+        let len = (cmd & regs::ADVTXD_DTALEN_MASK) as usize;
+        if len == 0 {
+            fd.malformed.get_or_insert("data descriptor of length 0");
+        } else if data.len() + len > MAX_TX_FRAME {
+            fd.malformed
+                .get_or_insert("frame longer than 16 KiB without TSO");
+        } else if fd.malformed.is_none() && !iommu.read_append(d[0], len, data) {
+            return Err(());
+        }
+        if dext && paylen.is_none() {
+            paylen = Some(olinfo >> regs::ADVTXD_PAYLEN_SHIFT);
+            fd.timestamp = cmd & regs::ADVTXD_MAC_TSTAMP != 0;
+        }
+        fd.ifcs |= cmd & regs::TXD_CMD_IFCS != 0;
+        if cmd & regs::TXD_CMD_EOP != 0 {
+            break;
+        }
+        if fd.count >= size {
+            fd.malformed.get_or_insert("no EOP in the whole ring");
+            break;
+        }
+    }
+    if paylen.is_some_and(|p| p as usize != data.len()) && fd.malformed.is_none() {
+        fd.malformed = Some("PAYLEN differs from the sum of the data lengths (7.2.3.2.4)");
+    }
+    Ok(Some(fd))
 }
