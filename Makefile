@@ -25,14 +25,14 @@ test:
 	@mkdir -p target
 	set -o pipefail; $(CARGO) test --workspace $(TEST_FLAGS) 2>&1 | tee target/test.log
 	@# The driver once more on the /dev/shm fallback instead of hugepages.
-	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
+	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p ixy-driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
 
 ## The fault suite's long form (RELIABILITY.md): a worker killed every 2 s
 ## for 20 s, a 5 s SIGSTOP, 10 s of bad frames; `make test` runs the short
 ## form of the same tests.
 test-faults:
-	IXY_FAULTS_LONG=1 $(CARGO) test -p supervisor --test faults $(TEST_FLAGS) -- --nocapture
+	IXY_FAULTS_LONG=1 $(CARGO) test -p ixy-supervisor --test faults $(TEST_FLAGS) -- --nocapture
 
 ## Benchmarks print figures; targets live here, never in tests. Cost per
 ## packet against batch size, end to end, scaling (ixy-bench), and the
@@ -40,7 +40,7 @@ test-faults:
 bench:
 	$(CARGO) build --release --workspace --bins
 	./target/release/ixy-bench
-	$(CARGO) bench -p sim --bench throughput
+	$(CARGO) bench -p ixy-sim --bench throughput
 
 ## Fuzzing (nightly; installs cargo-fuzz if missing): every target of
 ## fuzz/ for FUZZ_SECONDS seconds, from the committed corpus

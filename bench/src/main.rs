@@ -6,10 +6,10 @@
 //! ixy-bench one MODE BATCH RUNS PACKETS [CORE]  one cost measurement (a child)
 //! ```
 
-use bench::cost::{self, Mode};
-use bench::plot::{self, Series};
-use bench::report::{self, Table};
-use bench::{callgrind, e2e};
+use ixy_bench::cost::{self, Mode};
+use ixy_bench::plot::{self, Series};
+use ixy_bench::report::{self, Table};
+use ixy_bench::{callgrind, e2e};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 

@@ -2,8 +2,8 @@
 //! per device at a time, released when its holder drops it or dies; and
 //! the DMA files of dead owners reclaimed when a program takes a device.
 
-use driver::claim::{self, Claim};
-use driver::{ErrorKind, InitConfig, OpenOptions, Owned};
+use ixy_driver::claim::{self, Claim};
+use ixy_driver::{ErrorKind, InitConfig, OpenOptions, Owned};
 use sim::{Lab, LabConfig};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -201,7 +201,7 @@ fn sanitized(device: &str) -> String {
 fn plant(dir: &Path, table: &sim::iommu::Table, device: &str, tag: &str, pid: u32) -> PathBuf {
     let path = dir.join(format!("ixy-{}-{tag}-{pid}-0", sanitized(device)));
     // One page of hugetlbfs (where write() is not supported) or of /dev/shm.
-    let len = driver::memory::HUGE_PAGE as u64;
+    let len = ixy_driver::memory::HUGE_PAGE as u64;
     std::fs::File::create(&path)
         .and_then(|f| f.set_len(len))
         .expect("plant a DMA file");
@@ -225,13 +225,13 @@ impl Drop for Planted {
 fn taking_a_device_reclaims_the_memory_of_dead_owners_only() {
     let name = format!("drv-reclaim-{}", std::process::id());
     let mut cfg = LabConfig::new(&name);
-    cfg.root = PathBuf::from(driver::simdev::DEFAULT_DIR);
+    cfg.root = PathBuf::from(ixy_driver::simdev::DEFAULT_DIR);
     cfg.line_rate = false;
     let lab = Lab::start(cfg).expect("lab");
     let dev0 = format!("sim:{name}/0");
     let dev1 = format!("sim:{name}/1");
     // Where the devices' DMA memory goes.
-    let probe = driver::Device::open(&dev0, &OpenOptions::default()).expect("open");
+    let probe = ixy_driver::Device::open(&dev0, &OpenOptions::default()).expect("open");
     let dir = probe.dma().dir.clone();
     drop(probe);
     let table = sim::iommu::Table::open(&lab.iommu_path()).expect("IOMMU table");

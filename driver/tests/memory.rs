@@ -3,12 +3,12 @@
 //! (`scripts/setup-hugepages.sh`). `IXY_HUGEPAGES=off` skips it, for
 //! machines that have neither.
 
-use driver::memory::{hugetlbfs_mount, DmaContext, Mapper, HUGE_PAGE};
-use driver::Mempool;
+use ixy_driver::memory::{hugetlbfs_mount, DmaContext, Mapper, HUGE_PAGE};
+use ixy_driver::Mempool;
 
 #[test]
 fn hugepage_translation_is_stable_and_2mib_aligned() {
-    if std::env::var(driver::memory::ENV_HUGEPAGES).is_ok_and(|v| v == "off") {
+    if std::env::var(ixy_driver::memory::ENV_HUGEPAGES).is_ok_and(|v| v == "off") {
         eprintln!("IXY_HUGEPAGES=off: not testing physical hugepage memory");
         return;
     }
@@ -43,7 +43,7 @@ fn hugepage_translation_is_stable_and_2mib_aligned() {
     for page in 0..2 {
         let virt = region.as_ptr() as usize + page * HUGE_PAGE;
         assert_eq!(
-            driver::memory::virt_to_phys(&pagemap, virt).unwrap(),
+            ixy_driver::memory::virt_to_phys(&pagemap, virt).unwrap(),
             region.bus_addr(page * HUGE_PAGE)
         );
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use driver::rss::{toeplitz, RssConfig, RssKey, MICROSOFT_KEY};
+use ixy_driver::rss::{toeplitz, RssConfig, RssKey, MICROSOFT_KEY};
 
 /// Just enough JSON for the vectors file: objects, arrays, strings without
 /// escapes, and unsigned integers.

@@ -5,8 +5,8 @@
 //! Run twice by `make test`: with hugepages, and with `IXY_HUGEPAGES=off`
 //! (the `/dev/shm` fallback).
 
-use driver::regs;
-use driver::{
+use ixy_driver::regs;
+use ixy_driver::{
     Device, InitConfig, Mempool, OpenOptions, Packet, RssConfig, RssKey, RxQueue, TxQueue,
 };
 use sim::{Lab, LabConfig, SimCounter};
@@ -22,7 +22,7 @@ struct Setup {
 fn lab(test: &str, tweak: impl FnOnce(&mut LabConfig)) -> Setup {
     let name = format!("drv-{test}-{}", std::process::id());
     let mut cfg = LabConfig::new(&name);
-    cfg.root = std::path::PathBuf::from(driver::simdev::DEFAULT_DIR);
+    cfg.root = std::path::PathBuf::from(ixy_driver::simdev::DEFAULT_DIR);
     cfg.line_rate = false;
     tweak(&mut cfg);
     Setup {
@@ -120,7 +120,7 @@ fn init_brings_the_link_up_and_reads_the_mac() {
     let dut = s.open(0, &InitConfig::default());
     assert_eq!(
         dut.link(),
-        driver::LinkStatus {
+        ixy_driver::LinkStatus {
             up: true,
             speed_mbps: 10_000
         }
@@ -307,7 +307,7 @@ fn drop_en_isolates_a_queue_that_is_never_served() {
         got[0].iter().map(|g| &g.0).eq(to_q0.iter().copied()),
         "in order"
     );
-    let mut stats = driver::stats::PortStats::default();
+    let mut stats = ixy_driver::stats::PortStats::default();
     let start = Instant::now();
     while stats.queues[1].rx_dropped < (frames.len() - to_q0.len() - 63) as u64
         && start.elapsed() < WAIT
@@ -382,8 +382,8 @@ fn statistics_registers_agree_with_what_was_sent() {
     let got = transfer(&mut tx, &tpool, &frames, &mut rx, 1000);
     assert_eq!(got[0].len(), 1000);
     let (mut d, mut t) = (
-        driver::stats::PortStats::default(),
-        driver::stats::PortStats::default(),
+        ixy_driver::stats::PortStats::default(),
+        ixy_driver::stats::PortStats::default(),
     );
     let start = Instant::now();
     while (d.rx_packets < 1000 || t.tx_packets < 1000 || d.queues[0].rx_packets < 1000)
@@ -452,7 +452,7 @@ fn ptp_timestamps_differ_by_the_simulated_cable_delay() {
         (there + back - want).abs() <= 14,
         "{there} + {back} ns vs 2 x {delay:?}"
     );
-    assert!(driver::timestamp::now(a.regs()) > 0, "the clock runs");
+    assert!(ixy_driver::timestamp::now(a.regs()) > 0, "the clock runs");
 }
 
 /// Sends a PTP probe from one port to the other; returns rx - tx timestamp in ns.
@@ -476,10 +476,10 @@ fn one_way<'a>(
         rx.rx_batch(&mut inbox, 1);
     }
     assert!(inbox[0].timestamped(), "the Rx descriptor says timestamped");
-    let rx_ns = driver::timestamp::rx(to.regs()).expect("Rx timestamp latched");
+    let rx_ns = ixy_driver::timestamp::rx(to.regs()).expect("Rx timestamp latched");
     let mut tx_ns = None;
     while tx_ns.is_none() && start.elapsed() < WAIT {
-        tx_ns = driver::timestamp::tx(from.regs());
+        tx_ns = ixy_driver::timestamp::tx(from.regs());
     }
     rx_ns as i64 - tx_ns.expect("Tx timestamp latched") as i64
 }
@@ -621,7 +621,7 @@ fn missed_frames_are_not_counted_as_received() {
         next += 1;
     }
     assert_eq!(next, frames.len(), "every frame sent");
-    let mut stats = driver::stats::PortStats::default();
+    let mut stats = ixy_driver::stats::PortStats::default();
     let start = Instant::now();
     while stats.rx_packets + stats.rx_missed < 600 && start.elapsed() < WAIT {
         stats.update(dut.regs());
@@ -651,23 +651,23 @@ fn systim_is_read_fresh_and_systiml_latches_systimh() {
         },
     );
     let r = dut.regs();
-    let host = driver::mmio::monotonic_ns;
+    let host = ixy_driver::mmio::monotonic_ns;
     let start = Instant::now();
     let ticking = || {
-        let a = driver::timestamp::now(r);
+        let a = ixy_driver::timestamp::now(r);
         std::thread::yield_now();
-        driver::timestamp::now(r) > a
+        ixy_driver::timestamp::now(r) > a
     };
     while !ticking() && start.elapsed() < WAIT {}
     assert!(ticking(), "the 1588 clock runs");
     let pause = Duration::from_millis(3);
     for _ in 0..5 {
         let h0 = host();
-        let a = driver::timestamp::now(r);
+        let a = ixy_driver::timestamp::now(r);
         let h1 = host();
         std::thread::sleep(pause);
         let h2 = host();
-        let b = driver::timestamp::now(r);
+        let b = ixy_driver::timestamp::now(r);
         let h3 = host();
         // SYSTIM moved by as much as the host clock, within the reads'
         // own brackets and 1 µs.
@@ -683,14 +683,14 @@ fn systim_is_read_fresh_and_systiml_latches_systimh() {
     // read (SYSTIMH changes every 2 µs in 2^-21 ns units). SYSTIM's offset
     // from the host clock comes from a bracketed read first.
     let h0 = host();
-    let a = driver::timestamp::now(r);
+    let a = ixy_driver::timestamp::now(r);
     let h1 = host();
     let h2 = host();
     let lo = r.read(regs::SYSTIML);
     let h3 = host();
     std::thread::sleep(pause);
     let hi = r.read(regs::SYSTIMH);
-    let pair = driver::timestamp::to_ns(lo, hi);
+    let pair = ixy_driver::timestamp::to_ns(lo, hi);
     let (earliest, latest) = (h2 + a - h1, h3 + a - h0);
     assert!(
         pair + 1_000 >= earliest && pair <= latest + 1_000,

@@ -13,12 +13,12 @@
 //! writes without pause, as a busy worker does). Silicon runs the same in
 //! both; the gap between the rows is what a polling driver costs the model.
 //!
-//! Run with `cargo bench -p sim` (or `make bench`). `IXY_BENCH_SECONDS`
+//! Run with `cargo bench -p ixy-sim` (or `make bench`). `IXY_BENCH_SECONDS`
 //! sets the rounds of 1 s per row (default 3). Prints Mpps.
 
 use driver::regs;
-use sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
-use sim::{Bar, Lab, LabConfig};
+use ixy_sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
+use ixy_sim::{Bar, Lab, LabConfig};
 use std::time::{Duration, Instant};
 
 /// How long the light feeder leaves the rings alone between visits.
@@ -64,7 +64,7 @@ impl Rig {
     /// and the summary line (prefixed by `label`); returns the median Mpps.
     fn row(&mut self, len: usize, light: bool, rounds: u64, label: &str) -> f64 {
         let frame = udp_frame(
-            sim::lab::mac_of(0),
+            ixy_sim::lab::mac_of(0),
             [10, 0, 0, 1],
             [10, 1, 0, 1],
             1,
@@ -94,7 +94,7 @@ impl Rig {
         rates.sort_by(f64::total_cmp);
         let dropped = self.dut.read(regs::qprdc(0));
         let missed = self.dut.read(regs::mpc(0));
-        let line = sim::wire::line_rate_pps(len) / 1e6;
+        let line = ixy_sim::wire::line_rate_pps(len) / 1e6;
         let median = rates[rates.len() / 2];
         println!(
             "sim throughput per model thread, {label}{} B frames, {feeder} feeder: median {median:.2} Mpps, \
@@ -127,8 +127,8 @@ impl Where {
 /// Sets up tester port `from` to send into DUT port `to`: both ports
 /// initialised, a 2048-descriptor ring on queue 0 of each.
 fn rig(lab: &Where, to: usize, from: usize) -> Rig {
-    let dut = Bar::open(&sim::lab::bar_path(&lab.dir, to)).expect("DUT BAR");
-    let tester = Bar::open(&sim::lab::bar_path(&lab.dir, from)).expect("tester BAR");
+    let dut = Bar::open(&ixy_sim::lab::bar_path(&lab.dir, to)).expect("DUT BAR");
+    let tester = Bar::open(&ixy_sim::lab::bar_path(&lab.dir, from)).expect("tester BAR");
     let wait = Duration::from_secs(10);
     harness::init_port(&dut, true, wait).expect("DUT init");
     harness::init_port(&tester, true, wait).expect("tester init");
@@ -160,7 +160,7 @@ fn main() {
     // The model on core 1, this feeding thread on core 0: no migrations.
     if cores >= 2 {
         cfg.core = Some(1);
-        sim::lab::pin_to_core(0).expect("pin the bench thread");
+        ixy_sim::lab::pin_to_core(0).expect("pin the bench thread");
     } else {
         println!("one core only: the feeder and the model share it (oversubscribed)");
     }
@@ -200,7 +200,7 @@ fn two_threads(cores: usize, rounds: u64) {
             .enumerate()
             .map(|(k, (to, from))| {
                 s.spawn(move || {
-                    sim::lab::pin_to_core(k).expect("pin a feeder");
+                    ixy_sim::lab::pin_to_core(k).expect("pin a feeder");
                     let mut rig = rig(lab, to, from);
                     rig.row(
                         60,

@@ -5,12 +5,12 @@
 //! IEEE 1588 hardware timestamps of PTP probes that the DUT reflects.
 //!
 //! `make demo` runs it until the supervisor and the tools take over
-//! (issues 4 and 5). Run: `cargo run --release -p sim --example demo`.
+//! (issues 4 and 5). Run: `cargo run --release -p ixy-sim --example demo`.
 
 use driver::regs;
-use sim::harness::{self, ptp_frame, udp_frame, Dma, RxRing, TxRing};
-use sim::rss::{self, RssConfig};
-use sim::{Bar, Lab, LabConfig, SimCounter};
+use ixy_sim::harness::{self, ptp_frame, udp_frame, Dma, RxRing, TxRing};
+use ixy_sim::rss::{self, RssConfig};
+use ixy_sim::{Bar, Lab, LabConfig, SimCounter};
 use std::time::{Duration, Instant};
 
 const QUEUES: u32 = 4;
@@ -88,7 +88,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let frames: Vec<Vec<u8>> = (0..FLOWS)
         .map(|i| {
             udp_frame(
-                sim::lab::mac_of(0),
+                ixy_sim::lab::mac_of(0),
                 [10, 0, (i >> 8) as u8, i as u8],
                 [10, 1, 0, 1],
                 1234,
@@ -105,7 +105,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let predicted: Vec<u32> = frames
         .iter()
-        .map(|f| rss::classify(&cfg, &sim::frame::parse(f)).queue)
+        .map(|f| rss::classify(&cfg, &ixy_sim::frame::parse(f)).queue)
         .collect();
     let seconds = 2.0;
     println!(
@@ -156,7 +156,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         "sent {sent}, received {total} ({:.2} Mpps, {:.2} Gbit/s of frames); line rate is {:.2} Mpps",
         total as f64 / elapsed / 1e6,
         total as f64 * (FRAME + 4) as f64 * 8.0 / elapsed / 1e9,
-        sim::wire::line_rate_pps(FRAME) / 1e6
+        ixy_sim::wire::line_rate_pps(FRAME) / 1e6
     );
     println!(
         "tester GPTC {}  DUT GPRC {}  DUT missed (MPC) {missed}  no-descriptor drops (QPRDC) {dropped}  IOMMU faults {}",
@@ -203,12 +203,12 @@ fn latency(
     let mut samples = Vec::with_capacity(probes);
     let wait = Duration::from_secs(2);
     for seq in 0..probes as u16 {
-        let probe = ptp_frame(sim::lab::mac_of(0), seq, 90);
+        let probe = ptp_frame(ixy_sim::lab::mac_of(0), seq, 90);
         tester_tx.send(tester, &probe, regs::ADVTXD_MAC_TSTAMP);
         let mut reflected = false;
         spin_until(wait, || {
             if let Some((_, mut data)) = dut_rx.poll(dut) {
-                data[..6].copy_from_slice(&sim::lab::mac_of(2));
+                data[..6].copy_from_slice(&ixy_sim::lab::mac_of(2));
                 reflected = dut_tx.send(dut, &data, 0);
             }
             reflected

@@ -5,10 +5,10 @@
 //! the model spent on them (the feeding is not timed): the frames per
 //! second one model thread could move if feeding cost nothing.
 //!
-//! `cargo run --release -p sim --example model_profile -- [FRAMES] [LEN] [RING]`
+//! `cargo run --release -p ixy-sim --example model_profile -- [FRAMES] [LEN] [RING]`
 
-use sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
-use sim::{Bar, Lab, LabConfig};
+use ixy_sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
+use ixy_sim::{Bar, Lab, LabConfig};
 use std::time::Duration;
 
 fn main() {
@@ -30,7 +30,7 @@ fn main() {
     let mut tx = TxRing::new(&tester, 0, dma("tx2"), size, 2048).expect("Tx ring");
     lab.run_inline().expect("inline");
     let frame = udp_frame(
-        sim::lab::mac_of(0),
+        ixy_sim::lab::mac_of(0),
         [10, 0, 0, 1],
         [10, 1, 0, 1],
         1,

@@ -16,8 +16,8 @@
 //! 1588 time, [`lab`] the loop and [`control`] fault injection.
 //!
 //! ```no_run
-//! let lab = sim::Lab::start(sim::LabConfig::new("demo")).expect("lab");
-//! let bar = sim::Bar::open(&lab.bar_path(0)).expect("bar");
+//! let lab = ixy_sim::Lab::start(ixy_sim::LabConfig::new("demo")).expect("lab");
+//! let bar = ixy_sim::Bar::open(&lab.bar_path(0)).expect("bar");
 //! assert_ne!(bar.read(driver::regs::EEC) & driver::regs::EEC_ARD, 0);
 //! ```
 

@@ -1,8 +1,8 @@
 //! `ixy-sim`: runs a lab of simulated 82599 ports until SIGINT/SIGTERM, or
 //! sends a control command to a running lab (`ixy-sim ctl ...`).
 
+use ixy_sim::{control, Lab, LabConfig};
 use nix::sys::signal::{SigSet, Signal};
-use sim::{control, Lab, LabConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -22,7 +22,7 @@ fn ixy_sim(args: &[&str]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("ixy-sim runs");
-    let ended = sim::harness::wait_for(WAIT, || child.try_wait().ok().flatten().is_some());
+    let ended = ixy_sim::harness::wait_for(WAIT, || child.try_wait().ok().flatten().is_some());
     if !ended {
         let _ = child.kill();
     }
@@ -89,7 +89,8 @@ fn a_lab_runs_answers_control_commands_and_cleans_up_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .expect("ixy-sim starts");
-    let ready = sim::harness::wait_for(Duration::from_secs(10), || dir.join("control").exists());
+    let ready =
+        ixy_sim::harness::wait_for(Duration::from_secs(10), || dir.join("control").exists());
     assert!(ready, "the lab directory appears");
     assert!(dir.join("port1/bar0").exists() && dir.join("iommu").exists());
     let status = ixy_sim(&["ctl", "--lab", "life", "status"]);

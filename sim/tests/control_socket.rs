@@ -1,8 +1,8 @@
 //! The control socket: one command per line, bounded lines and time per
 //! connection, and no client holding the socket for the others.
 
-use sim::control::{self, LINE_TIME, MAX_CONNECTIONS};
-use sim::{Lab, LabConfig};
+use ixy_sim::control::{self, LINE_TIME, MAX_CONNECTIONS};
+use ixy_sim::{Lab, LabConfig};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -189,6 +189,6 @@ fn connections_beyond_the_cap_are_refused_until_one_ends() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("error: too many"), "{got:?}");
     drop(held);
-    let served = sim::harness::wait_for(WAIT, || control::send(lab.dir(), "status").is_ok());
+    let served = ixy_sim::harness::wait_for(WAIT, || control::send(lab.dir(), "status").is_ok());
     assert!(served, "status once the held connections ended");
 }

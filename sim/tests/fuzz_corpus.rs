@@ -6,15 +6,15 @@ use driver::fuzz::{corpus_dir, replay};
 
 #[test]
 fn sim_frame_corpus() {
-    replay(&corpus_dir("sim_frame"), sim::fuzz::frame);
+    replay(&corpus_dir("sim_frame"), ixy_sim::fuzz::frame);
 }
 
 #[test]
 fn control_line_corpus() {
-    replay(&corpus_dir("control_line"), sim::fuzz::control_line);
+    replay(&corpus_dir("control_line"), ixy_sim::fuzz::control_line);
 }
 
 #[test]
 fn rss_input_corpus() {
-    replay(&corpus_dir("rss_input"), sim::fuzz::rss_input);
+    replay(&corpus_dir("rss_input"), ixy_sim::fuzz::rss_input);
 }

@@ -5,8 +5,8 @@ mod common;
 
 use common::{fixture, receive, send_all, WAIT};
 use driver::regs;
-use sim::harness::{udp_frame, wait_for};
-use sim::{Bar, SimCounter};
+use ixy_sim::harness::{udp_frame, wait_for};
+use ixy_sim::{Bar, SimCounter};
 use std::time::Duration;
 
 fn flow_frame(f: &common::Fixture, i: u32, len: usize) -> Vec<u8> {
@@ -46,7 +46,7 @@ fn reset_handshake_restores_defaults_and_disables_queues() {
     );
     assert_eq!(bar.read(regs::HLREG0), regs::HLREG0_DEFAULT);
     // The MAC address is loaded from the "EEPROM" with AV set.
-    let mac = sim::lab::mac_of(0);
+    let mac = ixy_sim::lab::mac_of(0);
     assert_eq!(
         bar.read(regs::ral(0)),
         u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]])
@@ -227,13 +227,13 @@ fn aliased_registers_read_and_write_as_one() {
     // a write at either address reads back at both.
     let f = fixture("alias", |_| {});
     let bar = &f.dut;
-    let mac = sim::lab::mac_of(0);
+    let mac = ixy_sim::lab::mac_of(0);
     let mac_low = u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]);
     assert!(
         wait_for(WAIT, || bar.read(regs::ral_alias(0)) == mac_low),
         "RAL(0) loaded at reset shows at its alias"
     );
-    for (n, (main, alias)) in sim::alias::pairs().into_iter().enumerate() {
+    for (n, (main, alias)) in ixy_sim::alias::pairs().into_iter().enumerate() {
         if main == regs::ral(0) || main == regs::rah(0) {
             continue; // the port's own address: checked above, kept below
         }
@@ -396,7 +396,7 @@ fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
         let mut q0 = f.rx(&f.dut, 0, 256, 2048, drop_en);
         let _stuck = f.rx(&f.dut, 1, 32, 2048, drop_en);
         let mut tx = f.tx(&f.tester, 0, 256);
-        let cfg = sim::rss::RssConfig {
+        let cfg = ixy_sim::rss::RssConfig {
             mrqc: f.dut.read(regs::MRQC),
             key: MS_KEY,
             reta: std::array::from_fn(|j| (j % 2) as u8),
@@ -404,7 +404,7 @@ fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
         let (mut to0, mut to1) = (Vec::new(), Vec::new());
         for i in 0..400 {
             let frame = flow_frame(&f, i, 512);
-            match sim::rss::classify(&cfg, &sim::frame::parse(&frame)).queue {
+            match ixy_sim::rss::classify(&cfg, &ixy_sim::frame::parse(&frame)).queue {
                 0 => to0.push(frame),
                 _ => to1.push(frame),
             }
@@ -567,9 +567,9 @@ fn bad_frames_are_counted_and_never_delivered() {
         .unwrap_err()
         .contains("ports 0 to 3"));
     // The same commands work over the control socket.
-    let answer = sim::control::send(f.lab.dir(), "counters 0").unwrap();
+    let answer = ixy_sim::control::send(f.lab.dir(), "counters 0").unwrap();
     assert!(answer.contains("iommu_faults 0"), "{answer}");
-    assert!(sim::control::send(f.lab.dir(), "bogus")
+    assert!(ixy_sim::control::send(f.lab.dir(), "bogus")
         .unwrap_err()
         .contains("unknown command"));
 }
@@ -687,11 +687,11 @@ fn ptp_frames_latch_timestamps_that_differ_by_the_cable_delay() {
     );
     // One probe each way: the sum of both differences cancels the clock offset.
     let one_way = |from: &Bar,
-                   tx: &mut sim::harness::TxRing,
+                   tx: &mut ixy_sim::harness::TxRing,
                    to: &Bar,
-                   rx: &mut sim::harness::RxRing,
+                   rx: &mut ixy_sim::harness::RxRing,
                    mac| {
-        let probe = sim::harness::ptp_frame(mac, 7, 90);
+        let probe = ixy_sim::harness::ptp_frame(mac, 7, 90);
         assert!(tx.send(from, &probe, regs::ADVTXD_MAC_TSTAMP));
         let got = receive(to, rx, 1);
         assert_eq!(got.len(), 1);
@@ -724,14 +724,14 @@ fn ptp_frames_latch_timestamps_that_differ_by_the_cable_delay() {
         &mut tester_tx,
         dut,
         &mut dut_rx,
-        sim::lab::mac_of(0),
+        ixy_sim::lab::mac_of(0),
     );
     let back = one_way(
         dut,
         &mut dut_tx,
         tester,
         &mut tester_rx,
-        sim::lab::mac_of(2),
+        ixy_sim::lab::mac_of(2),
     );
     let ticks = (delay.as_nanos() * 10 / 64) as i64; // 6.4 ns per tick
     assert!(
@@ -818,8 +818,8 @@ fn settled(bar: &Bar, reg: u32, want: u32) -> u32 {
 #[test]
 fn a_running_lab_is_never_started_twice_and_a_stale_one_is_replaced() {
     let cfg = common::config("twice");
-    let lab = sim::Lab::start(cfg.clone()).expect("first start");
-    let err = sim::Lab::start(cfg.clone())
+    let lab = ixy_sim::Lab::start(cfg.clone()).expect("first start");
+    let err = ixy_sim::Lab::start(cfg.clone())
         .err()
         .expect("second start refused");
     assert!(err.to_string().contains("already running"), "{err}");
@@ -829,7 +829,7 @@ fn a_running_lab_is_never_started_twice_and_a_stale_one_is_replaced() {
     // What a crashed lab leaves behind is replaced.
     std::fs::create_dir_all(cfg.dir().join("port0")).unwrap();
     std::fs::write(cfg.dir().join("leftover"), b"x").unwrap();
-    let lab = sim::Lab::start(cfg.clone()).expect("start over a stale lab");
+    let lab = ixy_sim::Lab::start(cfg.clone()).expect("start over a stale lab");
     assert!(!cfg.dir().join("leftover").exists());
     assert!(lab.bar_path(3).exists());
 }
@@ -885,7 +885,7 @@ fn random_bytes_on_the_wire_never_stop_the_model() {
 }
 
 /// Whether Tx descriptor `i` of `tx` has DD written back.
-fn tx_done(tx: &sim::harness::TxRing, i: u32) -> bool {
+fn tx_done(tx: &ixy_sim::harness::TxRing, i: u32) -> bool {
     (tx.mem.read_u64(i as usize * 16 + 8) >> 32) as u32 & regs::TXD_STAT_DD != 0
 }
 
@@ -953,8 +953,8 @@ fn two_model_threads_each_move_their_cable_and_answer_for_their_ports() {
     let f = fixture("threads", |c| c.threads = 2);
     let p1 = Bar::open(&f.lab.bar_path(1)).unwrap();
     let p3 = Bar::open(&f.lab.bar_path(3)).unwrap();
-    sim::harness::init_port(&p1, false, WAIT).unwrap();
-    sim::harness::init_port(&p3, true, WAIT).unwrap();
+    ixy_sim::harness::init_port(&p1, false, WAIT).unwrap();
+    ixy_sim::harness::init_port(&p3, true, WAIT).unwrap();
     let mut rx0 = f.rx(&f.dut, 0, 64, 2048, true);
     let mut rx1 = f.rx(&p1, 0, 64, 2048, true);
     let mut tx2 = f.tx(&f.tester, 0, 64);
@@ -963,7 +963,7 @@ fn two_model_threads_each_move_their_cable_and_answer_for_their_ports() {
     let to1: Vec<Vec<u8>> = (0..20)
         .map(|i| {
             udp_frame(
-                sim::lab::mac_of(1),
+                ixy_sim::lab::mac_of(1),
                 [10, 3, 0, 1],
                 [10, 1, 0, 1],
                 7,

@@ -6,8 +6,8 @@ mod common;
 
 use common::{fixture, WAIT};
 use driver::regs;
-use sim::harness::{udp_frame, wait_for};
-use sim::wire::line_rate_pps;
+use ixy_sim::harness::{udp_frame, wait_for};
+use ixy_sim::wire::line_rate_pps;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -19,7 +19,7 @@ fn a_saturated_cable_runs_at_line_rate_within_two_percent() {
     // test thread does not leave the wire idle.
     let mut tx = f.tx(&f.tester, 0, 4096);
     // The DUT has no Rx queue: TPR counts every frame the cable delivers.
-    let keep_full = |tx: &mut sim::harness::TxRing| {
+    let keep_full = |tx: &mut ixy_sim::harness::TxRing| {
         let mut queued = false;
         while tx.push(&frame, 0) {
             queued = true;

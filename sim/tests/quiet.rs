@@ -3,8 +3,8 @@
 //! model could not map is no fault until a DMA goes there. Its own test
 //! binary: it installs a logger that records what the model says.
 
-use sim::harness::Dma;
-use sim::iommu::{Table, Translator};
+use ixy_sim::harness::Dma;
+use ixy_sim::iommu::{Table, Translator};
 use std::sync::Mutex;
 
 static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());

@@ -1,12 +1,12 @@
 //! The RSS verification suite (82599 datasheet 7.1.2.8.3) checked against
-//! `sim::rss::toeplitz` directly and through `sim::rss::classify` on frames
-//! built from the vector addresses and parsed by `sim::frame::parse`.
+//! `ixy_sim::rss::toeplitz` directly and through `ixy_sim::rss::classify` on frames
+//! built from the vector addresses and parsed by `ixy_sim::frame::parse`.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use sim::frame::{parse, L3, L4};
-use sim::rss::{classify, toeplitz, RssConfig};
+use ixy_sim::frame::{parse, L3, L4};
+use ixy_sim::rss::{classify, toeplitz, RssConfig};
 
 // ---------------------------------------------------------------------------
 // A tiny JSON reader, enough for the vectors file (objects, arrays, strings

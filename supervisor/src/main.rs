@@ -1,8 +1,8 @@
 //! `ixy-supervisor`: see `ixy-supervisor --help` and DESIGN.md 7.
 
 use clap::Parser;
+use ixy_supervisor::Args;
 use std::process::ExitCode;
-use supervisor::Args;
 
 fn main() -> ExitCode {
     let args = match Args::try_parse() {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match supervisor::run(cfg) {
+    match ixy_supervisor::run(cfg) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             eprintln!("ixy-supervisor: {e}");

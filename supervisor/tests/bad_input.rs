@@ -304,7 +304,7 @@ fn ixy_pktgen_refuses_a_truncated_bar_without_a_crash() {
     let pktgen = Path::new(BIN).with_file_name("ixy-pktgen");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
-        .args(["build", "-q", "-p", "tools", "--bin", "ixy-pktgen"])
+        .args(["build", "-q", "-p", "ixy-tools", "--bin", "ixy-pktgen"])
         .args((!cfg!(debug_assertions)).then_some("--release"))
         .status();
     assert!(built.is_ok_and(|s| s.success()), "building ixy-pktgen");

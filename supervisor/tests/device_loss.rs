@@ -285,7 +285,7 @@ fn surprise_removal_under_traffic_stops_the_supervisor_with_status_3() {
 fn ixy_sim() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
-        .args(["build", "-q", "-p", "sim", "--bin", "ixy-sim"])
+        .args(["build", "-q", "-p", "ixy-sim", "--bin", "ixy-sim"])
         .args((!cfg!(debug_assertions)).then_some("--release"))
         .status();
     assert!(built.is_ok_and(|s| s.success()), "building ixy-sim");

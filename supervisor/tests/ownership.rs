@@ -21,7 +21,7 @@ fn tool_bin(name: &str) -> PathBuf {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "tools", "--bins"]);
+        build.args(["build", "-p", "ixy-tools", "--bins"]);
         if BIN.contains("/release/") {
             build.arg("--release");
         }

@@ -6,10 +6,10 @@ use driver::fuzz::{corpus_dir, replay};
 
 #[test]
 fn flow_tag_corpus() {
-    replay(&corpus_dir("flow_tag"), tools::fuzz::flow_tag);
+    replay(&corpus_dir("flow_tag"), ixy_tools::fuzz::flow_tag);
 }
 
 #[test]
 fn ptp_probe_corpus() {
-    replay(&corpus_dir("ptp_probe"), tools::fuzz::ptp_probe);
+    replay(&corpus_dir("ptp_probe"), ixy_tools::fuzz::ptp_probe);
 }

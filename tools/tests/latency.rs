@@ -8,12 +8,12 @@
 mod common;
 
 use driver::{Device, InitConfig, OpenOptions};
+use ixy_tools::latency::{self, Config, Timestamps};
 use sim::{Lab, LabConfig};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tools::latency::{self, Config, Timestamps};
 use worker::statsfile::{self, State, StatsFile};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ixy-latency");
@@ -31,7 +31,7 @@ fn supervisor_bin() -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "-p", "supervisor", "--bin", "ixy-supervisor"])
+            .args(["build", "-p", "ixy-supervisor", "--bin", "ixy-supervisor"])
             .status();
         assert!(
             ok.is_ok_and(|s| s.success()),

@@ -8,11 +8,11 @@
 mod common;
 
 use common::stop_by_signal;
+use ixy_tools::pktgen::{self, Config, Rate};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tools::pktgen::{self, Config, Rate};
 use worker::statsfile::{self, State, StatsFile};
 
 const PKTGEN: &str = env!("CARGO_BIN_EXE_ixy-pktgen");
@@ -24,7 +24,7 @@ fn supervisor_bin() -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "-p", "supervisor", "--bin", "ixy-supervisor"])
+            .args(["build", "-p", "ixy-supervisor", "--bin", "ixy-supervisor"])
             .status();
         assert!(ok.is_ok_and(|s| s.success()), "building ixy-supervisor");
     }

@@ -4,16 +4,16 @@
 //!
 //! ```sh
 //! ixy-sim --lab demo &
-//! cargo run --release -p worker --example flow_counter -- sim:demo/0 5
+//! cargo run --release -p ixy-worker --example flow_counter -- sim:demo/0 5
 //! ```
 //!
 //! (device, seconds). Send traffic to port 0 from the tester port 2 while
 //! it runs; it prints the busiest flows at the end.
 
 use driver::{InitConfig, OpenOptions, Owned, Packet, RssConfig, RssKey};
+use ixy_worker::statsfile::StatsFile;
+use ixy_worker::{App, Outputs, WorkerSpec};
 use std::time::Duration;
-use worker::statsfile::StatsFile;
-use worker::{App, Outputs, WorkerSpec};
 
 /// Flow table size: a power of two, allocated once.
 pub const SLOTS: usize = 4096;
@@ -92,7 +92,7 @@ pub fn run(device: &str, seconds: f64, run_dir: &std::path::Path) -> driver::Res
         .map_err(|e| driver::Error::io(device, "creating the run dir", e))?;
     let file = StatsFile::create(run_dir, 0, 0, 0)
         .map_err(|e| driver::Error::io(device, "creating the stats file", e))?;
-    let stopper = StatsFile::open(&worker::statsfile::path(run_dir, 0))
+    let stopper = StatsFile::open(&ixy_worker::statsfile::path(run_dir, 0))
         .map_err(|e| driver::Error::io(device, "opening the stats file", e))?;
     let timer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs_f64(seconds));
@@ -100,9 +100,9 @@ pub fn run(device: &str, seconds: f64, run_dir: &std::path::Path) -> driver::Res
     });
     let mut app = FlowCounter::default();
     let mut spec = WorkerSpec::new(0, run_dir.to_path_buf());
-    spec.idle = worker::Idle::Yield;
+    spec.idle = ixy_worker::Idle::Yield;
     spec.rx_ring = 2048;
-    worker::run(&spec, &devs, &mut app)?;
+    ixy_worker::run(&spec, &devs, &mut app)?;
     let _ = timer.join();
     println!(
         "{} packets in {} flows",

@@ -3,8 +3,8 @@
 //! the count is published with the worker's other counters (DESIGN.md 8).
 
 use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
+use ixy_worker::statsfile::{State, StatsFile};
 use std::time::Duration;
-use worker::statsfile::{State, StatsFile};
 
 #[test]
 fn nonsense_write_backs_are_counted_in_the_stats_file() {
@@ -21,8 +21,13 @@ fn nonsense_write_backs_are_counted_in_the_stats_file() {
         move || {
             let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
             dev.init(&InitConfig::default()).unwrap();
-            let spec = worker::WorkerSpec::new(0, dir);
-            worker::run(&spec, std::slice::from_ref(&dev), &mut worker::apps::Sink).unwrap();
+            let spec = ixy_worker::WorkerSpec::new(0, dir);
+            ixy_worker::run(
+                &spec,
+                std::slice::from_ref(&dev),
+                &mut ixy_worker::apps::Sink,
+            )
+            .unwrap();
         }
     });
     let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();

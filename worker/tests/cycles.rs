@@ -1,12 +1,12 @@
 //! Cycles per packet mean what they say: a worker that sleeps between
 //! polls (`--idle sleep`) does not count its sleep as the cost of the
-//! packets that arrive after it. The worker runs `worker::run` on a
+//! packets that arrive after it. The worker runs `ixy_worker::run` on a
 //! simulated port; a tester sends it single frames far apart, so every
 //! frame arrives while the worker is sleeping at its longest back-off.
 
 use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
+use ixy_worker::statsfile::{State, StatsFile};
 use std::time::{Duration, Instant};
-use worker::statsfile::{State, StatsFile};
 
 const FRAMES: u64 = 20;
 
@@ -25,9 +25,14 @@ fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
         move || {
             let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
             dev.init(&InitConfig::default()).unwrap();
-            let mut spec = worker::WorkerSpec::new(0, dir);
-            spec.idle = worker::Idle::Sleep;
-            worker::run(&spec, std::slice::from_ref(&dev), &mut worker::apps::Sink).unwrap();
+            let mut spec = ixy_worker::WorkerSpec::new(0, dir);
+            spec.idle = ixy_worker::Idle::Sleep;
+            ixy_worker::run(
+                &spec,
+                std::slice::from_ref(&dev),
+                &mut ixy_worker::apps::Sink,
+            )
+            .unwrap();
         }
     });
     let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();

@@ -18,7 +18,7 @@ fn a_user_written_app_counts_every_flow() {
     let _lab = sim::Lab::start(cfg).expect("lab");
     let tester_name = name.clone();
     let dir = std::env::temp_dir().join(format!("ixy-example-{}", std::process::id()));
-    let stats = worker::statsfile::path(&dir, 0);
+    let stats = ixy_worker::statsfile::path(&dir, 0);
     let _ = std::fs::remove_file(&stats);
     let tester = std::thread::spawn(move || {
         let t = Device::open(&format!("sim:{tester_name}/2"), &OpenOptions::default()).unwrap();
@@ -31,8 +31,8 @@ fn a_user_written_app_counts_every_flow() {
         let mut tx = TxQueue::attach(&t, 0, 64).unwrap();
         // Wait until the worker runs: its queue is attached and armed.
         let running = sim::harness::wait_for(Duration::from_secs(10), || {
-            worker::statsfile::StatsFile::open(&stats)
-                .is_ok_and(|f| f.state() == worker::statsfile::State::Running)
+            ixy_worker::statsfile::StatsFile::open(&stats)
+                .is_ok_and(|f| f.state() == ixy_worker::statsfile::State::Running)
         });
         assert!(running, "the worker never started");
         for n in 0..1000u32 {

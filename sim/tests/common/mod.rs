@@ -2,8 +2,8 @@
 //! simulator's integration tests. Each test gets its own lab.
 #![allow(dead_code)]
 
-use sim::harness::{self, Dma, RxRing, TxRing};
-use sim::{Bar, Lab, LabConfig};
+use ixy_sim::harness::{self, Dma, RxRing, TxRing};
+use ixy_sim::{Bar, Lab, LabConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,10 +66,10 @@ impl Fixture {
     }
 
     pub fn dut_mac(&self) -> [u8; 6] {
-        sim::lab::mac_of(0)
+        ixy_sim::lab::mac_of(0)
     }
 
-    pub fn sim_counter(&self, bar: &Bar, c: sim::SimCounter) -> u64 {
+    pub fn sim_counter(&self, bar: &Bar, c: ixy_sim::SimCounter) -> u64 {
         bar.sim_counter(c)
     }
 }

@@ -346,7 +346,7 @@ pub fn ixy_stats() -> PathBuf {
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "-p", "tools", "--bin", "ixy-stats"])
+            .args(["build", "-p", "ixy-tools", "--bin", "ixy-stats"])
             .status();
         assert!(ok.is_ok_and(|s| s.success()), "building ixy-stats");
     }

@@ -1,17 +1,17 @@
 //! `ixy-latency`: latency through a device under test with timestamped
 //! PTP probes, printed as an HDR histogram (DESIGN.md 9). The work is in
-//! [`tools::latency`] and [`tools::histogram`]; this file parses the
+//! [`ixy_tools::latency`] and [`ixy_tools::histogram`]; this file parses the
 //! command line, opens the devices and prints.
 
 use clap::Parser;
+use ixy_tools::histogram::{self, Latencies};
+use ixy_tools::latency::{self, Config, Outcome, Timestamps};
+use ixy_tools::stats::{json_number, json_string};
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use tools::histogram::{self, Latencies};
-use tools::latency::{self, Config, Outcome, Timestamps};
-use tools::stats::{json_number, json_string};
 
 /// ixy-latency: sends timestamped PTP probes from the TX device into the
 /// device under test and receives them on the RX device; prints the latency
@@ -64,7 +64,7 @@ struct Args {
     )]
     size: String,
     /// Background load of 64-byte frames in Mpps on Tx queue 1 of the TX
-    /// device (4 flows from tools::flows), e.g. --load 1.5.
+    /// device (4 flows from ixy_tools::flows), e.g. --load 1.5.
     #[arg(long, value_name = "MPPS", allow_hyphen_values = true)]
     load: Option<String>,
     /// Destination MAC of probes and load: the MAC the DUT port accepts
@@ -89,7 +89,7 @@ struct Args {
 type Failure = (u8, String);
 
 fn main() -> ExitCode {
-    let args: Args = match tools::cli::parse("ixy-latency") {
+    let args: Args = match ixy_tools::cli::parse("ixy-latency") {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -111,7 +111,7 @@ fn config(args: &Args) -> Result<Config, String> {
             args.devices.len()
         ));
     }
-    if let Some(d) = tools::cli::duplicate_device(&args.devices) {
+    if let Some(d) = ixy_tools::cli::duplicate_device(&args.devices) {
         return Err(format!(
             "--device {d} twice: the TX and the RX port must differ"
         ));
@@ -122,7 +122,7 @@ fn config(args: &Args) -> Result<Config, String> {
     };
     let cfg = Config {
         rate: latency::parse_positive("--rate", &args.rate, latency::MAX_RATE, " probes/s")?,
-        duration: tools::cli::duration("--duration", &args.duration)?,
+        duration: ixy_tools::cli::duration("--duration", &args.duration)?,
         size: latency::parse_size(&args.size)?,
         dst_mac,
         load_mpps: match &args.load {
@@ -159,7 +159,7 @@ fn run(args: &Args) -> Result<(), Failure> {
     };
     // Before any DMA memory exists: from here on a signal ends the run
     // through the normal path, which frees it.
-    let stop = tools::signals::stop_on_signals().map_err(|m| (1, m))?;
+    let stop = ixy_tools::signals::stop_on_signals().map_err(|m| (1, m))?;
     let result = measure_and_print(args, &mut cfg, csv.as_mut(), stop);
     if let (Err(_), Some(path)) = (&result, &args.csv) {
         if csv.is_some_and(|f| f.metadata().is_ok_and(|m| m.len() == 0)) {

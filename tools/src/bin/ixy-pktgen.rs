@@ -1,11 +1,11 @@
 //! `ixy-pktgen`: MoonGen-like load generator and verifier on tester ports.
-//! The work is in [`tools::pktgen`] and [`tools::flows`].
+//! The work is in [`ixy_tools::pktgen`] and [`ixy_tools::flows`].
 
 use clap::Parser;
+use ixy_tools::pktgen::{self, Config, Rate};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
-use tools::pktgen::{self, Config, Rate};
 
 /// ixy-pktgen: sends IPv4/UDP frames over N flows (varying source IP, per-flow
 /// sequence numbers, valid checksums) from a tester port through the device
@@ -69,7 +69,7 @@ fn bad(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match tools::cli::parse("ixy-pktgen") {
+    let args: Args = match ixy_tools::cli::parse("ixy-pktgen") {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -79,7 +79,7 @@ fn main() -> ExitCode {
         Err(e) => return bad(e),
     };
     let duration = match (&args.duration, args.count) {
-        (Some(s), _) => match tools::cli::duration("--duration", s) {
+        (Some(s), _) => match ixy_tools::cli::duration("--duration", s) {
             Ok(d) => Some(d),
             Err(e) => return bad(e),
         },
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     }
     // Before any DMA memory exists: from here on a signal ends the run
     // through the normal path, which frees it.
-    let stop = match tools::signals::stop_on_signals() {
+    let stop = match ixy_tools::signals::stop_on_signals() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ixy-pktgen: {e}");

@@ -1,14 +1,14 @@
 //! `ixy-stats`: per-worker and per-port counters and rates of a running (or
 //! finished) ixy-supervisor, read from its run directory (DESIGN.md 8).
-//! The work is in [`tools::stats`]; this file parses the command line and
+//! The work is in [`ixy_tools::stats`]; this file parses the command line and
 //! loops.
 
 use clap::Parser;
+use ixy_tools::stats::{self, PortHistory, Sampler};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tools::stats::{self, PortHistory, Sampler};
 
 /// ixy-stats: prints the counters and rates of ixy-supervisor's workers and
 /// ports, read from the stats files in its run directory. Works while the
@@ -51,7 +51,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = match tools::cli::parse("ixy-stats") {
+    let args: Args = match ixy_tools::cli::parse("ixy-stats") {
         Ok(a) => a,
         Err(code) => return code,
     };
