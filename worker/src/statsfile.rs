@@ -38,6 +38,20 @@
 //! | 144 | u64 | rx bad descriptors (nonsense write-backs dropped, `driver::rx::RxCounters`) |
 //! | 152 | u64 | rx queue resets (after a write-back on a descriptor the device was never given) |
 //!
+//! The app's own counters ([`crate::App::counter_names`]) follow in the
+//! second kilobyte:
+//!
+//! | offset | type | field |
+//! | --- | --- | --- |
+//! | 1024 | u32 | number of app counters, 0 to [`MAX_APP_COUNTERS`] |
+//! | 1032 + 32·k | 32 bytes | name of counter k: ASCII, NUL-padded |
+//! | 2112 + 8·k | u64 | value of counter k |
+//!
+//! The worker writes the names once when it starts (a restarted worker
+//! with the same names continues from the values its predecessor left)
+//! and publishes the values with the other counters. Version 1 readers
+//! that predate them see a count of 0.
+//!
 //! The worker publishes its counters about once a millisecond and when it
 //! stops, so a reader sees them at most a millisecond old. Each publication
 //! also stamps the heartbeat (one clock read per millisecond, none per
@@ -137,6 +151,46 @@ const HEARTBEAT: usize = 136;
 /// The rx fault counters (bad descriptors, queue resets), after the
 /// heartbeat.
 const RX_FAULTS: usize = 144;
+/// Where the app counters' count, names and values start.
+const APP_COUNT: usize = 1024;
+const APP_NAMES: usize = 1032;
+const APP_VALUES: usize = 2112;
+/// Bytes per app counter name, NUL padding included.
+const NAME_BYTES: usize = 32;
+
+/// The most counters an app may declare.
+pub const MAX_APP_COUNTERS: usize = 32;
+/// The longest app counter name, in bytes.
+pub const MAX_COUNTER_NAME: usize = NAME_BYTES - 1;
+
+/// Checks the names an app gives its counters: at most
+/// [`MAX_APP_COUNTERS`], each 1 to [`MAX_COUNTER_NAME`] characters of
+/// `a-z`, `0-9` and `_` starting with a letter (they become table columns
+/// and JSON keys), no two alike.
+pub fn check_counter_names(names: &[&str]) -> Result<(), String> {
+    if names.len() > MAX_APP_COUNTERS {
+        return Err(format!(
+            "{} app counters: an app may declare at most {MAX_APP_COUNTERS}",
+            names.len()
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let ok = (1..=MAX_COUNTER_NAME).contains(&name.len())
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return Err(format!(
+                "app counter name {name:?}: use 1 to {MAX_COUNTER_NAME} of a-z, 0-9 and _, starting with a letter"
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(format!("app counter name {name:?} is declared twice"));
+        }
+    }
+    Ok(())
+}
 
 /// The state name tables and JSON show: `stalled` for a running worker
 /// whose heartbeat stopped (see [`StatsFile::stalled`]), else the state's.
@@ -397,6 +451,75 @@ impl StatsFile {
         }
         self.beat();
     }
+
+    /// Declares the app's counters (names checked by
+    /// [`check_counter_names`]). Names equal to those already in the file
+    /// keep their values (a restarted worker continues from them);
+    /// otherwise every value starts at 0.
+    pub fn set_app_counters(&self, names: &[&str]) -> Result<(), String> {
+        check_counter_names(names)?;
+        let same = self
+            .app_counters()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .eq(names.iter().copied());
+        if same {
+            return Ok(());
+        }
+        let m = &self.map;
+        m.u32_at(APP_COUNT).store(0, Ordering::Release);
+        for (k, name) in names.iter().enumerate() {
+            let mut field = [0u8; NAME_BYTES];
+            field[..name.len()].copy_from_slice(name.as_bytes());
+            for (j, chunk) in field.chunks_exact(4).enumerate() {
+                let word = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+                m.u32_at(APP_NAMES + NAME_BYTES * k + 4 * j)
+                    .store(word, Ordering::Relaxed);
+            }
+            m.u64_at(APP_VALUES + 8 * k).store(0, Ordering::Relaxed);
+        }
+        m.u32_at(APP_COUNT)
+            .store(names.len() as u32, Ordering::Release);
+        Ok(())
+    }
+
+    /// Publishes the app counters' values, in the order of their names:
+    /// plain stores, as [`StatsFile::publish`]. Values beyond the declared
+    /// counters are ignored.
+    #[inline]
+    pub fn publish_app(&self, values: &[u64]) {
+        let n = self.app_count();
+        for (k, v) in values.iter().take(n).enumerate() {
+            self.map
+                .u64_at(APP_VALUES + 8 * k)
+                .store(*v, Ordering::Relaxed);
+        }
+    }
+
+    fn app_count(&self) -> usize {
+        (self.map.u32_at(APP_COUNT).load(Ordering::Acquire) as usize).min(MAX_APP_COUNTERS)
+    }
+
+    /// The app counters as last published: (name, value) in declaration
+    /// order; empty when the app declares none. A name that is not valid
+    /// UTF-8 (a damaged file) is shown with replacement characters.
+    pub fn app_counters(&self) -> Vec<(String, u64)> {
+        (0..self.app_count())
+            .map(|k| {
+                let bytes: Vec<u8> = (0..NAME_BYTES / 4)
+                    .flat_map(|j| {
+                        self.map
+                            .u32_at(APP_NAMES + NAME_BYTES * k + 4 * j)
+                            .load(Ordering::Relaxed)
+                            .to_le_bytes()
+                    })
+                    .take_while(|&b| b != 0)
+                    .collect();
+                let value = self.map.u64_at(APP_VALUES + 8 * k).load(Ordering::Relaxed);
+                (String::from_utf8_lossy(&bytes).into_owned(), value)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -490,6 +613,53 @@ mod tests {
         );
         assert_eq!(state_label(State::Stopped, true), "stopped");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn app_counters_round_trip_and_survive_a_restart_with_the_same_names() {
+        let dir = std::env::temp_dir().join(format!("ixy-statsfile-app-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = StatsFile::create(&dir, 0, 0, 0).unwrap();
+        assert!(f.app_counters().is_empty(), "a new file has none");
+        let names = ["flows", "dropped_unsolicited", "a"];
+        f.set_app_counters(&names).unwrap();
+        f.publish_app(&[3, 4, 5, 6]);
+        let want = |v: [u64; 3]| -> Vec<(String, u64)> {
+            names.iter().map(|n| n.to_string()).zip(v).collect()
+        };
+        assert_eq!(
+            f.app_counters(),
+            want([3, 4, 5]),
+            "the 4th value is ignored"
+        );
+        let g = StatsFile::open(&path(&dir, 0)).unwrap();
+        g.set_app_counters(&names).unwrap();
+        assert_eq!(g.app_counters(), want([3, 4, 5]), "same names keep values");
+        g.set_app_counters(&["other"]).unwrap();
+        assert_eq!(g.app_counters(), vec![("other".to_string(), 0)]);
+        let longest = "x".repeat(MAX_COUNTER_NAME);
+        g.set_app_counters(&[longest.as_str()]).unwrap();
+        assert_eq!(g.app_counters()[0].0, longest);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_app_counter_names_are_refused() {
+        let too_long = "x".repeat(MAX_COUNTER_NAME + 1);
+        let many: Vec<String> = (0..=MAX_APP_COUNTERS).map(|i| format!("c{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        for bad in [
+            &["Flows"][..],
+            &[""],
+            &["9lives"],
+            &["a-b"],
+            &["dup", "dup"],
+            &[too_long.as_str()],
+            &many,
+        ] {
+            assert!(check_counter_names(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_counter_names(&["ok_1", "b"]).is_ok());
     }
 
     #[test]
