@@ -10,7 +10,7 @@
 
 use crate::desc::RxWriteBack;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{DmaContext, DmaRegion, HUGE_PAGE};
+use crate::memory::{DmaContext, DmaRegion, SharedMap, HUGE_PAGE};
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -22,7 +22,7 @@ pub const DEFAULT_BUF_SIZE: usize = 2048;
 #[derive(Debug)]
 pub struct Mempool {
     /// The memory the buffers live in; it goes when the pool goes.
-    _region: DmaRegion,
+    _memory: Memory,
     /// log2 of the buffer size.
     shift: u32,
     count: u32,
@@ -41,49 +41,75 @@ pub struct Mempool {
     _single_thread: PhantomData<*const ()>,
 }
 
+/// What a pool's buffers live in: held, never read, so that it is
+/// unmapped (and for DMA memory, unmapped from the IOMMU) with the pool.
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Memory {
+    /// DMA memory a device reaches.
+    Dma(DmaRegion),
+    /// Ordinary memory no device reaches ([`Mempool::detached`]).
+    Detached(SharedMap),
+}
+
 impl Mempool {
     /// Allocates `count` buffers of `buf_size` bytes (a power of two from
     /// 1 KiB to 16 KiB, so no buffer crosses a 2 MiB page and the size fits
     /// SRRCTL.BSIZEPACKET, 82599 datasheet 8.2.3.8.7).
     pub fn new(ctx: &DmaContext, tag: &str, count: u32, buf_size: usize) -> Result<Mempool> {
-        if !buf_size.is_power_of_two() || !(1024..=16 * 1024).contains(&buf_size) {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                &ctx.device,
-                format!("buffer size {buf_size}: use a power of two from 1024 to 16384"),
-            ));
-        }
-        if count == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                &ctx.device,
-                "a mempool needs at least one buffer",
-            ));
-        }
+        check_size(&ctx.device, count, buf_size)?;
         let region = ctx.alloc(tag, count as usize * buf_size)?;
         debug_assert!(HUGE_PAGE.is_multiple_of(buf_size));
         log::debug!(
             "{}: mempool {tag}: {count} buffers of {buf_size} bytes",
             ctx.device
         );
-        let base = NonNull::new(region.as_ptr()).expect("a mapping is never null");
         let bus = (0..count as usize)
             .map(|i| region.bus_addr(i * buf_size))
             .collect();
-        // SAFETY: i < count, so the offset is inside the region.
+        let base = region.as_ptr();
+        Ok(Self::over(Memory::Dma(region), base, bus, count, buf_size))
+    }
+
+    /// A pool of `count` buffers of `buf_size` bytes in ordinary memory
+    /// that no device can reach (every bus address is 0): for unit tests
+    /// of apps, which build packets with [`Mempool::alloc`] and
+    /// [`Packet::data_mut`] and hand them to `App::process` without a NIC
+    /// or a simulator. The same size rules as [`Mempool::new`].
+    pub fn detached(count: u32, buf_size: usize) -> Result<Mempool> {
+        check_size("detached mempool", count, buf_size)?;
+        let map = SharedMap::anonymous(count as usize * buf_size)
+            .map_err(|e| Error::io("detached mempool", "mapping memory for the buffers", e))?;
+        let base = map.as_ptr();
+        let bus = vec![0; count as usize].into_boxed_slice();
+        Ok(Self::over(
+            Memory::Detached(map),
+            base,
+            bus,
+            count,
+            buf_size,
+        ))
+    }
+
+    /// A pool over `memory`, whose buffers start at `base` and lie at the
+    /// bus addresses `bus`.
+    fn over(memory: Memory, base: *mut u8, bus: Box<[u64]>, count: u32, buf_size: usize) -> Self {
+        let base = NonNull::new(base).expect("a mapping is never null");
+        // SAFETY: i < count and `memory` holds count * buf_size bytes from
+        // `base`, so the offset is inside it.
         let virt = (0..count as usize)
             .map(|i| unsafe { base.add(i * buf_size) })
             .collect();
-        Ok(Mempool {
+        Mempool {
             shift: buf_size.trailing_zeros(),
             count,
             bus,
             virt,
             stack: (0..count).rev().map(Cell::new).collect(),
             top: Cell::new(count),
-            _region: region,
+            _memory: memory,
             _single_thread: PhantomData,
-        })
+        }
     }
 
     /// Size of each buffer.
@@ -180,6 +206,27 @@ impl Mempool {
             max_meta: (1u32 << self.shift << META_LEN_SHIFT) | (0xFFFF & !FLAG_TIMESTAMP),
         }
     }
+}
+
+/// The size rules of a pool: a power of two from 1 KiB to 16 KiB per
+/// buffer (so no buffer crosses a 2 MiB page and the size fits
+/// SRRCTL.BSIZEPACKET, 82599 datasheet 8.2.3.8.7), at least one buffer.
+fn check_size(device: &str, count: u32, buf_size: usize) -> Result<()> {
+    if !buf_size.is_power_of_two() || !(1024..=16 * 1024).contains(&buf_size) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            device,
+            format!("buffer size {buf_size}: use a power of two from 1024 to 16384"),
+        ));
+    }
+    if count == 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            device,
+            "a mempool needs at least one buffer",
+        ));
+    }
+    Ok(())
 }
 
 /// Buffer addresses of a [`Mempool`] (see [`Mempool::view`]).
@@ -444,6 +491,25 @@ impl Drop for Packet<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_detached_pool_hands_out_and_takes_back_writable_buffers() {
+        let pool = Mempool::detached(4, 2048).unwrap();
+        let mut pkts = Vec::new();
+        assert_eq!(pool.alloc_bulk(&mut pkts, 8, 60), 4, "only 4 buffers");
+        assert!(pool.alloc().is_none());
+        for (i, p) in pkts.iter_mut().enumerate() {
+            p.data_mut().fill(i as u8);
+        }
+        assert!(pkts
+            .iter()
+            .enumerate()
+            .all(|(i, p)| p.len() == 60 && p.data().iter().all(|&b| b == i as u8)));
+        drop(pkts);
+        assert_eq!(pool.free_count(), 4, "dropped packets return");
+        assert!(Mempool::detached(0, 2048).is_err());
+        assert!(Mempool::detached(4, 3000).is_err());
+    }
     use crate::{regs, Device, OpenOptions};
 
     #[test]

@@ -5,8 +5,7 @@ use clap::Parser;
 use driver::{RssConfig, RssKey};
 use std::path::PathBuf;
 use std::time::Duration;
-use worker::App;
-use worker::Idle;
+use worker::{AppFactory, Idle};
 
 /// The most workers: the 82599 spreads RSS over at most 16 queues.
 pub const MAX_WORKERS: u32 = 16;
@@ -29,9 +28,9 @@ pub struct Args {
     /// Number of workers, 1 to 16: worker i owns queue i of every device, e.g. --workers 4.
     #[arg(long, value_name = "N")]
     pub workers: u32,
-    /// The app every worker runs: forward (2 devices), reflect or sink (1 device), e.g. --app forward.
+    /// The app every worker runs; ixy-supervisor's built-in apps are forward (2 devices), reflect and sink (1 device), e.g. --app forward. A program built on the supervisor library runs its own app and needs no --app.
     #[arg(long, value_name = "APP")]
-    pub app: String,
+    pub app: Option<String>,
     /// A device: a PCI address or a simulated port; repeat for the second port of forward, e.g. --device 0000:03:00.0 or --device sim:demo/0.
     #[arg(long = "device", value_name = "DEV", required = true)]
     pub devices: Vec<String>,
@@ -92,7 +91,7 @@ pub struct Args {
 pub struct Config {
     /// Number of workers.
     pub workers: u32,
-    /// App name (a built-in app).
+    /// The app's name (from its factory).
     pub app: String,
     /// Device strings, in port order.
     pub devices: Vec<String>,
@@ -173,23 +172,19 @@ pub fn usable_cores() -> Vec<usize> {
 }
 
 impl Args {
-    /// Checks everything that can be checked without touching a device.
-    pub fn validate(&self) -> Result<Config, String> {
+    /// Checks everything that can be checked without touching a device;
+    /// `factory` takes `--app` ([`AppFactory::select`]) and says how many
+    /// devices its app needs.
+    pub fn validate<F: AppFactory>(&self, factory: &mut F) -> Result<Config, String> {
         if !(1..=MAX_WORKERS).contains(&self.workers) {
             return Err(format!("--workers {}: use 1 to {MAX_WORKERS} (the 82599 spreads RSS over at most 16 queues)", self.workers));
         }
-        let Some(app) = worker::apps::by_name(&self.app) else {
+        factory.select(self.app.as_deref())?;
+        if self.devices.len() != factory.ports() {
             return Err(format!(
-                "--app {:?}: unknown app; use one of {}",
-                self.app,
-                worker::apps::NAMES.join(", ")
-            ));
-        };
-        if self.devices.len() != app.ports() {
-            return Err(format!(
-                "--app {} needs {} --device, got {}",
-                self.app,
-                app.ports(),
+                "app {} needs {} --device, got {}",
+                factory.name(),
+                factory.ports(),
                 self.devices.len()
             ));
         }
@@ -285,7 +280,7 @@ impl Args {
         let run_dir = crate::rundir::check(&run_dir)?;
         Ok(Config {
             workers: self.workers,
-            app: self.app.clone(),
+            app: factory.name().to_string(),
             devices: self.devices.clone(),
             cores: cores[..self.workers as usize].to_vec(),
             batch: self.batch,

@@ -6,7 +6,7 @@
 use driver::{Device, Error, ErrorKind, Result};
 use nix::sys::signal::Signal;
 use nix::unistd::ForkResult;
-use worker::WorkerSpec;
+use worker::{AppFactory, WorkerSpec};
 
 /// Forks the process.
 pub fn fork() -> Result<ForkResult> {
@@ -17,18 +17,20 @@ pub fn fork() -> Result<ForkResult> {
         .map_err(|e| Error::new(ErrorKind::Io, "ixy-supervisor", format!("fork: {e}")))
 }
 
-/// The body of a worker process; returns its exit status.
-pub fn worker_child(spec: &WorkerSpec, devices: &[Device], app: &str) -> i32 {
+/// The body of a worker process: runs the app `factory` makes for it;
+/// returns its exit status.
+pub fn worker_child<F: AppFactory>(spec: &WorkerSpec, devices: &[Device], factory: &F) -> i32 {
     // Die with the supervisor rather than run on unsupervised.
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         log::warn!("worker {}: PR_SET_PDEATHSIG: {e}", spec.index);
     }
-    let Some(mut app) = worker::apps::by_name(app) else {
-        log::error!("worker {}: unknown app {app:?}", spec.index);
-        return 2;
-    };
-    match worker::run(spec, devices, &mut app) {
+    match worker::run(spec, devices, |w| factory.make(w)) {
         Ok(()) => 0,
+        // The supervisor stops the run: a restart would fail the same way.
+        Err(e) if e.kind() == ErrorKind::InvalidInput => {
+            log::error!("worker {}: {e}", spec.index);
+            worker::EXIT_BAD_APP
+        }
         // The supervisor names the device (one line) and does not restart
         // a worker that exits with this.
         Err(e) if e.kind() == ErrorKind::DeviceLost => {

@@ -26,7 +26,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 use worker::portfile;
 use worker::statsfile::{self, State, StatsFile};
-use worker::WorkerSpec;
+use worker::{AppFactory, WorkerSpec};
 
 /// How long a stop may take before stragglers are killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -57,9 +57,10 @@ struct Slot {
     stalled: bool,
 }
 
-/// A supervisor with its devices initialised.
-pub struct Supervisor {
+/// A supervisor with its devices initialised, running the apps `F` makes.
+pub struct Supervisor<F: AppFactory> {
     cfg: Config,
+    factory: F,
     devices: Owned,
     ports: Vec<PortStats>,
     slots: Vec<Slot>,
@@ -71,6 +72,9 @@ pub struct Supervisor {
     /// A device was lost: found by the supervisor, or a worker exited
     /// with [`worker::EXIT_DEVICE_LOST`]. The run stops and exits with it.
     device_lost: bool,
+    /// A worker exited with [`worker::EXIT_BAD_APP`]: its app cannot run.
+    /// The run stops and exits with 2.
+    bad_app: bool,
     /// Each device's link as last seen, and since when.
     links: Vec<(LinkStatus, Instant)>,
     /// The run dir, held for the supervisor's life.
@@ -81,11 +85,11 @@ fn fatal(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::Io, "ixy-supervisor", msg)
 }
 
-impl Supervisor {
+impl<F: AppFactory> Supervisor<F> {
     /// Blocks the signals, claims, opens and initialises every device (RSS
     /// over the workers' queues), reclaims what dead owners left, and
     /// creates the stats files. No thread exists.
-    pub fn new(cfg: Config) -> Result<Self> {
+    pub fn new(cfg: Config, factory: F) -> Result<Self> {
         let mut mask = SigSet::empty();
         for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
             mask.add(s);
@@ -133,6 +137,7 @@ impl Supervisor {
         let links = devices.iter().map(|d| (d.link(), Instant::now())).collect();
         Ok(Supervisor {
             cfg,
+            factory,
             devices,
             ports,
             slots,
@@ -141,6 +146,7 @@ impl Supervisor {
             stopping: false,
             lost,
             device_lost: false,
+            bad_app: false,
             links,
             _run_dir: run_dir,
         })
@@ -149,6 +155,7 @@ impl Supervisor {
     fn spec(&self, i: u32) -> WorkerSpec {
         WorkerSpec {
             index: i,
+            workers: self.cfg.workers,
             core: Some(self.slots[i as usize].core),
             batch: self.cfg.batch,
             idle: self.cfg.idle,
@@ -172,7 +179,6 @@ impl Supervisor {
         // No fork happens in this mode, so the handler thread is harmless.
         ctrlc::set_handler(move || stopper.request_stop(true))
             .map_err(|e| fatal(format!("installing the Ctrl-C handler: {e}")))?;
-        let mut app = worker::apps::by_name(&self.cfg.app).ok_or_else(|| fatal("unknown app"))?;
         log::info!("debug worker {k}: running in the foreground; Ctrl-C stops it");
         let deadline = self.cfg.duration;
         let spec = self.spec(k);
@@ -184,7 +190,7 @@ impl Supervisor {
                 stopper.request_stop(true);
             });
         }
-        match worker::run(&spec, &self.devices, &mut app) {
+        match worker::run(&spec, &self.devices, |w| self.factory.make(w)) {
             Err(e) if e.kind() == ErrorKind::DeviceLost => {
                 log::error!("debug worker {k}: {e}");
                 self.device_lost = true;
@@ -215,7 +221,7 @@ impl Supervisor {
                 next_check = now + PRESENCE_INTERVAL;
                 self.check_devices();
             }
-            if self.device_lost {
+            if self.device_lost || self.bad_app {
                 break;
             }
             if now >= next_stats {
@@ -317,7 +323,7 @@ impl Supervisor {
         slot.file.set_state(State::Starting);
         match crate::process::fork()? {
             ForkResult::Child => {
-                let code = crate::process::worker_child(&spec, &self.devices, &self.cfg.app);
+                let code = crate::process::worker_child(&spec, &self.devices, &self.factory);
                 std::process::exit(code);
             }
             ForkResult::Parent { child } => {
@@ -361,6 +367,13 @@ impl Supervisor {
             log::warn!("worker {index}: lost its device; not restarted");
             self.device_lost = true;
             self.check_devices();
+            return;
+        }
+        if matches!(status, WaitStatus::Exited(_, worker::EXIT_BAD_APP)) {
+            log::error!(
+                "worker {index}: its app cannot run (its error is above); not restarted, stopping"
+            );
+            self.bad_app = true;
             return;
         }
         if self.stopping {
@@ -621,6 +634,9 @@ impl Supervisor {
         }
         if self.device_lost {
             return Ok(worker::EXIT_DEVICE_LOST);
+        }
+        if self.bad_app {
+            return Ok(worker::EXIT_BAD_APP);
         }
         let failed = self.slots.iter().any(|s| s.given_up);
         Ok(i32::from(failed))

@@ -2,6 +2,8 @@
 //! line saying what is wrong and what to do, and exit code 2, and leaves
 //! nothing half-initialised behind.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -299,15 +301,7 @@ fn a_damaged_bar_file_is_refused_without_a_crash() {
 
 #[test]
 fn ixy_pktgen_refuses_a_truncated_bar_without_a_crash() {
-    // Built (or found up to date) with this package's driver: testing this
-    // package alone does not rebuild another package's binaries.
-    let pktgen = Path::new(BIN).with_file_name("ixy-pktgen");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "-q", "-p", "ixy-tools", "--bin", "ixy-pktgen"])
-        .args((!cfg!(debug_assertions)).then_some("--release"))
-        .status();
-    assert!(built.is_ok_and(|s| s.success()), "building ixy-pktgen");
+    let pktgen = common::ixy_pktgen();
     let lab = FakeLab::new("pktgen", |bar| {
         std::fs::write(bar, [0u8; 100]).expect("bar0");
     });

@@ -72,6 +72,9 @@ impl FlowSpec {
 pub struct Generator {
     spec: FlowSpec,
     template: Vec<u8>,
+    /// Where the flow's own address goes: the source IP (26), or the
+    /// destination IP (30) in replies.
+    flow_ip_at: usize,
     next_flow: u32,
     sent: Vec<u64>,
 }
@@ -97,6 +100,18 @@ fn checksum_fold(mut sum: u32) -> u16 {
 impl Generator {
     /// A generator for `spec` (validated by the caller).
     pub fn new(spec: FlowSpec) -> Self {
+        Self::with_direction(spec, false)
+    }
+
+    /// A generator of the replies to `spec`'s flows: source and
+    /// destination IP and UDP port swapped (10.1.0.1:4321 to 10.0.0.0 +
+    /// i:1234), the frames the far end of each flow sends back. The tags
+    /// are the same as for the flows themselves.
+    pub fn replies(spec: FlowSpec) -> Self {
+        Self::with_direction(spec, true)
+    }
+
+    fn with_direction(spec: FlowSpec, reply: bool) -> Self {
         let mut t = vec![0u8; spec.size];
         t[0..6].copy_from_slice(&spec.dst_mac);
         t[6..12].copy_from_slice(&spec.src_mac);
@@ -106,9 +121,15 @@ impl Generator {
         t[16..18].copy_from_slice(&ip_len.to_be_bytes());
         t[22] = 64; // TTL
         t[23] = 17; // UDP
-        t[30..34].copy_from_slice(&spec.dst_ip().octets());
-        t[34..36].copy_from_slice(&SRC_PORT.to_be_bytes());
-        t[36..38].copy_from_slice(&DST_PORT.to_be_bytes());
+                    // The address that is the same in every flow, and the ports.
+        let (fixed_at, sport, dport) = if reply {
+            (26, DST_PORT, SRC_PORT)
+        } else {
+            (30, SRC_PORT, DST_PORT)
+        };
+        t[fixed_at..fixed_at + 4].copy_from_slice(&spec.dst_ip().octets());
+        t[34..36].copy_from_slice(&sport.to_be_bytes());
+        t[36..38].copy_from_slice(&dport.to_be_bytes());
         t[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
         t[42..46].copy_from_slice(&MAGIC);
         t[46..50].copy_from_slice(&spec.stream.to_be_bytes());
@@ -116,6 +137,7 @@ impl Generator {
         Generator {
             spec,
             template: t,
+            flow_ip_at: if reply { 30 } else { 26 },
             next_flow: 0,
             sent,
         }
@@ -146,7 +168,8 @@ impl Generator {
         let n = self.spec.size;
         let frame = &mut buf[..n];
         frame.copy_from_slice(&self.template);
-        frame[26..30].copy_from_slice(&self.spec.src_ip(f).octets());
+        let at = self.flow_ip_at;
+        frame[at..at + 4].copy_from_slice(&self.spec.src_ip(f).octets());
         frame[50..54].copy_from_slice(&f.to_be_bytes());
         frame[54..62].copy_from_slice(&seq.to_be_bytes());
         let ip = checksum_fold(checksum_add(0, &frame[14..34]));
@@ -311,6 +334,30 @@ mod tests {
             src_mac: [2, 0, 0, 0, 0, 2],
             dst_mac: [2, 0, 0, 0, 0, 1],
             stream: 7,
+        }
+    }
+
+    #[test]
+    fn replies_swap_addresses_and_ports_and_keep_checksums_and_tags() {
+        let mut gen = Generator::new(spec(4, 64));
+        let mut rep = Generator::replies(spec(4, 64));
+        let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+        for _ in 0..6 {
+            gen.fill(&mut a);
+            rep.fill(&mut b);
+            assert_eq!(a[26..30], b[30..34], "flow address");
+            assert_eq!(a[30..34], b[26..30], "fixed address");
+            assert_eq!(a[34..36], b[36..38], "ports swapped");
+            assert_eq!(a[36..38], b[34..36]);
+            assert_eq!(parse_tag(&a), parse_tag(&b), "the same tags");
+            let ip = checksum_fold(checksum_add(0, &b[14..34]));
+            assert_eq!(ip, 0, "IPv4 header checksum of a reply");
+            let sum = checksum_add(0, &b[26..34]) + 17 + 30;
+            assert_eq!(
+                checksum_fold(checksum_add(sum, &b[34..64])),
+                0,
+                "UDP checksum"
+            );
         }
     }
 

@@ -81,6 +81,9 @@ pub struct Config {
     pub count: Option<u64>,
     /// Also send from the second device to the first.
     pub bidirectional: bool,
+    /// Send the flows' replies (addresses and ports swapped); with
+    /// `bidirectional`, from the second device only.
+    pub replies: bool,
     /// Check every frame (loss, duplicates, reordering per flow).
     pub verify: bool,
     /// Print progress lines on stderr once a second.
@@ -346,10 +349,15 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
             dst_mac: cfg.dst_mac,
             stream: stream as u32,
         };
+        let reply = cfg.replies && (stream == 1 || !cfg.bidirectional);
         dirs.push(Direction {
             tx_dev: t,
             rx_dev: r,
-            generator: Generator::new(spec),
+            generator: if reply {
+                Generator::replies(spec)
+            } else {
+                Generator::new(spec)
+            },
             verifier: Verifier::new(stream as u32, cfg.flows),
             tx: TxQueue::attach(&devs[t], 0, 1024)?,
             received: 0,
@@ -606,6 +614,7 @@ mod tests {
             duration: duration.map(Duration::from_secs_f64),
             count,
             bidirectional: false,
+            replies: false,
             verify: false,
             progress: false,
         }

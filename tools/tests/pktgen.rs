@@ -175,6 +175,7 @@ fn config(devices: Vec<String>, count: u64, bidirectional: bool) -> Config {
         duration: None,
         count: Some(count),
         bidirectional,
+        replies: false,
         verify: true,
         progress: false,
     }

@@ -2,8 +2,9 @@
 //! its core, with its own mempool, running an [`App`] in a busy-poll loop
 //! (DESIGN.md 7) and publishing live counters in its stats file (8).
 //!
-//! Users write apps by implementing [`App`]; the built-in ones are in
-//! [`apps`]. `examples/flow_counter.rs` shows one written outside the crate.
+//! Users write apps by implementing [`App`] and run them under the
+//! supervisor library with an [`AppFactory`] (`ixy_supervisor::main`; the
+//! README's "Write your own app"); the built-in ones are in [`apps`].
 
 pub mod app;
 pub mod apps;
@@ -11,5 +12,5 @@ pub mod portfile;
 pub mod runtime;
 pub mod statsfile;
 
-pub use app::{App, Outputs};
-pub use runtime::{run, Idle, Poller, WorkerSpec, EXIT_DEVICE_LOST};
+pub use app::{factory, App, AppFactory, Outputs, WorkerInfo};
+pub use runtime::{run, Idle, Poller, WorkerSpec, EXIT_BAD_APP, EXIT_DEVICE_LOST};

@@ -2,11 +2,11 @@
 //! attach queue i on every port, then the busy-poll loop
 //! `rx_batch -> App::process -> tx_batch` until the supervisor asks to stop.
 
-use crate::app::{App, Outputs};
+use crate::app::{App, Outputs, WorkerInfo};
 use crate::statsfile::{Counters, State, StatsFile};
 use driver::{Device, Error, ErrorKind, Mempool, Packet, Result, RxQueue, TxQueue};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What a worker does when a poll returns nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,8 @@ impl std::str::FromStr for Idle {
 pub struct WorkerSpec {
     /// Worker index i: it owns queue i.
     pub index: u32,
+    /// How many workers the run has (for [`WorkerInfo`]).
+    pub workers: u32,
     /// Core to pin to (`None`: not pinned).
     pub core: Option<usize>,
     /// Packets per `rx_batch`.
@@ -56,6 +58,7 @@ impl WorkerSpec {
     pub fn new(index: u32, run_dir: PathBuf) -> Self {
         WorkerSpec {
             index,
+            workers: 1,
             core: None,
             batch: 32,
             idle: Idle::Spin,
@@ -84,8 +87,16 @@ fn unix_ns() -> u64 {
 
 /// Runs worker `spec.index` on `devices` (one queue pair each) until its
 /// stats file says stop. Called in the forked child, or in the foreground
-/// for `--debug-worker`.
-pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) -> Result<()> {
+/// for `--debug-worker`. `make` makes the worker's app once the worker is
+/// pinned (so its state is allocated on the worker's core). An app that
+/// does not fit (wrong number of ports, bad counter names) is an
+/// [`ErrorKind::InvalidInput`] error; the supervisor does not restart a
+/// worker that exits with [`EXIT_BAD_APP`] for it.
+pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
+    spec: &WorkerSpec,
+    devices: &[Device],
+    make: F,
+) -> Result<()> {
     let i = spec.index;
     let name = format!("ixy-worker-{i}");
     if let Ok(cname) = std::ffi::CString::new(name.clone()) {
@@ -100,6 +111,11 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
             );
         }
     }
+    let mut app = make(&WorkerInfo {
+        index: i,
+        workers: spec.workers,
+        core: spec.core,
+    });
     if devices.len() != app.ports() {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -114,6 +130,14 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
     }
     let file = StatsFile::open(&crate::statsfile::path(&spec.run_dir, i))
         .map_err(|e| Error::io(&name, "opening the worker statistics file", e))?;
+    file.set_app_counters(app.counter_names()).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            &name,
+            format!("app {}: {e}", app.name()),
+        )
+        .hint("fix the names the app's counter_names() returns")
+    })?;
     file.set_process(
         std::process::id(),
         unix_ns(),
@@ -145,7 +169,7 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
         app.name()
     );
     file.set_state(State::Running);
-    let mut poller = Poller::new(rx, tx, app, &file, spec.batch, spec.idle);
+    let mut poller = Poller::new(rx, tx, &mut app, &file, spec.batch, spec.idle);
     poller.watch(devices);
     busy_loop(&mut poller, &file);
     poller.publish();
@@ -166,6 +190,11 @@ pub fn run<A: App + ?Sized>(spec: &WorkerSpec, devices: &[Device], app: &mut A) 
 /// read all ones, or the simulator lab is gone): the supervisor does not
 /// restart it, and exits with this status itself (DESIGN.md 7).
 pub const EXIT_DEVICE_LOST: i32 = 3;
+
+/// Exit status of a worker process whose app cannot run (the wrong number
+/// of ports, bad counter names): a restart would fail the same way, so
+/// the supervisor stops the run and exits with this status, a user error.
+pub const EXIT_BAD_APP: i32 = 2;
 
 /// How often the counters are published while the worker runs: every
 /// `1/PUBLISH_DIVISOR` s of TSC time, often enough for any reader
@@ -199,6 +228,10 @@ pub struct Poller<'a, 'p, A: App + ?Sized> {
     /// What the file held when this process started (a restarted worker
     /// continues from its predecessor's counts).
     base: Counters,
+    /// The app's counters: what the file held at the start (as `base`),
+    /// and room for the app to write its own values at a publication.
+    app_base: Vec<u64>,
+    app_values: Vec<u64>,
     /// TSC when the poller started.
     started: u64,
     /// TSC of the last publication, and the interval between them.
@@ -232,6 +265,18 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         let room = batch * rx.len();
         let outboxes = (0..tx.len()).map(|_| Vec::with_capacity(room)).collect();
         let now = driver::tsc::now();
+        let names = app.counter_names();
+        let held = file.app_counters();
+        let app_base = if held
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .eq(names.iter().copied())
+        {
+            held.iter().map(|&(_, v)| v).collect()
+        } else {
+            vec![0; names.len()]
+        };
+        let app_values = vec![0; names.len()];
         Poller {
             inbox: Vec::with_capacity(room),
             outboxes,
@@ -243,6 +288,8 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
             idle,
             own: Counters::default(),
             base: file.counters(),
+            app_base,
+            app_values,
             started: now,
             published: now,
             publish_every: (file.tsc_hz() / PUBLISH_DIVISOR).max(1),
@@ -312,11 +359,13 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         }
     }
 
-    /// Once a publication interval: publish, and check the watched devices
-    /// when their interval has passed too. Out of line: never per packet.
+    /// Once a publication interval: the app's housekeeping, publish, and
+    /// check the watched devices when their interval has passed too. Out
+    /// of line: never per packet.
     #[cold]
     #[inline(never)]
     fn interval(&mut self, now: u64) {
+        self.app.housekeeping(Instant::now());
         self.publish();
         if now.wrapping_sub(self.checked) >= self.check_every && self.lost.is_none() {
             self.checked = now;
@@ -400,8 +449,15 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         self.publish_every = cycles.max(1);
     }
 
-    /// Publishes the counters in the stats file now.
+    /// Publishes the counters in the stats file now, the app's too.
     pub fn publish(&mut self) {
+        if !self.app_values.is_empty() {
+            self.app.counters(&mut self.app_values);
+            for (v, b) in self.app_values.iter_mut().zip(&self.app_base) {
+                *v = v.wrapping_add(*b);
+            }
+            self.file.publish_app(&self.app_values);
+        }
         self.file.publish(&self.counters());
         self.published = driver::tsc::now();
     }

@@ -22,11 +22,9 @@ fn nonsense_write_backs_are_counted_in_the_stats_file() {
             let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
             dev.init(&InitConfig::default()).unwrap();
             let spec = ixy_worker::WorkerSpec::new(0, dir);
-            ixy_worker::run(
-                &spec,
-                std::slice::from_ref(&dev),
-                &mut ixy_worker::apps::Sink,
-            )
+            ixy_worker::run(&spec, std::slice::from_ref(&dev), |_| {
+                ixy_worker::apps::Sink
+            })
             .unwrap();
         }
     });

@@ -27,11 +27,9 @@ fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
             dev.init(&InitConfig::default()).unwrap();
             let mut spec = ixy_worker::WorkerSpec::new(0, dir);
             spec.idle = ixy_worker::Idle::Sleep;
-            ixy_worker::run(
-                &spec,
-                std::slice::from_ref(&dev),
-                &mut ixy_worker::apps::Sink,
-            )
+            ixy_worker::run(&spec, std::slice::from_ref(&dev), |_| {
+                ixy_worker::apps::Sink
+            })
             .unwrap();
         }
     });

@@ -88,11 +88,17 @@ pub fn start(test: &str, args: &[&str]) -> Run {
 /// Starts the supervisor with `args` on a new lab, with `--run-dir
 /// run_dir` as it is.
 pub fn start_at(test: &str, args: &[&str], run_dir: &Path) -> Run {
+    start_program(Path::new(BIN), test, args, run_dir)
+}
+
+/// Starts `program` (the supervisor, or a program built on its library)
+/// with `args` on a new lab, with `--run-dir run_dir`.
+pub fn start_program(program: &Path, test: &str, args: &[&str], run_dir: &Path) -> Run {
     let (lab, name) = lab(test);
     let log =
         std::fs::File::create(std::env::temp_dir().join(format!("{name}.log"))).expect("log file");
     let args: Vec<String> = args.iter().map(|a| a.replace("LAB", &name)).collect();
-    let child = Command::new(BIN)
+    let child = Command::new(program)
         .args(&args)
         .arg("--run-dir")
         .arg(run_dir)
@@ -339,18 +345,28 @@ pub fn wait_published(run: &Run, workers: u32, total: u64) -> bool {
     })
 }
 
-/// The ixy-stats binary (built beside ixy-supervisor by `cargo test
-/// --workspace`; built here when this package is tested alone).
+/// `cargo build ARGS` in this test's profile (built, or found up to date:
+/// testing one package alone does not build another's binaries or this
+/// one's examples); returns `bin`, a path beside ixy-supervisor.
+pub fn built(args: &[&str], bin: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "-q"])
+        .args(args)
+        .args((!cfg!(debug_assertions)).then_some("--release"))
+        .status();
+    assert!(ok.is_ok_and(|s| s.success()), "cargo build {args:?}");
+    Path::new(BIN).with_file_name(bin)
+}
+
+/// The ixy-stats binary.
 pub fn ixy_stats() -> PathBuf {
-    let bin = Path::new(BIN).with_file_name("ixy-stats");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "ixy-tools", "--bin", "ixy-stats"])
-            .status();
-        assert!(ok.is_ok_and(|s| s.success()), "building ixy-stats");
-    }
-    bin
+    built(&["-p", "ixy-tools", "--bin", "ixy-stats"], "ixy-stats")
+}
+
+/// The ixy-pktgen binary.
+pub fn ixy_pktgen() -> PathBuf {
+    built(&["-p", "ixy-tools", "--bin", "ixy-pktgen"], "ixy-pktgen")
 }
 
 /// `ixy-stats --json` on `run_dir`, one sample pair `interval` apart.

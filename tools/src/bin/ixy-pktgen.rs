@@ -55,6 +55,9 @@ struct Args {
     /// Send from both ports, each received on the other.
     #[arg(long)]
     bidirectional: bool,
+    /// Send the flows' replies instead (source and destination IP and UDP port swapped: 10.1.0.1:4321 to 10.0.0.0+i:1234), as the far end of each flow would; with --bidirectional the first port sends the flows and the second their replies.
+    #[arg(long)]
+    replies: bool,
     /// Destination MAC of the frames (default broadcast, accepted by any port), e.g. --dst-mac 02:1c:59:90:00:00.
     #[arg(long, value_name = "MAC", default_value = "ff:ff:ff:ff:ff:ff")]
     dst_mac: String,
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         duration,
         count: args.count,
         bidirectional: args.bidirectional,
+        replies: args.replies,
         verify: args.verify,
         progress: true,
     };
