@@ -3,6 +3,8 @@
 //! end throughput and scaling ([`e2e`]), tables ([`report`]) and plots
 //! ([`plot`]). `BENCHMARKS.md` holds what it printed.
 
+#![forbid(unsafe_code)]
+
 pub mod callgrind;
 pub mod cost;
 pub mod e2e;

@@ -6,6 +6,8 @@
 //! ixy-bench one MODE BATCH RUNS PACKETS [CORE]  one cost measurement (a child)
 //! ```
 
+#![forbid(unsafe_code)]
+
 use ixy_bench::cost::{self, Mode};
 use ixy_bench::plot::{self, Series};
 use ixy_bench::report::{self, Table};

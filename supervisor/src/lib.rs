@@ -32,6 +32,9 @@
 //! Everything an app needs is re-exported here; the crates behind it are
 //! [`driver`] and [`worker`].
 
+// The one unsafe operation, fork, is allowed in `process` alone.
+#![deny(unsafe_code)]
+
 pub mod budget;
 pub mod cli;
 pub mod process;

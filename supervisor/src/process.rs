@@ -9,6 +9,7 @@ use nix::unistd::ForkResult;
 use worker::{AppFactory, WorkerSpec};
 
 /// Forks the process.
+#[allow(unsafe_code)]
 pub fn fork() -> Result<ForkResult> {
     // SAFETY: the supervisor is single-threaded whenever it forks (it never
     // spawns threads outside --debug-worker, which does not fork), so the

@@ -12,6 +12,8 @@
 //! - [`signals`]: SIGINT/SIGTERM as a flag the send loops check.
 //! - [`fuzz`]: the checks the fuzz targets of the tag and probe parsers run.
 
+#![forbid(unsafe_code)]
+
 pub mod cli;
 pub mod flows;
 pub mod fuzz;

@@ -6,6 +6,8 @@
 //! supervisor library with an [`AppFactory`] (`ixy_supervisor::main`; the
 //! README's "Write your own app"); the built-in ones are in [`apps`].
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod apps;
 pub mod portfile;

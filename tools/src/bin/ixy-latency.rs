@@ -3,6 +3,8 @@
 //! [`ixy_tools::latency`] and [`ixy_tools::histogram`]; this file parses the
 //! command line, opens the devices and prints.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use ixy_tools::histogram::{self, Latencies};
 use ixy_tools::latency::{self, Config, Outcome, Timestamps};

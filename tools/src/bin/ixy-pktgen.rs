@@ -1,6 +1,8 @@
 //! `ixy-pktgen`: MoonGen-like load generator and verifier on tester ports.
 //! The work is in [`ixy_tools::pktgen`] and [`ixy_tools::flows`].
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use ixy_tools::pktgen::{self, Config, Rate};
 use std::io::Write;

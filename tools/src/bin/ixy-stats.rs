@@ -3,6 +3,8 @@
 //! The work is in [`ixy_tools::stats`]; this file parses the command line and
 //! loops.
 
+#![forbid(unsafe_code)]
+
 use clap::Parser;
 use ixy_tools::stats::{self, PortHistory, Sampler};
 use std::io::{IsTerminal, Write};
