@@ -8,9 +8,14 @@ pub mod socket;
 
 pub(crate) use socket::Server;
 pub use socket::{check_line, send, LINE_TIME, MAX_CONNECTIONS, MAX_LINE};
+use std::time::Duration;
 
 /// Most frames one `inject` may create.
 pub const MAX_INJECT: u64 = 100_000;
+
+/// Longest wait of one `sync` (its default): within the 10 s a model
+/// thread has to answer any command, and the 15 s [`send`] waits.
+pub const MAX_SYNC_WAIT: Duration = Duration::from_secs(10);
 
 /// The kinds of bad frame `inject` can put on a port's receive side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +103,21 @@ pub enum Command {
     },
     /// `status`: one line per port.
     Status,
+    /// `sync [MS]`: a barrier. Answered `ok` once every model thread has
+    /// made, after the command arrived, a whole pass that found nothing to
+    /// do and no frame in flight; an error if that takes longer than `wait`.
+    Sync {
+        /// How long to wait for the lab to go quiet (1 ms to
+        /// [`MAX_SYNC_WAIT`], the default).
+        wait: Duration,
+    },
     /// `help`: the command summary.
     Help,
 }
 
 impl Command {
-    /// The port the command is about; `None` for `status` and `help`.
+    /// The port the command is about; `None` for `status`, `sync` and
+    /// `help`.
     pub fn port(&self) -> Option<usize> {
         match *self {
             Command::Link { port, .. }
@@ -112,7 +126,7 @@ impl Command {
             | Command::Drop { port, .. }
             | Command::Remove { port }
             | Command::Counters { port } => Some(port),
-            Command::Status | Command::Help => None,
+            Command::Status | Command::Sync { .. } | Command::Help => None,
         }
     }
 }
@@ -214,13 +228,30 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
             arity(1)?;
             Ok(Command::Status)
         }
+        "sync" => {
+            let max = MAX_SYNC_WAIT.as_millis() as u64;
+            let wait = match words.len() {
+                1 => MAX_SYNC_WAIT,
+                2 => match words[1].parse::<u64>() {
+                    Ok(ms) if (1..=max).contains(&ms) => Duration::from_millis(ms),
+                    _ => {
+                        return Err(format!(
+                            "sync wait {:?}: give milliseconds from 1 to {max}",
+                            words[1]
+                        ))
+                    }
+                },
+                _ => return Err("\"sync\" takes at most 1 argument (MS); try 'help'".into()),
+            };
+            Ok(Command::Sync { wait })
+        }
         "help" => Ok(Command::Help),
         w => Err(format!("unknown command {w:?}; try 'help'")),
     }
 }
 
 /// The command summary, answered to `help`.
-pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | corrupt P len|no-eop|stray-dd N | drop P N | remove P | counters P | status";
+pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | corrupt P len|no-eop|stray-dd N | drop P N | remove P | counters P | status | sync [MS]";
 
 /// Fills `data` with bad frame number `n` of `kind` addressed to `dst`;
 /// returns whether its FCS is good.
@@ -301,6 +332,23 @@ mod tests {
         assert!(parse("frobnicate", 4).unwrap_err().contains("unknown"));
         assert!(parse("", 4).is_err());
         assert!(parse("remove", 4).is_err());
+        assert_eq!(
+            parse("sync", 4),
+            Ok(Command::Sync {
+                wait: MAX_SYNC_WAIT
+            })
+        );
+        assert_eq!(
+            parse("sync 250", 4),
+            Ok(Command::Sync {
+                wait: Duration::from_millis(250)
+            })
+        );
+        assert_eq!(parse("sync", 4).map(|c| c.port()), Ok(None));
+        for bad in ["sync 0", "sync 10001", "sync -1", "sync soon"] {
+            assert!(parse(bad, 4).unwrap_err().contains("1 to 10000"), "{bad}");
+        }
+        assert!(parse("sync 1 2", 4).unwrap_err().contains("at most 1"));
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub fn control_line(data: &[u8]) {
             if let Command::Inject { count, .. } = cmd {
                 assert!(count <= control::MAX_INJECT);
             }
+            if let Command::Sync { wait } = cmd {
+                assert!(!wait.is_zero() && wait <= control::MAX_SYNC_WAIT);
+            }
         }
         Err(e) => assert!(!e.is_empty()),
     }

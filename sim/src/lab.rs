@@ -308,6 +308,31 @@ impl Lab {
         }
     }
 
+    /// A barrier: returns `Ok` once every model thread has made, after
+    /// this call, a whole pass over its ports that found nothing to do
+    /// and no frame in flight (the control command `sync`). So every
+    /// frame a driver queued (its TDT written) before the call has been
+    /// sent, carried and received, delivered into host memory or dropped
+    /// and counted, with the registers and statistics published, and
+    /// every register write made before the call has been acted on.
+    /// Timers are not waited for: a reset or an auto-negotiation still
+    /// running, and frames held for want of a link or of Rx descriptors,
+    /// stay as they are (poll the registers for those). `Err` with the
+    /// `error: ...` line when the lab is not quiet within `timeout` (traffic
+    /// that keeps coming), is stopping, or runs inline (use
+    /// [`Lab::settle`] there).
+    pub fn quiesce(&self, timeout: Duration) -> Result<(), String> {
+        if !self.inline.is_empty() {
+            return Err("error: the model runs inline: step it with Lab::settle".into());
+        }
+        let answer = self.router.sync(timeout);
+        if answer.starts_with("error") {
+            Err(answer)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Stops the model's thread and keeps the model, so that from now on
     /// the device works only in [`Lab::step`], in the caller's thread.
     /// Benchmarks use it to time driver code alone: device work happens
@@ -329,12 +354,18 @@ impl Lab {
     /// One pass of the model after [`Lab::run_inline`]: every frame due is
     /// moved, every register write acted on. Returns how much happened (0:
     /// nothing was pending); 0 as well when the model still has its thread.
+    /// A `sync` from another thread is answered by the first step that
+    /// finds nothing to do.
     pub fn step(&mut self) -> usize {
         let mut work = 0;
         for (engine, requests) in &mut self.inline {
             work += engine.serve(requests);
             let now = ps(engine.epoch.elapsed());
-            work += engine.pass(now, true);
+            // A full pass (every queue enable scanned) while a sync waits.
+            let full = !engine.syncs.is_empty();
+            let done = engine.pass(now, !full);
+            engine.answer_syncs(now, done, full);
+            work += done;
         }
         work
     }
@@ -510,6 +541,9 @@ struct Engine {
     cable_delay_ps: u64,
     max_idle_sleep: Duration,
     epoch: Instant,
+    /// Where to answer the `sync` requests received and not answered yet:
+    /// after the next full pass that finds the model quiet.
+    syncs: Vec<mpsc::Sender<String>>,
 }
 
 /// Frames the packet buffer collects from the wire before a pass moves
@@ -593,6 +627,7 @@ impl Engine {
                 cable_delay_ps: ps(cfg.cable_delay),
                 max_idle_sleep: cfg.max_idle_sleep,
                 epoch,
+                syncs: Vec::new(),
             });
         }
         Ok(engines)
@@ -610,7 +645,11 @@ impl Engine {
                 idle_since = None;
             }
             let now = ps(self.epoch.elapsed());
-            let work = self.pass(now, busy);
+            // A busy pass may skip the queue enable scan; not while a sync
+            // waits, so that the pass that answers it has looked at all.
+            let full = !busy || !self.syncs.is_empty();
+            let work = self.pass(now, !full);
+            self.answer_syncs(now, work, full);
             busy = work > 0;
             if busy {
                 idle_since = None;
@@ -628,16 +667,48 @@ impl Engine {
         }
     }
 
-    /// Answers the pending control requests; returns how many.
+    /// Answers the pending control requests, except `sync`, which
+    /// [`Engine::answer_syncs`] answers after a pass; returns how many
+    /// requests there were.
     fn serve(&mut self, requests: &mpsc::Receiver<Request>) -> usize {
         let mut served = 0;
         while let Ok(req) = requests.try_recv() {
-            let answer = self.command(&req.line);
+            served += 1;
+            let answer = match control::parse(&req.line, self.lab_ports) {
+                Ok(control::Command::Sync { .. }) => {
+                    self.syncs.push(req.reply);
+                    continue;
+                }
+                Ok(cmd) => self.execute(cmd, ps(self.epoch.elapsed())),
+                Err(e) => format!("error: {e}"),
+            };
             // The asker may have given up waiting; nothing to do then.
             let _ = req.reply.send(answer);
-            served += 1;
         }
         served
+    }
+
+    /// Answers the waiting `sync` requests after a pass (at lab time
+    /// `now`, `work` done, `full`: no queue scan skipped) that found the
+    /// model quiet. Every one of them arrived before that pass began (the
+    /// requests are served between passes), so the pass saw every
+    /// register write and every frame queued before the request was made.
+    fn answer_syncs(&mut self, now: u64, work: usize, full: bool) {
+        if self.syncs.is_empty() || !full || work > 0 || !self.quiet(now) {
+            return;
+        }
+        for reply in self.syncs.drain(..) {
+            // The asker may have given up waiting.
+            let _ = reply.send("ok".into());
+        }
+    }
+
+    /// Nothing in flight: no frame on a cable, and with pacing every
+    /// port's wire free, so that a pass that found no work offered every
+    /// enabled Tx queue its turn rather than stopping at a busy wire.
+    fn quiet(&self, now: u64) -> bool {
+        self.wires.iter().all(VecDeque::is_empty)
+            && (!self.line_rate || self.ports.iter().all(|p| p.wire_free_ps <= now))
     }
 
     /// One pass over the model. Returns how much happened.
@@ -692,15 +763,6 @@ impl Engine {
         work
     }
 
-    /// Executes one control command.
-    fn command(&mut self, line: &str) -> String {
-        let now = ps(self.epoch.elapsed());
-        match control::parse(line, self.lab_ports) {
-            Err(e) => format!("error: {e}"),
-            Ok(cmd) => self.execute(cmd, now),
-        }
-    }
-
     fn execute(&mut self, cmd: control::Command, now: u64) -> String {
         use control::Command as C;
         // The command's port, as its place in this model's group.
@@ -753,6 +815,8 @@ impl Engine {
                 out
             }
             C::Help => format!("ok\n{}", control::HELP),
+            // Taken aside by `serve`: answered after a quiet pass.
+            C::Sync { .. } => "error: sync is answered by the polling loop".into(),
             C::Status => {
                 let mut out = String::from("ok");
                 for (p, peer) in self.ports.iter().zip(&self.peer) {

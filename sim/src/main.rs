@@ -43,6 +43,9 @@ control commands (ixy-sim ctl --lab NAME ...):
   remove P              surprise removal: port P's registers read 0xFFFFFFFF
   counters P            the simulator's own counters of port P (IOMMU faults, ...)
   status                link and queue state of every port
+  sync [MS]             wait (at most MS ms, default 10000) until the model is
+                        quiet: every frame queued and register written before
+                        the command has been handled
 
 example:
   ixy-sim --lab demo &  ixy-sim ctl --lab demo link 0 down";

@@ -8,8 +8,8 @@
 
 use crate::control::{self, Command};
 use crate::lab::Request;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 /// The ports each of up to `threads` model threads owns, in port order:
 /// cables and lone ports dealt out round robin. Fewer groups than
@@ -60,6 +60,9 @@ impl Router {
             Ok(cmd) => cmd,
             Err(e) => return format!("error: {e}"),
         };
+        if let Command::Sync { wait } = cmd {
+            return self.sync(wait);
+        }
         let targets: Vec<usize> = match cmd {
             Command::Status => (0..self.senders.len()).collect(),
             _ => vec![cmd.port().map_or(0, |p| self.owner[p])],
@@ -84,6 +87,45 @@ impl Router {
             .chain(lines)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// The `sync` barrier: asks every model thread at once, then waits
+    /// until each has answered (after a quiet pass of its own, see
+    /// `Engine::serve`) or `wait` has passed since the call (a `wait`
+    /// beyond the clock's range waits for ever). Frames never cross
+    /// threads, so every thread quiet means the lab is.
+    pub(crate) fn sync(&self, wait: Duration) -> String {
+        let deadline = Instant::now().checked_add(wait);
+        let mut pending = Vec::with_capacity(self.senders.len());
+        for sender in &self.senders {
+            let (tx, rx) = mpsc::channel();
+            let request = Request {
+                line: "sync".into(),
+                reply: tx,
+            };
+            if sender.send(request).is_err() {
+                return "error: the lab is stopping".into();
+            }
+            pending.push(rx);
+        }
+        for (thread, rx) in pending.into_iter().enumerate() {
+            let answer = match deadline {
+                Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match answer {
+                Ok(answer) if answer.starts_with("error") => return answer,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    return format!(
+                        "error: the lab did not go quiet within {} ms (model thread {thread} still had work)",
+                        wait.as_millis()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => return "error: the lab is stopping".into(),
+            }
+        }
+        "ok".into()
     }
 
     fn ask_one(&self, thread: usize, line: &str) -> String {

@@ -105,6 +105,11 @@ fn a_lab_runs_answers_control_commands_and_cleans_up_on_sigterm() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("already running"));
     let bad = ixy_sim(&["ctl", "--lab", "life", "link", "7", "down"]);
     assert_eq!(bad.status.code(), Some(2));
+    // The barrier: `ok` (nothing printed) once the model is quiet.
+    let sync = ixy_sim(&["ctl", "--lab", "life", "sync"]);
+    assert!(sync.status.success() && sync.stdout.is_empty(), "{sync:?}");
+    let bad = ixy_sim(&["ctl", "--lab", "life", "sync", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
     // SIGTERM stops it and removes the directory.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),

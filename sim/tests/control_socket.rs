@@ -156,6 +156,7 @@ fn silent_and_dribbling_clients_are_dropped_after_the_time_limit_and_block_no_on
     let mut writer = dribble.try_clone().expect("clone");
     let dribbler = std::thread::spawn(move || {
         // One byte every 100 ms, never a newline, until the lab hangs up.
+        // The sleep is the behaviour under test: a client this slow.
         while t0.elapsed() < WAIT && writer.write_all(b"s").is_ok() {
             std::thread::sleep(Duration::from_millis(100));
         }

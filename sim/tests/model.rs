@@ -174,7 +174,7 @@ fn frame_from_port_2_arrives_on_port_0_with_write_back() {
     bcast[..6].fill(0xFF);
     assert!(tx.send(&f.tester, &bcast, 0));
     assert_eq!(receive(&f.dut, &mut rx, 1).len(), 1);
-    assert_eq!(settled(&f.dut, regs::BPRC, 1), 1);
+    assert_eq!(settled(&f.lab, &f.dut, regs::BPRC), 1);
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn multicast_frames_pass_the_table_when_the_filter_is_enabled() {
     assert!(tx.send(&f.tester, &group(mdns), 0));
     assert!(filtered(3), "MO 3 indexes another bit");
     assert_eq!(
-        settled(&f.dut, regs::MPRC, 1),
+        settled(&f.lab, &f.dut, regs::MPRC),
         1,
         "one multicast frame received"
     );
@@ -274,7 +274,7 @@ fn aliased_registers_read_and_write_as_one() {
         "accepted through RAL/RAH(3)'s alias"
     );
     // QPTC counts at its 82598-compatible address too (clear on read).
-    assert_eq!(settled(&f.tester, regs::qptc_alias(0), 1), 1);
+    assert_eq!(settled(&f.lab, &f.tester, regs::qptc_alias(0)), 1);
 }
 
 /// Programs RSS: key, RETA entry j -> queue j % queues, all hash fields.
@@ -379,8 +379,9 @@ fn rss_spreads_known_flows_to_the_queues_the_datasheet_says() {
         (got[0].0.hash, got[0].0.rss_type()),
         (0, regs::RXDADV_RSSTYPE_NONE)
     );
-    // Nothing else arrived anywhere.
-    std::thread::sleep(Duration::from_millis(20));
+    // Nothing else arrived anywhere: once the model is quiet, every frame
+    // sent has been delivered somewhere.
+    f.lab.quiesce(WAIT).expect("the lab goes quiet");
     for r in &mut rings {
         assert!(r.poll(&f.dut).is_none());
     }
@@ -417,7 +418,8 @@ fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
         let got = if drop_en {
             receive(&f.dut, &mut q0, 100)
         } else {
-            std::thread::sleep(Duration::from_millis(300));
+            // Every frame sent has reached the buffer or been missed.
+            f.lab.quiesce(WAIT).expect("the lab goes quiet");
             std::iter::from_fn(|| q0.poll(&f.dut)).collect()
         };
         if drop_en {
@@ -447,7 +449,7 @@ fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
             assert_eq!(f.dut.read(regs::rnbc(0)), 0);
             // The 82599 quirk: GPRC counts the missed frames too, so every
             // one of the 200 frames is in GPRC (Linux: gprc -= missed_rx).
-            assert_eq!(settled(&f.dut, regs::GPRC, 200), 200);
+            assert_eq!(settled(&f.lab, &f.dut, regs::GPRC), 200);
         }
     }
 }
@@ -498,10 +500,10 @@ fn statistics_count_what_was_sent_and_clear_on_read() {
     f.tester.write(regs::tqsm(0), 5);
     send_all(&f.tester, &mut tx, (0..300).map(|i| flow_frame(&f, i, 100)));
     assert_eq!(receive(&f.dut, &mut rx, 300).len(), 300);
-    // Counters may lag the descriptors by one pass of the model: sum reads
-    // (they clear) until the expected total is reached, then check it stays.
+    // Counters may lag the descriptors by one pass of the model: read each
+    // (they clear) once the lab is quiet.
     let expect = |bar: &Bar, reg: u32, want: u32| {
-        assert_eq!(settled(bar, reg, want), want, "register {reg:#x}")
+        assert_eq!(settled(&f.lab, bar, reg), want, "register {reg:#x}")
     };
     expect(&f.tester, regs::GPTC, 300);
     expect(&f.tester, regs::GOTCL, 300 * 104); // octets include the CRC
@@ -605,7 +607,7 @@ fn disabled_queue_does_no_dma_and_reads_back_disabled() {
         & regs::TXDCTL_ENABLE
         == 0));
     assert!(tx1.send(&f.tester, &flow_frame(&f, 1, 64), 0));
-    std::thread::sleep(Duration::from_millis(20));
+    f.lab.quiesce(WAIT).expect("the lab goes quiet");
     assert!(!tx1.idle(), "nothing completed on a disabled Tx queue");
     assert_eq!(f.tester.read(regs::tdh(1)), 0);
 }
@@ -803,16 +805,11 @@ fn tx_holds_its_descriptors_while_the_link_is_down() {
     );
 }
 
-/// Sums reads of a clear-on-read counter until they reach `want` (or the
-/// wait expires), then reads once more after a pause: nothing may follow.
-fn settled(bar: &Bar, reg: u32, want: u32) -> u32 {
-    let mut total = 0;
-    wait_for(WAIT, || {
-        total += bar.read(reg);
-        total >= want
-    });
-    std::thread::sleep(Duration::from_millis(5));
-    total + bar.read(reg)
+/// What clear-on-read counter `reg` of `bar` counts once the lab is quiet:
+/// everything sent before the call is counted by then, and nothing after.
+fn settled(lab: &ixy_sim::Lab, bar: &Bar, reg: u32) -> u32 {
+    lab.quiesce(WAIT).expect("the lab goes quiet");
+    bar.read(reg)
 }
 
 #[test]
@@ -1008,4 +1005,129 @@ fn two_model_threads_each_move_their_cable_and_answer_for_their_ports() {
         .control("link 9 down")
         .unwrap_err()
         .contains("ports 0 to 3"));
+}
+
+/// Queues `n` frames of `len` bytes on `tx` with one TDT write, and
+/// returns them.
+fn queue_burst(
+    f: &common::Fixture,
+    tx: &mut ixy_sim::harness::TxRing,
+    n: u32,
+    len: usize,
+) -> Vec<Vec<u8>> {
+    let frames: Vec<Vec<u8>> = (0..n).map(|i| flow_frame(f, i, len)).collect();
+    for frame in &frames {
+        assert!(tx.push(frame, 0), "the ring holds the burst");
+    }
+    tx.flush(&f.tester);
+    frames
+}
+
+#[test]
+fn quiesce_returns_once_every_frame_queued_before_it_is_delivered_and_counted() {
+    // No waiting after the barrier: every check reads what is there at once.
+    for line_rate in [false, true] {
+        let name = if line_rate { "sync-paced" } else { "sync" };
+        let f = fixture(name, |c| c.line_rate = line_rate);
+        let mut rx = f.rx(&f.dut, 0, 512, 2048, true);
+        let mut tx = f.tx(&f.tester, 0, 512);
+        // At line rate, 300 frames of 1000 bytes take about 250 µs of wire.
+        let frames = queue_burst(&f, &mut tx, 300, 1000);
+        f.lab.quiesce(WAIT).expect("the lab goes quiet");
+        assert!(
+            tx.idle(),
+            "line rate {line_rate}: every descriptor completed"
+        );
+        assert_eq!(f.tester.read(regs::tdh(0)), 300);
+        assert_eq!(f.tester.read(regs::GPTC), 300);
+        assert_eq!(f.dut.read(regs::GPRC), 300);
+        let got: Vec<Vec<u8>> = std::iter::from_fn(|| rx.poll(&f.dut))
+            .map(|g| g.1)
+            .collect();
+        assert_eq!(got.len(), 300, "line rate {line_rate}: all delivered");
+        assert!(got == frames, "in order and unchanged");
+        // A frame dropped on a disabled queue is counted by then too.
+        f.dut.write(regs::rxdctl(0), 0);
+        f.lab.quiesce(WAIT).expect("quiet again");
+        assert!(tx.send(&f.tester, &frames[0], 0));
+        f.lab.quiesce(WAIT).expect("quiet again");
+        assert_eq!(f.dut.sim_counter(SimCounter::RxToDisabledQueue), 1);
+        assert_eq!(f.dut.read(regs::GPRC), 1);
+    }
+}
+
+#[test]
+fn sync_waits_for_frames_in_flight_and_gives_up_after_its_wait() {
+    // A cable 300 ms long (the delay applies with pacing on): a frame on
+    // it keeps the lab busy that long.
+    let f = fixture("sync-wait", |c| {
+        c.line_rate = true;
+        c.cable_delay = Duration::from_millis(300);
+    });
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    let frame = flow_frame(&f, 7, 64);
+    assert!(tx.send(&f.tester, &frame, 0));
+    let err = f
+        .lab
+        .control("sync 20")
+        .expect_err("not quiet within 20 ms");
+    assert!(err.contains("did not go quiet within 20 ms"), "{err}");
+    assert!(rx.poll(&f.dut).is_none(), "still on the cable");
+    // In process any wait goes (one beyond the clock's range: for ever).
+    f.lab.quiesce(Duration::MAX).expect("quiet");
+    assert!(rx.poll(&f.dut).is_some(), "delivered when quiesce returns");
+    // Over the socket, as `ixy-sim ctl sync` sends it.
+    assert!(tx.send(&f.tester, &frame, 0));
+    assert_eq!(
+        ixy_sim::control::send(f.lab.dir(), "sync").as_deref(),
+        Ok("ok")
+    );
+    assert_eq!(
+        rx.poll(&f.dut).map(|g| g.1),
+        Some(frame),
+        "delivered when sync returns"
+    );
+    assert!(tx.idle());
+}
+
+#[test]
+fn sync_covers_every_model_thread() {
+    // Two threads: cable 0-2 on one, 1-3 on the other.
+    let f = fixture("sync-threads", |c| c.threads = 2);
+    let port1 = Bar::open(&f.lab.bar_path(1)).expect("port 1");
+    let port3 = Bar::open(&f.lab.bar_path(3)).expect("port 3");
+    ixy_sim::harness::init_port(&port1, true, WAIT).expect("port 1 init");
+    ixy_sim::harness::init_port(&port3, true, WAIT).expect("port 3 init");
+    let mut rx0 = f.rx(&f.dut, 0, 256, 2048, true);
+    let mut rx1 = f.rx(&port1, 0, 256, 2048, true);
+    let mut tx2 = f.tx(&f.tester, 0, 256);
+    let mut tx3 = f.tx(&port3, 0, 256);
+    queue_burst(&f, &mut tx2, 200, 64);
+    for i in 0..200 {
+        assert!(tx3.push(&flow_frame(&f, i, 64), 0));
+    }
+    tx3.flush(&port3);
+    f.lab.quiesce(WAIT).expect("both threads quiet");
+    assert_eq!(std::iter::from_fn(|| rx0.poll(&f.dut)).count(), 200);
+    assert_eq!(std::iter::from_fn(|| rx1.poll(&port1)).count(), 200);
+}
+
+#[test]
+fn an_inline_lab_answers_sync_from_its_step() {
+    let mut f = fixture("sync-inline", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let mut tx = f.tx(&f.tester, 0, 64);
+    f.lab.run_inline().expect("inline");
+    assert!(f.lab.quiesce(WAIT).unwrap_err().contains("inline"));
+    queue_burst(&f, &mut tx, 10, 64);
+    let dir = f.lab.dir().to_path_buf();
+    let asker = std::thread::spawn(move || ixy_sim::control::send(&dir, "sync"));
+    let start = std::time::Instant::now();
+    while !asker.is_finished() && start.elapsed() < WAIT {
+        f.lab.step();
+    }
+    assert_eq!(asker.join().expect("asker").as_deref(), Ok("ok"));
+    assert_eq!(std::iter::from_fn(|| rx.poll(&f.dut)).count(), 10);
+    f.lab.resume().expect("resume");
 }
