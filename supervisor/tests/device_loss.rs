@@ -112,6 +112,8 @@ fn send_until(lab: &str, stop: &AtomicBool) {
             out.push(p);
         }
         tx.tx_batch(&mut out);
+        // Pacing the background load (at most 64 frames a millisecond),
+        // not a wait for anything.
         std::thread::sleep(Duration::from_micros(500));
     }
 }

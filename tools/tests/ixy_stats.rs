@@ -377,6 +377,8 @@ fn worker_rates_follow_live_counters() {
                 c.rx_packets += 1000;
                 c.rx_bytes += 64_000;
                 w0.publish(&c);
+                // A live worker publishes once a millisecond: this sleep is
+                // the rate the test measures, not a wait for an event.
                 std::thread::sleep(Duration::from_millis(1));
             }
         })

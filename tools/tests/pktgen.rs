@@ -17,6 +17,8 @@ use worker::statsfile::{self, State, StatsFile};
 
 const PKTGEN: &str = env!("CARGO_BIN_EXE_ixy-pktgen");
 static SERIAL: Mutex<()> = Mutex::new(());
+/// How long any wait for an event may take.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// ixy-supervisor, built beside this package's binaries when missing.
 fn supervisor_bin() -> PathBuf {
@@ -92,32 +94,41 @@ impl Dut {
 
     /// Frames the DUT dropped and counted: missed (MPC) and queue drops
     /// (QPRDC) on both ports, and the workers' Tx-ring drops, once the
-    /// port files (rewritten every second) stop changing.
+    /// files hold all of them: the lab quiet (the traffic is over), then
+    /// two more writes of each port file (rewritten every second from the
+    /// port counters: the first write stamped after the barrier may have
+    /// read the counters before it, the next one read them after), by
+    /// which time the workers have published their counters too (every
+    /// millisecond).
     fn drops(&self) -> u64 {
-        let read = || {
-            let ports: u64 = (0..2)
-                .filter_map(|p| {
-                    worker::portfile::read(&worker::portfile::path(&self.run_dir, p)).ok()
-                })
-                .map(|f| {
-                    f.stats.rx_missed + f.stats.queues.iter().map(|q| q.rx_dropped).sum::<u64>()
-                })
-                .sum();
-            let workers: u64 = (0..2)
-                .filter_map(|i| StatsFile::open(&statsfile::path(&self.run_dir, i)).ok())
-                .map(|f| f.counters().tx_drops)
-                .sum();
-            ports + workers
-        };
-        let (mut last, t0) = (read(), Instant::now());
-        loop {
-            std::thread::sleep(Duration::from_millis(1200));
-            let now = read();
-            if now == last || t0.elapsed() > Duration::from_secs(10) {
-                return now;
-            }
-            last = now;
+        self.lab.quiesce(WAIT).expect("the lab goes quiet");
+        let quiet = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos();
+        for p in 0..2 {
+            let path = worker::portfile::path(&self.run_dir, p);
+            let updated = || worker::portfile::read(&path).map_or(0, |f| f.updated_unix_ns);
+            let mut first = 0;
+            let written = sim::harness::wait_for(WAIT, || {
+                first = updated();
+                first > quiet
+            });
+            assert!(written, "port file {p} not rewritten after the traffic");
+            assert!(
+                sim::harness::wait_for(WAIT, || updated() > first),
+                "port file {p} not rewritten a second time"
+            );
         }
+        let ports: u64 = (0..2)
+            .filter_map(|p| worker::portfile::read(&worker::portfile::path(&self.run_dir, p)).ok())
+            .map(|f| f.stats.rx_missed + f.stats.queues.iter().map(|q| q.rx_dropped).sum::<u64>())
+            .sum();
+        let workers: u64 = (0..2)
+            .filter_map(|i| StatsFile::open(&statsfile::path(&self.run_dir, i)).ok())
+            .map(|f| f.counters().tx_drops)
+            .sum();
+        ports + workers
     }
 
     fn stop(mut self) {
@@ -247,14 +258,15 @@ fn verify_reports_exactly_the_frames_lost_on_purpose() {
 fn verify_reports_loss_when_a_worker_is_killed() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let d = dut("kill");
-    let victim = StatsFile::open(&statsfile::path(&d.run_dir, 1))
-        .expect("worker 1")
-        .pid();
+    let victim = StatsFile::open(&statsfile::path(&d.run_dir, 1)).expect("worker 1");
     let devices = d.devices();
     let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
+        // Kill worker 1 once traffic through it is well under way (20 000
+        // frames: about 0.4 s of its share), not in the rush of the start.
+        let flowing = sim::harness::wait_for(WAIT, || victim.counters().rx_packets >= 20_000);
+        assert!(flowing, "no traffic reached worker 1");
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(victim as i32),
+            nix::unistd::Pid::from_raw(victim.pid() as i32),
             nix::sys::signal::Signal::SIGKILL,
         )
         .expect("kill");

@@ -6,7 +6,7 @@
 
 use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
 use ixy_worker::statsfile::{State, StatsFile};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FRAMES: u64 = 20;
 
@@ -56,7 +56,8 @@ fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
         0,
     );
     for n in 1..=FRAMES {
-        // Long enough for the worker to back off to its longest sleep.
+        // Long enough for the worker to back off to its longest sleep:
+        // this sleep is the behaviour under test, not a wait for an event.
         std::thread::sleep(Duration::from_millis(25));
         tx.clean();
         let mut p = pool.alloc().expect("a buffer");
@@ -66,10 +67,8 @@ fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
         while !batch.is_empty() {
             tx.tx_batch(&mut batch);
         }
-        let start = Instant::now();
-        while file.counters().rx_packets < n && start.elapsed() < wait {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let received = sim::harness::wait_for(wait, || file.counters().rx_packets >= n);
+        assert!(received, "frame {n} never received");
     }
     file.request_stop(true);
     worker.join().expect("the worker stops");
