@@ -1,4 +1,4 @@
-//! Who owns a port (DESIGN.md 4, "Ownership and reclaim"): every program
+//! Who owns a port (docs/DESIGN.md 4, "Ownership and reclaim"): every program
 //! that takes a device holds an exclusive `flock` on a lock file named
 //! after the device for its whole life. The kernel releases the lock when
 //! the process (and every worker forked from it) is gone, so a crash never

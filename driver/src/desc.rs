@@ -236,7 +236,7 @@ impl Ring {
 
     /// Keeps the ring's memory mapped for the rest of the process: for a
     /// queue the device would not confirm disabled, whose ring it may
-    /// still write (DESIGN.md 4). The ring stays usable.
+    /// still write (docs/DESIGN.md 4). The ring stays usable.
     pub fn leak(&mut self) {
         std::mem::forget(self.region.take());
     }

@@ -1,4 +1,4 @@
-//! Opening a device by its `--device` string (DESIGN.md 3) and the global
+//! Opening a device by its `--device` string (docs/DESIGN.md 3) and the global
 //! half of the 82599 init sequence (datasheet 4.6.3 - 4.6.8) that the
 //! supervisor runs once, before any worker attaches its queues.
 
@@ -188,7 +188,7 @@ impl Device {
 
     /// Clears `enable` in the queue control register `ctl` and waits until
     /// the device reads it back as 0: from then on it does no DMA for that
-    /// queue (DESIGN.md 4). `what` names the register for the error.
+    /// queue (docs/DESIGN.md 4). `what` names the register for the error.
     pub(crate) fn disable_queue(&self, ctl: u32, enable: u32, what: &str) -> Result<()> {
         self.regs.clear_bits(ctl, enable);
         self.wait(

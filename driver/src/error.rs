@@ -25,7 +25,7 @@ pub enum ErrorKind {
     /// The device is gone: its registers read 0xFFFFFFFF (PCI surprise
     /// removal), or the simulator lab behind it no longer runs. Nothing it
     /// was asked to do can complete; programs stop (the supervisor with
-    /// exit status 3, DESIGN.md 7).
+    /// exit status 3, docs/DESIGN.md 7).
     DeviceLost,
     /// Memory: no hugepages, pool exhausted, mapping failed.
     Memory,

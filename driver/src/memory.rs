@@ -1,4 +1,4 @@
-//! DMA memory (DESIGN.md 4): hugepage-backed regions with the bus address
+//! DMA memory (docs/DESIGN.md 4): hugepage-backed regions with the bus address
 //! the NIC uses for them, mapped into the device's IOMMU when it has one.
 //!
 //! A [`DmaRegion`] is (virtual address, bus address, length, backing file).
@@ -419,7 +419,7 @@ impl DmaContext {
     /// Reclaims the DMA memory another process of this device recorded in
     /// `manifest` (see [`set_manifest`]) and did not free: unmaps each
     /// region from the IOMMU, then deletes its file. Call it only once that
-    /// process's queues read back disabled (DESIGN.md 4). Returns how many
+    /// process's queues read back disabled (docs/DESIGN.md 4). Returns how many
     /// regions were reclaimed; the manifest is removed.
     pub fn reclaim(&self, manifest: &Path) -> Result<usize> {
         let text = match std::fs::read_to_string(manifest) {
@@ -470,7 +470,7 @@ impl DmaContext {
     }
 
     /// Reclaims the DMA memory that dead processes left behind on this
-    /// device (DESIGN.md 4, "Ownership and reclaim"): every file
+    /// device (docs/DESIGN.md 4, "Ownership and reclaim"): every file
     /// `ixy-DEVICE-TAG-PID-SEQ` whose owner PID no longer exists is
     /// unmapped from the IOMMU (the simulator's table; VFIO mappings die
     /// with their process) and deleted. Files of live processes are kept.

@@ -1,6 +1,6 @@
 //! The packet buffer pool of one owner (a worker, a tool): fixed-size
 //! buffers in one DMA region, a free stack of indices, bulk operations, no
-//! reference counting and no heap allocation per packet (DESIGN.md 4).
+//! reference counting and no heap allocation per packet (docs/DESIGN.md 4).
 //!
 //! A [`Packet`] borrows its pool for its whole life (`Packet<'pool>`), so
 //! the borrow checker, not a counter, guarantees that buffers are never

@@ -1,5 +1,5 @@
 //! Register access: the one small type every register read and write goes
-//! through (DESIGN.md 3).
+//! through (docs/DESIGN.md 3).
 //!
 //! On hardware a register is a volatile 32-bit load or store in BAR0. On the
 //! simulator it is an atomic on the shared BAR file, and this type applies

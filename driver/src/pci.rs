@@ -1,6 +1,6 @@
 //! PCI devices through sysfs: addresses, identification, the checks made
 //! before a device is touched, and the `resource0` mapping of the sysfs
-//! backend (DESIGN.md section 3).
+//! backend (docs/DESIGN.md 3).
 //!
 //! Everything here reads or writes files under a sysfs root, by default
 //! `/sys/bus/pci/devices`; [`PciDevice::open_at`] takes another root so the

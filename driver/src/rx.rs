@@ -5,7 +5,7 @@
 //! owns one buffer of the caller's [`Mempool`]; a received buffer is handed
 //! to the app as a [`Packet`] and replaced by a fresh one from the pool.
 //!
-//! What a device writes back is checked, never trusted (DESIGN.md 4): only
+//! What a device writes back is checked, never trusted (docs/DESIGN.md 5): only
 //! a descriptor with DD, EOP and a length that fits its buffer becomes a
 //! packet. A frame spanning several descriptors is dropped whole, a
 //! nonsensical write-back ([`desc::RxDescKind::Bad`]) alone; both are
@@ -71,7 +71,7 @@ impl<'a> RxQueue<'a> {
     /// Attaches Rx queue `queue` of `dev` with a ring of `size` descriptors
     /// (a power of two from 8 to 8192) filled from `pool` (4.6.7.1).
     /// `drop_en` sets SRRCTL.DROP_EN: a full ring then drops this queue's
-    /// frames instead of blocking the shared packet buffer (DESIGN.md 5).
+    /// frames instead of blocking the shared packet buffer (docs/DESIGN.md 5).
     pub fn attach(
         dev: &'a Device,
         queue: u32,
@@ -395,7 +395,7 @@ impl Drop for RxQueue<'_> {
             Err(e) if e.kind() == ErrorKind::DeviceLost => log::debug!("{e}"),
             Err(e) => {
                 // The device still owns the ring: keep the memory mapped
-                // rather than let the NIC write into freed memory (DESIGN.md 4).
+                // rather than let the NIC write into freed memory (docs/DESIGN.md 4).
                 log::error!("{e}; leaking the ring rather than freeing memory the NIC may write");
                 self.ring.leak();
                 self.bufs = Box::default();

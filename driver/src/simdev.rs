@@ -1,4 +1,4 @@
-//! The simulator backend: `--device sim:LAB/PORT` (DESIGN.md 3).
+//! The simulator backend: `--device sim:LAB/PORT` (docs/DESIGN.md 3).
 //!
 //! A simulated port is reached like a PCI device: its BAR0 is the file
 //! `$IXY_SIM_DIR/LAB/portPORT/bar0` and its IOMMU is the lab's table

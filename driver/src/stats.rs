@@ -1,6 +1,6 @@
 //! Port and queue statistics (82599 datasheet 8.2.3.23). The registers
 //! clear when read, so only one reader per device may exist: the
-//! supervisor (DESIGN.md 5). [`PortStats::update`] adds what each read
+//! supervisor (docs/DESIGN.md 5). [`PortStats::update`] adds what each read
 //! returns to 64-bit totals.
 
 use crate::mmio::Registers;

@@ -1,5 +1,5 @@
 //! The CPU's time stamp counter: cycle accounting in the workers' busy
-//! loop without a system call (DESIGN.md 8: cycles per packet).
+//! loop without a system call (docs/DESIGN.md 8: cycles per packet).
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! The VFIO backend (DESIGN.md section 3): BAR0 mapped from a VFIO device
+//! The VFIO backend (docs/DESIGN.md 3): BAR0 mapped from a VFIO device
 //! descriptor, DMA through IOVAs mapped in the IOMMU with
 //! `VFIO_IOMMU_MAP_DMA`, and no root needed once the group's device node is
 //! accessible to the user.

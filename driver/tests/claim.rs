@@ -1,4 +1,4 @@
-//! Ownership of devices (DESIGN.md 4, "Ownership and reclaim"): one claim
+//! Ownership of devices (docs/DESIGN.md 4, "Ownership and reclaim"): one claim
 //! per device at a time, released when its holder drops it or dies; and
 //! the DMA files of dead owners reclaimed when a program takes a device.
 

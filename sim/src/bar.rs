@@ -8,7 +8,7 @@
 //!
 //! [`Regs`] is the device's side: plain loads and stores plus the atomic
 //! read-modify-write operations the model needs. [`Bar`] is a driver's side:
-//! reads apply the read side effects of silicon (DESIGN.md 3).
+//! reads apply the read side effects of silicon (docs/DESIGN.md 3).
 
 use crate::mem::Mapping;
 use driver::regs::{self, ReadEffect, WriteEffect};

@@ -1,4 +1,4 @@
-//! The restart budget of one worker (DESIGN.md 7): at most `limit` restarts
+//! The restart budget of one worker (docs/DESIGN.md 7): at most `limit` restarts
 //! in any `window` of time (a sliding window, not a lifetime count), with an
 //! exponential back-off between restarts that are close together.
 

@@ -1,5 +1,5 @@
-//! Command line of `ixy-supervisor` (DESIGN.md 7) and its validation: all
-//! of it happens before anything is touched (DESIGN.md 10).
+//! Command line of `ixy-supervisor` (docs/DESIGN.md 7) and its validation: all
+//! of it happens before anything is touched (docs/DESIGN.md 10).
 
 use clap::Parser;
 use driver::{RssConfig, RssKey};

@@ -1,4 +1,4 @@
-//! The run directory (DESIGN.md 8): checked before anything is touched
+//! The run directory (docs/DESIGN.md 8): checked before anything is touched
 //! ([`check`]), held by one supervisor at a time and cleared of the files of
 //! earlier runs ([`RunDir::claim`]), so that everything the supervisor, its
 //! workers and `ixy-stats` find there belongs to this run and no name in it

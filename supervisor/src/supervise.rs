@@ -1,4 +1,4 @@
-//! The supervisor proper (DESIGN.md 7): init the devices, fork the workers,
+//! The supervisor proper (docs/DESIGN.md 7): init the devices, fork the workers,
 //! watch them, restart the ones that die, and shut everything down.
 //!
 //! Restarts are bounded by a rate ([`crate::budget`]). A worker over its
@@ -32,7 +32,7 @@ use worker::{AppFactory, WorkerSpec};
 const STOP_GRACE: Duration = Duration::from_secs(2);
 /// The same when a device is lost: a worker on it cannot detach cleanly
 /// anyway, and once it is killed the supervisor disables its queues on the
-/// devices still there itself (the dead-worker path, DESIGN.md 4).
+/// devices still there itself (the dead-worker path, docs/DESIGN.md 4).
 const LOST_GRACE: Duration = Duration::from_millis(500);
 /// How often the supervisor checks that its devices are still there
 /// (`Device::check_present`: a register read, and a system call on the
@@ -105,7 +105,7 @@ impl<F: AppFactory> Supervisor<F> {
             ..InitConfig::default()
         };
         // Exclusive for the supervisor's whole life; forked workers inherit
-        // the locks (DESIGN.md 4, "Ownership and reclaim").
+        // the locks (docs/DESIGN.md 4, "Ownership and reclaim").
         let devices = Owned::take(&cfg.devices, &opts, &init, "ixy-supervisor")?;
         let run_dir = RunDir::claim(&cfg.run_dir)?;
         let mut slots = Vec::new();
@@ -338,7 +338,7 @@ impl<F: AppFactory> Supervisor<F> {
     }
 
     /// A worker process ended: a clean stop, or the dead-worker path of
-    /// DESIGN.md 4 (queues disabled and confirmed, memory reclaimed, restart).
+    /// docs/DESIGN.md 4 (queues disabled and confirmed, memory reclaimed, restart).
     fn worker_exited(&mut self, i: usize, status: WaitStatus) {
         let slot = &mut self.slots[i];
         slot.pid = None;
@@ -517,7 +517,7 @@ impl<F: AppFactory> Supervisor<F> {
     }
 
     /// Disables worker `i`'s queues on every device, waits for the device
-    /// to confirm, then reclaims its DMA memory (DESIGN.md 4).
+    /// to confirm, then reclaims its DMA memory (docs/DESIGN.md 4).
     fn release_worker(&mut self, i: usize) {
         let q = self.slots[i].index;
         let mut disabled = true;

@@ -1,4 +1,4 @@
-//! Every bad input of DESIGN.md 10 that concerns ixy-supervisor gets one
+//! Every bad input of docs/DESIGN.md 10 that concerns ixy-supervisor gets one
 //! line saying what is wrong and what to do, and exit code 2, and leaves
 //! nothing half-initialised behind.
 

@@ -1,4 +1,4 @@
-//! Device loss under traffic (DESIGN.md 7): a port that is surprise-removed
+//! Device loss under traffic (docs/DESIGN.md 7): a port that is surprise-removed
 //! (its registers read 0xFFFFFFFF) or a lab whose process is gone makes the
 //! supervisor and its workers stop within about a second, name the device,
 //! never publish all-ones as counters, and exit with status 3.

@@ -1,4 +1,4 @@
-//! Every program that takes a port owns it for its whole life (DESIGN.md 4,
+//! Every program that takes a port owns it for its whole life (docs/DESIGN.md 4,
 //! "Ownership and reclaim"): while ixy-supervisor runs on a lab's ports 0
 //! and 1, a second supervisor and ixy-pktgen on those ports are refused
 //! with one line and exit code 2, and the first keeps forwarding. A

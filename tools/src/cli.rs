@@ -1,5 +1,5 @@
 //! Command-line parsing shared by the tools: clap, with bad input reported
-//! on one line and exit code 2 (DESIGN.md 10), help and version on stdout
+//! on one line and exit code 2 (docs/DESIGN.md 10), help and version on stdout
 //! with exit code 0.
 
 use clap::Parser;

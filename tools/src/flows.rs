@@ -6,7 +6,7 @@
 //! payload starts with a tag: magic `"IXYG"`, the stream id (one per
 //! direction), the flow number and a per-flow sequence number, so that the
 //! receiver finds loss, duplicates and reordering per flow (order is only
-//! promised within a flow, DESIGN.md 9).
+//! promised within a flow, docs/DESIGN.md 9).
 
 use std::net::Ipv4Addr;
 

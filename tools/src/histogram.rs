@@ -1,4 +1,4 @@
-//! Latency histograms and their renderings (DESIGN.md 9): the summary
+//! Latency histograms and their renderings (docs/DESIGN.md 9): the summary
 //! (count, lost, min, mean, percentiles, max), a text bar chart that fits
 //! 80 columns, MoonGen's `value,count` CSV and JSON.
 //!

@@ -1,4 +1,4 @@
-//! `ixy-latency`'s work (DESIGN.md 9): timestamped probes through the
+//! `ixy-latency`'s work (docs/DESIGN.md 9): timestamped probes through the
 //! device under test, MoonGen style.
 //!
 //! - **Probes** are PTP v2 Sync messages over IPv4/UDP to port 319

@@ -1,5 +1,5 @@
 //! The engine of `ixy-pktgen`: MoonGen-like load from tester ports through
-//! the device under test, with per-flow verification (DESIGN.md 9).
+//! the device under test, with per-flow verification (docs/DESIGN.md 9).
 //!
 //! One thread drives every direction: generate at the asked rate into a Tx
 //! queue of the sending port, receive on the other port and check each
@@ -298,7 +298,7 @@ struct Direction<'a> {
 }
 
 /// Claims, opens and initialises the devices (promiscuous, no RSS); they
-/// stay this process's until the result is dropped (DESIGN.md 4).
+/// stay this process's until the result is dropped (docs/DESIGN.md 4).
 pub fn open(devices: &[String]) -> driver::Result<Owned> {
     let init = InitConfig {
         promisc: true,

@@ -1,4 +1,4 @@
-//! The library half of `ixy-stats` (DESIGN.md 8): reading a run directory's
+//! The library half of `ixy-stats` (docs/DESIGN.md 8): reading a run directory's
 //! `worker-I.stats` and `port-P.stats` files into [`Sample`]s, turning two
 //! samples into a [`Report`] of rows with rates, and rendering it as a text
 //! table ([`table`]) or one line of JSON ([`json`]).

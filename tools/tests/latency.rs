@@ -368,7 +368,10 @@ fn bad_input_is_one_line_and_exit_2() {
     assert!(!Path::new("/nonexistent-dir/x.csv").exists());
     let help = run(&["--help"]);
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--software-timestamps"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--software-timestamps"));
+    // The example starts the lab with the option ixy-sim has.
+    assert!(help.contains("ixy-sim --lab lab;"), "{help}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The built-in apps (DESIGN.md 7): `forward`, `reflect`, `sink`.
+//! The built-in apps (docs/DESIGN.md 7): `forward`, `reflect`, `sink`.
 
 use crate::app::{App, AppFactory, Outputs, WorkerInfo};
 use driver::Packet;

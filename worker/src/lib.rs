@@ -1,6 +1,6 @@
 //! The ixy-mp worker runtime: one process per rx/tx queue pair, pinned to
 //! its core, with its own mempool, running an [`App`] in a busy-poll loop
-//! (DESIGN.md 7) and publishing live counters in its stats file (8).
+//! (docs/DESIGN.md 7) and publishing live counters in its stats file (8).
 //!
 //! Users write apps by implementing [`App`] and run them under the
 //! supervisor library with an [`AppFactory`] (`ixy_supervisor::main`; the

@@ -1,4 +1,4 @@
-//! The port statistics file `RUN_DIR/port-P.stats` (DESIGN.md 8), written
+//! The port statistics file `RUN_DIR/port-P.stats` (docs/DESIGN.md 8), written
 //! by the supervisor once a second: the hardware counters as 64-bit totals.
 //!
 //! Format, version 1: UTF-8 text, one `key value` pair per line, the first
@@ -9,7 +9,7 @@
 //! `rx_oversize`, `rx_total`) and per statistics set i (= queue i)
 //! `queue.I.rx_packets`, `.rx_bytes`, `.rx_dropped`, `.tx_packets`,
 //! `.tx_bytes`. The file is replaced atomically (write, then rename). Once
-//! the device is lost (DESIGN.md 7) the file keeps its last good totals:
+//! the device is lost (docs/DESIGN.md 7) the file keeps its last good totals:
 //! the all-ones reads of a vanished device are never counted.
 //! `.tx_bytes`. The file is replaced atomically: written to a fresh
 //! `port-P.stats.tmp` (created with [`crate::statsfile::create_fresh`], so a

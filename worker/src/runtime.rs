@@ -1,4 +1,4 @@
-//! The worker runtime (DESIGN.md 7): name, pin, allocate after pinning,
+//! The worker runtime (docs/DESIGN.md 7): name, pin, allocate after pinning,
 //! attach queue i on every port, then the busy-poll loop
 //! `rx_batch -> App::process -> tx_batch` until the supervisor asks to stop.
 
@@ -54,7 +54,7 @@ pub struct WorkerSpec {
 }
 
 impl WorkerSpec {
-    /// A worker with the defaults of DESIGN.md 7 (batch 32).
+    /// A worker with the defaults of docs/DESIGN.md 7 (batch 32).
     pub fn new(index: u32, run_dir: PathBuf) -> Self {
         WorkerSpec {
             index,
@@ -174,7 +174,7 @@ pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
     busy_loop(&mut poller, &file);
     poller.publish();
     let lost = poller.take_lost();
-    // Detach before the pool goes: disable, confirm, then free (DESIGN.md 4).
+    // Detach before the pool goes: disable, confirm, then free (docs/DESIGN.md 4).
     // A lost device does no DMA any more: its queues fail fast.
     let detached = poller.detach();
     if let Some(e) = lost {
@@ -188,7 +188,7 @@ pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
 
 /// Exit status of a worker process whose device is lost (its registers
 /// read all ones, or the simulator lab is gone): the supervisor does not
-/// restart it, and exits with this status itself (DESIGN.md 7).
+/// restart it, and exits with this status itself (docs/DESIGN.md 7).
 pub const EXIT_DEVICE_LOST: i32 = 3;
 
 /// Exit status of a worker process whose app cannot run (the wrong number
@@ -462,7 +462,7 @@ impl<'a, 'p, A: App + ?Sized> Poller<'a, 'p, A> {
         self.published = driver::tsc::now();
     }
 
-    /// Detaches every queue (disable, confirm, then free: DESIGN.md 4),
+    /// Detaches every queue (disable, confirm, then free: docs/DESIGN.md 4),
     /// all of them even when one fails (a lost device); returns the first
     /// error.
     pub fn detach(self) -> Result<()> {

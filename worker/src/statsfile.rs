@@ -1,4 +1,4 @@
-//! The per-worker statistics file `RUN_DIR/worker-I.stats` (DESIGN.md 8).
+//! The per-worker statistics file `RUN_DIR/worker-I.stats` (docs/DESIGN.md 8).
 //!
 //! A 4 KiB file of little-endian fields, mapped shared by the worker (which
 //! updates its counters with plain stores, no system call and no atomic
@@ -228,7 +228,7 @@ pub fn path(run_dir: &Path, index: u32) -> PathBuf {
     run_dir.join(format!("worker-{index}.stats"))
 }
 
-/// The default run directory of instance `name` (DESIGN.md 8):
+/// The default run directory of instance `name` (docs/DESIGN.md 8):
 /// `/run/ixy/NAME` as root, else `$XDG_RUNTIME_DIR/ixy/NAME`, else
 /// `TMPDIR/ixy/NAME`. The supervisor and `ixy-stats` must agree on it.
 pub fn default_run_dir(name: &str) -> PathBuf {

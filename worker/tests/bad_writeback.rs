@@ -1,6 +1,6 @@
 //! A device's nonsense reaches the worker's statistics file: descriptors
 //! written back without EOP are dropped by the driver and counted, and
-//! the count is published with the worker's other counters (DESIGN.md 8).
+//! the count is published with the worker's other counters (docs/DESIGN.md 8).
 
 use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
 use ixy_worker::statsfile::{State, StatsFile};

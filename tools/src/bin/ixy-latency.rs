@@ -1,5 +1,5 @@
 //! `ixy-latency`: latency through a device under test with timestamped
-//! PTP probes, printed as an HDR histogram (DESIGN.md 9). The work is in
+//! PTP probes, printed as an HDR histogram (docs/DESIGN.md 9). The work is in
 //! [`ixy_tools::latency`] and [`ixy_tools::histogram`]; this file parses the
 //! command line, opens the devices and prints.
 
@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
         timestamped by the NICs' IEEE 1588 clocks (the 82599 and the simulator have them). The two \
         ports' clocks are synchronised every second by reading A, B, A (RUST_LOG=debug shows the \
         offset and its uncertainty). Latency includes both cables and the DUT.\n\n\
-        Examples (simulator: ixy-sim --name lab; ixy-supervisor --app forward --device sim:lab/0 --device sim:lab/1):\n  \
+        Examples (simulator: ixy-sim --lab lab; ixy-supervisor --app forward --device sim:lab/0 --device sim:lab/1):\n  \
         ixy-latency --device sim:lab/2 --device sim:lab/3\n  \
         ixy-latency --device sim:lab/2 --device sim:lab/3 --rate 500 --duration 2 --json\n  \
         ixy-latency --device 0000:03:00.0 --device 0000:03:00.1 --load 5 --csv hist.csv\n\n\

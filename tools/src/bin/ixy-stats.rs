@@ -1,5 +1,5 @@
 //! `ixy-stats`: per-worker and per-port counters and rates of a running (or
-//! finished) ixy-supervisor, read from its run directory (DESIGN.md 8).
+//! finished) ixy-supervisor, read from its run directory (docs/DESIGN.md 8).
 //! The work is in [`ixy_tools::stats`]; this file parses the command line and
 //! loops.
 
