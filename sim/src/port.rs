@@ -3,12 +3,13 @@
 //! live in `rx.rs` and `tx.rs`.
 
 use crate::alias::Aliases;
-use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
+use crate::bar::Regs;
 use crate::clock::Clock;
 use crate::rss::PortRss;
 use crate::rx::{Corruption, RxConfig, RxEntry};
 use crate::stats::Pending;
 use driver::regs;
+use driver::simfmt::bar::{SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use std::collections::VecDeque;
 use std::path::Path;
 

@@ -2,12 +2,12 @@
 //! advanced 7.2.3.2.3-4), data DMA, DD write-back on RS, TDH advance,
 //! statistics, 1588 Tx timestamps and 10 Gbit/s pacing onto the cable.
 
-use crate::bar::SimCounter;
 use crate::frame;
 use crate::iommu::Translator;
 use crate::port::{ring_add, Port, TxQueue};
 use crate::wire::{wire_time_ps, WireFrame};
 use driver::regs;
+use driver::simfmt::bar::SimCounter;
 use std::collections::VecDeque;
 
 /// Frames sent per port and pass of the polling loop.
