@@ -4,7 +4,7 @@
 
 use crate::frame;
 use crate::iommu::Translator;
-use crate::port::{ring_add, Port, TxQueue};
+use crate::port::{ring_add, Port, TxRingState};
 use crate::wire::{wire_time_ps, WireFrame};
 use driver::regs;
 use driver::simfmt::bar::SimCounter;
@@ -346,7 +346,7 @@ fn write_back(iommu: &mut Translator, iova: u64, d: [u64; 2]) {
 }
 
 /// Writes back every descriptor a queue holds (TXDCTL.WTHRESH > 0).
-fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
+fn write_back_held(ring: &mut TxRingState, iommu: &mut Translator) {
     ring.held
         .drain(..)
         .for_each(|(iova, d)| write_back(iommu, iova, d));
@@ -357,7 +357,7 @@ fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
 /// `Ok(None)`: no complete frame before `tail`. `Err`: IOMMU fault.
 #[inline]
 fn fetch_frame(
-    ring: &TxQueue,
+    ring: &TxRingState,
     tail: u32,
     iommu: &mut Translator,
     data: &mut Vec<u8>,
