@@ -10,13 +10,12 @@
 //! the IOMMU first, then from memory, then deletes its file.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::shm::SharedMap;
 use crate::vfio::Vfio;
 use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Size of a huge page.
@@ -30,132 +29,6 @@ pub const SHM_FALLBACK_DIR: &str = "/dev/shm/ixy-dma";
 pub const ENV_HUGEPAGES: &str = "IXY_HUGEPAGES";
 /// First IOVA handed out: clear of address 0 and of the 32-bit range.
 pub const FIRST_IOVA: u64 = 1 << 32;
-
-/// A shared memory mapping (of a file, or anonymous and shared across
-/// `fork`) with bounds-checked atomic word access.
-#[derive(Debug)]
-pub struct SharedMap {
-    ptr: NonNull<u8>,
-    len: usize,
-}
-
-// SAFETY: shared memory accessed only through atomics or raw copies.
-unsafe impl Send for SharedMap {}
-// SAFETY: see `Send`.
-unsafe impl Sync for SharedMap {}
-
-impl SharedMap {
-    /// Maps `len` bytes of `file` from `offset` on, shared, populated.
-    pub fn file(file: &File, offset: u64, len: usize) -> std::io::Result<Self> {
-        Self::map(Some(file), offset, len)
-    }
-
-    /// An anonymous shared mapping: children forked later share it.
-    pub fn anonymous(len: usize) -> std::io::Result<Self> {
-        Self::map(None, 0, len)
-    }
-
-    fn map(file: Option<&File>, offset: u64, len: usize) -> std::io::Result<Self> {
-        let (fd, flags) = match file {
-            Some(f) => (f.as_raw_fd(), libc::MAP_SHARED | libc::MAP_POPULATE),
-            None => (-1, libc::MAP_SHARED | libc::MAP_ANONYMOUS),
-        };
-        let offset = libc::off_t::try_from(offset)
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-        // SAFETY: a fresh mapping at an address the kernel chooses; no
-        // existing memory is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                offset,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
-        let ptr =
-            NonNull::new(ptr.cast()).ok_or_else(|| std::io::Error::other("mmap returned null"))?;
-        Ok(SharedMap { ptr, len })
-    }
-
-    /// Start of the mapping.
-    pub fn as_ptr(&self) -> *mut u8 {
-        self.ptr.as_ptr()
-    }
-
-    /// Length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the mapping is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The aligned u32 at `off`; panics when out of bounds (offsets come
-    /// from this crate's own layouts, never from input).
-    #[inline]
-    pub fn u32_at(&self, off: usize) -> &AtomicU32 {
-        assert!(
-            off.is_multiple_of(4) && off + 4 <= self.len,
-            "u32 at {off:#x} outside a {}-byte mapping",
-            self.len
-        );
-        // SAFETY: aligned and in bounds; the mapping outlives the reference.
-        unsafe { &*self.ptr.as_ptr().add(off).cast::<AtomicU32>() }
-    }
-
-    /// The aligned u64 at `off`; panics when out of bounds.
-    #[inline]
-    pub fn u64_at(&self, off: usize) -> &AtomicU64 {
-        assert!(
-            off.is_multiple_of(8) && off + 8 <= self.len,
-            "u64 at {off:#x} outside a {}-byte mapping",
-            self.len
-        );
-        // SAFETY: aligned and in bounds; the mapping outlives the reference.
-        unsafe { &*self.ptr.as_ptr().add(off).cast::<AtomicU64>() }
-    }
-
-    /// Copies `data` to `off`; false when out of bounds.
-    pub fn write_bytes(&self, off: usize, data: &[u8]) -> bool {
-        if off.checked_add(data.len()).is_none_or(|end| end > self.len) {
-            return false;
-        }
-        // SAFETY: in bounds of a writable mapping; `data` is ordinary memory.
-        unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(off), data.len())
-        };
-        true
-    }
-
-    /// Copies bytes from `off` into `out`; false when out of bounds.
-    pub fn read_bytes(&self, off: usize, out: &mut [u8]) -> bool {
-        if off.checked_add(out.len()).is_none_or(|end| end > self.len) {
-            return false;
-        }
-        // SAFETY: in bounds of the mapping; `out` is ordinary memory.
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.ptr.as_ptr().add(off), out.as_mut_ptr(), out.len())
-        };
-        true
-    }
-}
-
-impl Drop for SharedMap {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `map` mapped; references into it
-        // borrowed `self` and are gone.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.len);
-        }
-    }
-}
 
 /// Hands out IOVAs, in 2 MiB steps, from a counter in shared memory.
 #[derive(Debug, Clone)]

@@ -10,7 +10,8 @@
 
 use crate::desc::RxWriteBack;
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{DmaContext, DmaRegion, SharedMap, HUGE_PAGE};
+use crate::memory::{DmaContext, DmaRegion, HUGE_PAGE};
+use crate::shm::SharedMap;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ptr::NonNull;

@@ -2,8 +2,11 @@
 //! X540, X550), named as in the datasheet and in Linux `ixgbe_type.h`.
 //!
 //! These are datasheet facts only: no code that touches a device lives here,
-//! so the simulator can share them without depending on the driver. Offsets
-//! are byte offsets into BAR0. Each block cites the datasheet section that
+//! so the simulator shares them. The `sim` crate depends on the driver crate
+//! for these definitions, the descriptor layouts ([`crate::desc`]) and the
+//! simulator's file formats ([`crate::simfmt`], reached through
+//! [`crate::shm`]), and on none of its device code. Offsets are byte offsets
+//! into BAR0. Each block cites the datasheet section that
 //! defines it (82599 datasheet, revision 3.x numbering).
 
 // ---------------------------------------------------------------------------
@@ -683,7 +686,7 @@ pub const ADVTXD_DTALEN_MASK: u32 = 0xFFFF;
 pub const ADVTXD_PAYLEN_SHIFT: u32 = 14;
 
 // ---------------------------------------------------------------------------
-// Read side effects (DESIGN.md 3): which reads change device state
+// Read side effects (docs/DESIGN.md 3): which reads change device state
 // ---------------------------------------------------------------------------
 
 /// What reading a register does besides returning its value.

@@ -2,35 +2,20 @@
 //!
 //! A simulated port is reached like a PCI device: its BAR0 is the file
 //! `$IXY_SIM_DIR/LAB/portPORT/bar0` and its IOMMU is the lab's table
-//! `$IXY_SIM_DIR/LAB/iommu`, whose format `sim/README.md` (section 4)
-//! documents. This module knows those two files and nothing else of the
-//! simulator.
+//! `$IXY_SIM_DIR/LAB/iommu`, whose formats `sim/README.md` (sections 3 and
+//! 4) documents and [`crate::simfmt`] defines. This module knows those two
+//! files and nothing else of the simulator.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::memory::{IovaAllocator, SharedMap};
-use crate::mmio::{Kind, Registers, ALL_ONES, SIM_MAGIC, SIM_MAGIC_VALUE};
+use crate::memory::IovaAllocator;
+use crate::mmio::{Registers, ALL_ONES};
+use crate::shm::SharedMap;
+use crate::simfmt::{self, bar::BAR_SIZE, iommu::Table};
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-/// Environment variable naming the directory that holds labs.
-pub const ENV_DIR: &str = "IXY_SIM_DIR";
-/// Labs live here unless `IXY_SIM_DIR` says otherwise.
-pub const DEFAULT_DIR: &str = "/dev/shm/ixy-sim";
-/// Size of a BAR file.
-pub const BAR_SIZE: usize = crate::regs::BAR0_SIZE;
-
-const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"IXYIOMMU");
-const TABLE_VERSION: u32 = 1;
-const HEADER: usize = 64;
-const ENTRY: usize = 256;
-const PATH_MAX: usize = ENTRY - 32;
-/// Header offset of the lab-wide IOVA allocator counter.
-pub const TABLE_NEXT_IOVA: usize = 24;
-const FREE: u32 = 0;
-const BUSY: u32 = 1;
-const VALID: u32 = 2;
+pub use crate::simfmt::{DEFAULT_DIR, ENV_DIR};
 
 /// A parsed `sim:LAB/PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,9 +55,7 @@ impl SimAddress {
 
     /// The lab directory.
     pub fn lab_dir(&self) -> PathBuf {
-        let root =
-            std::env::var_os(ENV_DIR).map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from);
-        root.join(&self.lab)
+        simfmt::labs_root().join(&self.lab)
     }
 }
 
@@ -125,7 +108,7 @@ pub fn open_bar(addr: &SimAddress) -> Result<Registers> {
         )
         .hint(format!("start it with 'ixy-sim --lab {}'", addr.lab)));
     }
-    let path = dir.join(format!("port{}", addr.port)).join("bar0");
+    let path = simfmt::bar_path(&dir, addr.port as usize);
     let bad_file = |problem: String| {
         Error::new(
             ErrorKind::Unsupported,
@@ -155,7 +138,9 @@ pub fn open_bar(addr: &SimAddress) -> Result<Registers> {
     }
     let map = SharedMap::file(&file, 0, BAR_SIZE)
         .map_err(|e| Error::io(&name, format!("mapping {}", path.display()), e))?;
-    let magic = map.u32_at(SIM_MAGIC as usize).load(Ordering::Acquire);
+    let magic = map
+        .u32_at(simfmt::bar::SIM_MAGIC as usize)
+        .load(Ordering::Acquire);
     if magic == ALL_ONES {
         return Err(Error::new(
             ErrorKind::NotFound,
@@ -164,25 +149,14 @@ pub fn open_bar(addr: &SimAddress) -> Result<Registers> {
         )
         .hint(format!("restart lab {} to get it back", addr.lab)));
     }
-    if magic != SIM_MAGIC_VALUE {
+    if magic != simfmt::bar::SIM_MAGIC_VALUE {
         return Err(Error::new(
             ErrorKind::Unsupported,
             &name,
             format!("{} is not a simulated 82599 BAR", path.display()),
         ));
     }
-    let (ptr, len) = (map.as_ptr(), map.len());
-    std::mem::forget(map);
-    // SAFETY: `ptr..ptr+len` is the live shared mapping just made; ownership
-    // passes to `Registers` (the SharedMap was forgotten, so it is unmapped once).
-    Ok(unsafe {
-        Registers::from_mapping(
-            std::ptr::NonNull::new(ptr)
-                .ok_or_else(|| Error::new(ErrorKind::Memory, &name, "null mapping"))?,
-            len,
-            Kind::Simulator,
-        )
-    })
+    Ok(Registers::simulator(map))
 }
 
 /// Whether the lab behind a simulated device still runs.
@@ -209,9 +183,7 @@ impl LabWatch {
     /// Opens the lock file of the lab of `addr`; an error naming the lab
     /// (`NotFound`: "lab LAB is not running") when no process holds it.
     pub fn open(addr: &SimAddress) -> Result<Self> {
-        let mut lock = addr.lab_dir().into_os_string();
-        lock.push(".lock");
-        Self::open_lock(Path::new(&lock), addr)
+        Self::open_lock(&simfmt::lock_path(&addr.lab_dir()), addr)
     }
 
     fn open_lock(lock: &Path, addr: &SimAddress) -> Result<Self> {
@@ -274,155 +246,54 @@ impl LabWatch {
     }
 }
 
-/// A client of the lab's IOMMU table.
+/// A driver's client of the lab's IOMMU table: the table's protocol
+/// ([`simfmt::iommu::Table`]) with the driver's errors.
 #[derive(Debug)]
 pub struct IommuTable {
-    map: Arc<SharedMap>,
-    capacity: usize,
-    path: PathBuf,
+    table: Table,
 }
 
 impl IommuTable {
     /// Opens the table of the lab of `addr`.
     pub fn open(addr: &SimAddress) -> Result<Self> {
-        let path = addr.lab_dir().join("iommu");
-        let name = addr.to_string();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&name, format!("opening {}", path.display()), e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io(&name, "reading the IOMMU table size", e))?
-            .len() as usize;
-        if len < HEADER {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                &name,
-                format!("{} is too short for an IOMMU table", path.display()),
-            ));
-        }
-        let map = SharedMap::file(&file, 0, len)
-            .map_err(|e| Error::io(&name, format!("mapping {}", path.display()), e))?;
-        let magic = map.u64_at(0).load(Ordering::Acquire);
-        let version = map.u32_at(8).load(Ordering::Acquire);
-        let capacity = map.u32_at(12).load(Ordering::Acquire) as usize;
-        if magic != TABLE_MAGIC || version != TABLE_VERSION || HEADER + capacity * ENTRY > len {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                &name,
-                format!(
-                    "{} is not an ixy-sim IOMMU table of version 1",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(IommuTable {
-            map: Arc::new(map),
-            capacity,
-            path,
-        })
+        let path = simfmt::iommu_path(&addr.lab_dir());
+        let table = Table::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                Error::new(ErrorKind::Unsupported, addr.to_string(), e.to_string())
+            }
+            _ => Error::io(addr.to_string(), format!("opening {}", path.display()), e),
+        })?;
+        Ok(IommuTable { table })
     }
 
     /// The lab-wide IOVA allocator kept in the table's header.
     pub fn allocator(&self) -> IovaAllocator {
-        IovaAllocator::in_shared(self.map.clone(), TABLE_NEXT_IOVA)
-    }
-
-    fn entry(slot: usize) -> usize {
-        HEADER + slot * ENTRY
-    }
-
-    fn bump(&self) {
-        self.map.u64_at(16).fetch_add(1, Ordering::AcqRel);
+        self.table.allocator()
     }
 
     /// Registers `len` bytes of the file `path` (from offset 0) at `iova`.
     pub fn map(&self, iova: u64, len: u64, path: &Path) -> Result<()> {
-        let bytes = path.as_os_str().as_encoded_bytes();
-        if bytes.len() >= PATH_MAX {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                "",
-                format!("{}: path too long for the IOMMU table", path.display()),
-            ));
-        }
-        for slot in 0..self.capacity {
-            let off = Self::entry(slot);
-            let state = self.map.u32_at(off);
-            if state
-                .compare_exchange(FREE, BUSY, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            self.map.u64_at(off + 8).store(iova, Ordering::Relaxed);
-            self.map.u64_at(off + 16).store(len, Ordering::Relaxed);
-            self.map.u64_at(off + 24).store(0, Ordering::Relaxed);
-            let mut name = [0u8; PATH_MAX];
-            name[..bytes.len()].copy_from_slice(bytes);
-            self.map.write_bytes(off + 32, &name);
-            state.store(VALID, Ordering::Release);
-            self.bump();
-            return Ok(());
-        }
-        Err(Error::new(
-            ErrorKind::Memory,
-            "",
-            format!("IOMMU table {} is full", self.path.display()),
-        ))
+        self.table.map(iova, len, path, 0).map_err(|e| {
+            let kind = match e.kind() {
+                std::io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
+                _ => ErrorKind::Memory,
+            };
+            Error::new(kind, "", e.to_string())
+        })
     }
 
     /// Removes the mapping at `iova`; once this returns the device can no
     /// longer reach it (the simulator checks the table on every DMA).
     pub fn unmap(&self, iova: u64) -> Result<()> {
-        for slot in 0..self.capacity {
-            let off = Self::entry(slot);
-            let state = self.map.u32_at(off);
-            if state.load(Ordering::Acquire) == VALID
-                && self.map.u64_at(off + 8).load(Ordering::Acquire) == iova
-                && state
-                    .compare_exchange(VALID, FREE, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.bump();
-                return Ok(());
-            }
-        }
-        Err(Error::new(
-            ErrorKind::NotFound,
-            "",
-            format!("IOVA {iova:#x} is not in {}", self.path.display()),
-        ))
+        self.table
+            .unmap(iova)
+            .map_err(|e| Error::new(ErrorKind::NotFound, "", e.to_string()))
     }
-}
 
-impl IommuTable {
     /// Removes every mapping backed by the file `path` (a region whose
     /// owner died without unmapping it); returns how many were removed.
     pub fn unmap_path(&self, path: &Path) -> usize {
-        let want = path.as_os_str().as_encoded_bytes();
-        let mut removed = 0;
-        for slot in 0..self.capacity {
-            let off = Self::entry(slot);
-            let state = self.map.u32_at(off);
-            if state.load(Ordering::Acquire) != VALID {
-                continue;
-            }
-            let mut name = [0u8; PATH_MAX];
-            self.map.read_bytes(off + 32, &mut name);
-            let end = name.iter().position(|&b| b == 0).unwrap_or(PATH_MAX);
-            if &name[..end] == want
-                && state
-                    .compare_exchange(VALID, FREE, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.bump();
-                removed += 1;
-            }
-        }
-        removed
+        self.table.unmap_path(path)
     }
 }
 

@@ -127,8 +127,8 @@ impl Where {
 /// Sets up tester port `from` to send into DUT port `to`: both ports
 /// initialised, a 2048-descriptor ring on queue 0 of each.
 fn rig(lab: &Where, to: usize, from: usize) -> Rig {
-    let dut = Bar::open(&ixy_sim::lab::bar_path(&lab.dir, to)).expect("DUT BAR");
-    let tester = Bar::open(&ixy_sim::lab::bar_path(&lab.dir, from)).expect("tester BAR");
+    let dut = Bar::open(&driver::simfmt::bar_path(&lab.dir, to)).expect("DUT BAR");
+    let tester = Bar::open(&driver::simfmt::bar_path(&lab.dir, from)).expect("tester BAR");
     let wait = Duration::from_secs(10);
     harness::init_port(&dut, true, wait).expect("DUT init");
     harness::init_port(&tester, true, wait).expect("tester init");

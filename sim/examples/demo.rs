@@ -9,7 +9,7 @@
 
 use driver::regs;
 use ixy_sim::harness::{self, ptp_frame, udp_frame, Dma, RxRing, TxRing};
-use ixy_sim::rss::{self, RssConfig};
+use ixy_sim::rss::{self, RssState};
 use ixy_sim::{Bar, Lab, LabConfig, SimCounter};
 use std::time::{Duration, Instant};
 
@@ -98,7 +98,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             )
         })
         .collect();
-    let cfg = RssConfig {
+    let cfg = RssState {
         mrqc: dut.read(regs::MRQC),
         key: KEY,
         reta: std::array::from_fn(|j| (j as u32 % QUEUES) as u8),

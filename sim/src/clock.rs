@@ -11,8 +11,8 @@
 //! SYSTIM at the moment of its read (`sim/README.md` 3.3).
 
 use crate::bar::Regs;
-use driver::mmio::ClockAnchor;
 use driver::regs;
+use driver::simfmt::bar::ClockAnchor;
 
 /// The state of one port's 1588 clock.
 #[derive(Debug, Default, Clone)]

@@ -163,7 +163,7 @@ pub fn rss_input(data: &[u8]) {
         ipv6_tcp: bits & 16 != 0,
         ipv6_udp: bits & 32 != 0,
     };
-    let model = rss::RssConfig::from_registers(cfg.mrqc(), &cfg.rssrk_words(), &cfg.reta_words());
+    let model = rss::RssState::from_registers(cfg.mrqc(), &cfg.rssrk_words(), &cfg.reta_words());
     let p = frame::parse(frame_bytes);
     let got = rss::classify(&model, &p);
     let ports = match p.l4 {

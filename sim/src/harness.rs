@@ -1,16 +1,18 @@
-//! A register-level harness for driving simulated ports without the driver
-//! crate: DMA regions registered in the IOMMU table, the global init
+//! A register-level harness for driving simulated ports without the driver's
+//! device code: DMA regions registered in the IOMMU table, the global init
 //! sequence, and one Rx and one Tx ring with advanced descriptors.
 //!
 //! It exists so that the simulator's own tests, its benchmark and its demo
 //! exercise the model exactly as the datasheet describes, independently of
-//! the `driver` crate (which must not be tested against itself). Each step
-//! cites the datasheet section it follows.
+//! the driver's init, queues and rings (which must not be tested against
+//! themselves); it shares only the register definitions and the file
+//! formats (`driver::regs`, `driver::simfmt`). Each step cites the
+//! datasheet section it follows.
 
 use crate::bar::Bar;
 use crate::iommu::Table;
-use crate::mem::Mapping;
 use driver::regs;
+use driver::shm::SharedMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -43,7 +45,7 @@ fn timeout_err(what: &str) -> io::Error {
 /// Dropping it unmaps the IOVA range and deletes the file.
 #[derive(Debug)]
 pub struct Dma {
-    map: Mapping,
+    map: SharedMap,
     table: Table,
     iova: u64,
     path: PathBuf,
@@ -55,7 +57,7 @@ impl Dma {
     /// at an IOVA from the lab-wide allocator of the IOMMU table.
     pub fn new(table_path: &Path, path: &Path, len: usize) -> io::Result<Dma> {
         let len = len.div_ceil(4096) * 4096;
-        let map = Mapping::create(path, len)?;
+        let map = SharedMap::create(path, len)?;
         let table = Table::open(table_path)?;
         let iova = table.alloc_iova(len as u64);
         table.map(iova, len as u64, path, 0)?;
@@ -94,13 +96,13 @@ impl Dma {
     /// Reads a little-endian u64 at `off`.
     pub fn read_u64(&self, off: usize) -> u64 {
         self.map
-            .u64_at(off)
+            .get_u64(off)
             .map_or(0, |w| w.load(Ordering::Acquire))
     }
 
     /// Writes a little-endian u64 at `off`.
     pub fn write_u64(&self, off: usize, v: u64) {
-        if let Some(w) = self.map.u64_at(off) {
+        if let Some(w) = self.map.get_u64(off) {
             w.store(v, Ordering::Release);
         }
     }

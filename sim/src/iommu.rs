@@ -1,217 +1,17 @@
-//! The lab's IOMMU table: which I/O virtual addresses (IOVAs) the simulated
-//! ports may reach by DMA, and which file backs each of them.
+//! The device side of the lab's IOMMU table: the simulator's translations
+//! from I/O virtual addresses (IOVAs) to the files drivers registered.
 //!
-//! Layout of `LAB/iommu` (little-endian, documented in `sim/README.md`):
-//! a 64-byte header — magic `"IXYIOMMU"` (u64), version (u32), capacity
-//! (u32), generation (u64, bumped on every change), next free IOVA (u64,
-//! the lab-wide IOVA allocator) — followed by `capacity`
-//! entries of [`ENTRY_SIZE`] bytes: state (u32: 0 free, 1 being written,
-//! 2 valid), reserved (u32), iova (u64), len (u64), file offset (u64),
-//! NUL-terminated path of the backing file (the rest of the entry).
-//!
-//! Drivers map a region by claiming a free entry (compare-and-swap 0 → 1),
-//! filling it, publishing it (state 2) and bumping the generation; they
-//! unmap by swapping 2 → 0 and bumping the generation. The simulator
-//! rebuilds its translations whenever the generation changes; a DMA outside
-//! every valid entry is an IOMMU fault.
+//! The table itself — its layout (`sim/README.md` 4) and the map / unmap
+//! protocol — is [`driver::simfmt::iommu`], shared with the driver;
+//! [`Table`] and [`Entry`] are re-exported here. [`Translator`] maps every
+//! valid entry into the simulator's process and rebuilds its view whenever
+//! the table's generation changes; a DMA outside every valid entry is an
+//! IOMMU fault.
 
-use crate::mem::Mapping;
-use std::io;
-use std::path::{Path, PathBuf};
+use driver::shm::SharedMap;
+pub use driver::simfmt::iommu::{Entry, Table};
+use std::path::Path;
 use std::sync::atomic::Ordering;
-
-/// Magic at the start of the table.
-pub const MAGIC: u64 = u64::from_le_bytes(*b"IXYIOMMU");
-/// Table layout version.
-pub const VERSION: u32 = 1;
-/// Size of the header in bytes.
-pub const HEADER_SIZE: usize = 64;
-/// Size of one entry in bytes.
-pub const ENTRY_SIZE: usize = 256;
-/// Bytes available for the path in an entry (NUL included).
-pub const PATH_MAX: usize = ENTRY_SIZE - 32;
-/// Entries in a table created by the simulator.
-pub const CAPACITY: u32 = 1024;
-/// Entry state: free.
-pub const STATE_FREE: u32 = 0;
-/// Entry state: claimed by a writer, not yet valid.
-pub const STATE_BUSY: u32 = 1;
-/// Entry state: valid mapping.
-pub const STATE_VALID: u32 = 2;
-
-const OFF_VERSION: usize = 8;
-const OFF_CAPACITY: usize = 12;
-const OFF_GENERATION: usize = 16;
-const OFF_NEXT_IOVA: usize = 24;
-/// The first IOVA the lab-wide allocator hands out.
-pub const FIRST_IOVA: u64 = 1 << 32;
-/// IOVAs are handed out in multiples of this (a 2 MiB huge page).
-pub const IOVA_ALIGN: u64 = 2 * 1024 * 1024;
-
-/// An open IOMMU table, usable by the simulator and by drivers.
-#[derive(Debug)]
-pub struct Table {
-    map: Mapping,
-    capacity: u32,
-}
-
-/// One valid mapping as read from the table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Slot index in the table.
-    pub slot: u32,
-    /// First IOVA of the region.
-    pub iova: u64,
-    /// Length in bytes.
-    pub len: u64,
-    /// Offset of the region in its backing file.
-    pub file_offset: u64,
-    /// Backing file.
-    pub path: PathBuf,
-}
-
-impl Table {
-    /// Creates an empty table at `path`.
-    pub fn create(path: &Path) -> io::Result<Self> {
-        let size = HEADER_SIZE + CAPACITY as usize * ENTRY_SIZE;
-        let map = Mapping::create(path, size)?;
-        let t = Table {
-            map,
-            capacity: CAPACITY,
-        };
-        t.u32(OFF_VERSION).store(VERSION, Ordering::Relaxed);
-        t.u32(OFF_CAPACITY).store(CAPACITY, Ordering::Relaxed);
-        t.u64(OFF_NEXT_IOVA).store(FIRST_IOVA, Ordering::Relaxed);
-        t.u64(0).store(MAGIC, Ordering::Release);
-        Ok(t)
-    }
-
-    /// Opens an existing table.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        let head = Mapping::open(path, 0, HEADER_SIZE)?;
-        let bad = |what: &str| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: not an ixy-sim IOMMU table ({what})", path.display()),
-            )
-        };
-        let word = |off| head.u32_at(off).map(|w| w.load(Ordering::Acquire));
-        if head.u64_at(0).map(|w| w.load(Ordering::Acquire)) != Some(MAGIC) {
-            return Err(bad("bad magic"));
-        }
-        if word(OFF_VERSION) != Some(VERSION) {
-            return Err(bad("unknown version"));
-        }
-        let capacity = word(OFF_CAPACITY).ok_or_else(|| bad("no capacity"))?;
-        let map = Mapping::open(path, 0, HEADER_SIZE + capacity as usize * ENTRY_SIZE)?;
-        Ok(Table { map, capacity })
-    }
-
-    fn u32(&self, off: usize) -> &std::sync::atomic::AtomicU32 {
-        self.map.u32_at(off).expect("IOMMU table offset in bounds")
-    }
-
-    fn u64(&self, off: usize) -> &std::sync::atomic::AtomicU64 {
-        self.map.u64_at(off).expect("IOMMU table offset in bounds")
-    }
-
-    fn entry_off(slot: u32) -> usize {
-        HEADER_SIZE + slot as usize * ENTRY_SIZE
-    }
-
-    /// The generation counter; it changes whenever a mapping is added or removed.
-    pub fn generation(&self) -> u64 {
-        self.u64(OFF_GENERATION).load(Ordering::Acquire)
-    }
-
-    /// Reserves `len` bytes of IOVA space (rounded up to 2 MiB) from the
-    /// lab-wide allocator in the header, shared by every process of the lab.
-    pub fn alloc_iova(&self, len: u64) -> u64 {
-        let len = len.div_ceil(IOVA_ALIGN) * IOVA_ALIGN;
-        self.u64(OFF_NEXT_IOVA).fetch_add(len, Ordering::AcqRel)
-    }
-
-    /// Registers `len` bytes of `path` from `file_offset` on at `iova`.
-    pub fn map(&self, iova: u64, len: u64, path: &Path, file_offset: u64) -> io::Result<()> {
-        let bytes = path.as_os_str().as_encoded_bytes();
-        if bytes.len() >= PATH_MAX || bytes.contains(&0) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{}: path too long for the IOMMU table", path.display()),
-            ));
-        }
-        if len == 0 || iova.checked_add(len).is_none() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "empty or wrapping IOVA range",
-            ));
-        }
-        for slot in 0..self.capacity {
-            let off = Self::entry_off(slot);
-            let state = self.u32(off);
-            if state
-                .compare_exchange(STATE_FREE, STATE_BUSY, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-            {
-                continue;
-            }
-            self.u64(off + 8).store(iova, Ordering::Relaxed);
-            self.u64(off + 16).store(len, Ordering::Relaxed);
-            self.u64(off + 24).store(file_offset, Ordering::Relaxed);
-            let mut name = [0u8; PATH_MAX];
-            name[..bytes.len()].copy_from_slice(bytes);
-            self.map.write_bytes(off + 32, &name);
-            state.store(STATE_VALID, Ordering::Release);
-            self.u64(OFF_GENERATION).fetch_add(1, Ordering::AcqRel);
-            return Ok(());
-        }
-        Err(io::Error::other("IOMMU table full: unmap regions first"))
-    }
-
-    /// Removes the mapping that starts at `iova`.
-    pub fn unmap(&self, iova: u64) -> io::Result<()> {
-        for slot in 0..self.capacity {
-            let off = Self::entry_off(slot);
-            if self.u32(off).load(Ordering::Acquire) == STATE_VALID
-                && self.u64(off + 8).load(Ordering::Acquire) == iova
-                && self
-                    .u32(off)
-                    .compare_exchange(STATE_VALID, STATE_FREE, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                self.u64(OFF_GENERATION).fetch_add(1, Ordering::AcqRel);
-                return Ok(());
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("IOVA {iova:#x} is not mapped"),
-        ))
-    }
-
-    /// Every valid entry.
-    pub fn entries(&self) -> Vec<Entry> {
-        let mut out = Vec::new();
-        for slot in 0..self.capacity {
-            let off = Self::entry_off(slot);
-            if self.u32(off).load(Ordering::Acquire) != STATE_VALID {
-                continue;
-            }
-            let mut name = [0u8; PATH_MAX];
-            self.map.read_bytes(off + 32, &mut name);
-            let end = name.iter().position(|&b| b == 0).unwrap_or(PATH_MAX);
-            let path = PathBuf::from(String::from_utf8_lossy(&name[..end]).into_owned());
-            out.push(Entry {
-                slot,
-                iova: self.u64(off + 8).load(Ordering::Acquire),
-                len: self.u64(off + 16).load(Ordering::Acquire),
-                file_offset: self.u64(off + 24).load(Ordering::Acquire),
-                path,
-            });
-        }
-        out
-    }
-}
 
 /// The simulator's translations: each valid entry mapped into this process.
 /// Every DMA first checks the table's generation, so a mapping removed by
@@ -237,7 +37,7 @@ pub struct Translator {
 struct Region {
     entry: Entry,
     file: (u64, u64),
-    map: Mapping,
+    map: SharedMap,
 }
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
@@ -281,7 +81,7 @@ impl Translator {
             let mapped = usize::try_from(entry.len)
                 .map_err(|_| "length too large".to_string())
                 .and_then(|len| {
-                    Mapping::open(&entry.path, entry.file_offset, len).map_err(|e| e.to_string())
+                    SharedMap::open(&entry.path, entry.file_offset, len).map_err(|e| e.to_string())
                 });
             match (mapped, file) {
                 (Ok(map), Some(file)) => self.regions.push(Region { entry, file, map }),
@@ -309,7 +109,7 @@ impl Translator {
     /// The region of the last hit is tried first, inline: a queue's DMA
     /// stays in one region for long runs.
     #[inline]
-    fn find(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
+    fn find(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
         let hit = self.regions.get(self.last).and_then(|r| {
             let off = iova.checked_sub(r.entry.iova)?;
             (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
@@ -322,7 +122,7 @@ impl Translator {
 
     /// [`Translator::find`] beyond the last region hit.
     #[cold]
-    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&Mapping, usize)> {
+    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
         let found = self.lookup(iova, len);
         if found.is_none() {
             self.explain_fault(iova);
@@ -408,8 +208,8 @@ impl Translator {
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
         let (m, off) = self.find(iova, 16)?;
         Some([
-            m.u64_at(off)?.load(Ordering::Acquire),
-            m.u64_at(off + 8)?.load(Ordering::Acquire),
+            m.get_u64(off)?.load(Ordering::Acquire),
+            m.get_u64(off + 8)?.load(Ordering::Acquire),
         ])
     }
 
@@ -420,7 +220,7 @@ impl Translator {
         let Some((m, off)) = self.find(iova, 16) else {
             return false;
         };
-        match (m.u64_at(off), m.u64_at(off + 8)) {
+        match (m.get_u64(off), m.get_u64(off + 8)) {
             (Some(lo), Some(hi)) => {
                 lo.store(desc[0], Ordering::Relaxed);
                 hi.store(desc[1], Ordering::Release);

@@ -1,13 +1,13 @@
 //! A lab: simulated ports, the cables between them, the IOMMU table, the
 //! polling thread that runs the model and the control socket.
 
-use crate::bar::SimCounter;
 use crate::control;
 use crate::iommu::{Table, Translator};
 use crate::port::{Port, Timing};
 use crate::shard::{self, Router};
 use crate::tx::TxContext;
 use crate::wire::WireFrame;
+use driver::simfmt::{self, bar::SimCounter};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
@@ -20,10 +20,6 @@ use std::time::{Duration, Instant};
 
 /// Largest number of ports in one lab.
 pub const MAX_PORTS: usize = 16;
-/// Environment variable naming the directory that holds labs.
-pub const ENV_DIR: &str = "IXY_SIM_DIR";
-/// Labs live here unless `IXY_SIM_DIR` says otherwise.
-pub const DEFAULT_DIR: &str = "/dev/shm/ixy-sim";
 /// Longest [`LabConfig::link_delay`] (`--link-delay-ms`).
 pub const MAX_LINK_DELAY: Duration = Duration::from_secs(60);
 /// Longest [`LabConfig::reset_delay`] (`--reset-delay-ms`).
@@ -68,8 +64,7 @@ impl LabConfig {
     pub fn new(name: &str) -> Self {
         LabConfig {
             name: name.to_string(),
-            root: std::env::var_os(ENV_DIR)
-                .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from),
+            root: simfmt::labs_root(),
             ports: 4,
             cables: vec![(0, 2), (1, 3)],
             line_rate: true,
@@ -286,12 +281,12 @@ impl Lab {
 
     /// The BAR file of `port`.
     pub fn bar_path(&self, port: usize) -> PathBuf {
-        bar_path(&self.dir, port)
+        simfmt::bar_path(&self.dir, port)
     }
 
     /// The IOMMU table file.
     pub fn iommu_path(&self) -> PathBuf {
-        self.dir.join("iommu")
+        simfmt::iommu_path(&self.dir)
     }
 
     /// Runs one control command (the same text as over the control socket)
@@ -410,7 +405,7 @@ impl Lab {
             );
         }
         // Remove the lock file while holding the lock, then release it.
-        let _ = std::fs::remove_file(lock_path(&self.dir));
+        let _ = std::fs::remove_file(simfmt::lock_path(&self.dir));
         drop(self.lock.take());
     }
 }
@@ -469,21 +464,10 @@ pub fn pin_to_core(core: usize) -> nix::Result<()> {
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
 }
 
-/// The BAR file of `port` in lab directory `dir`.
-pub fn bar_path(dir: &Path, port: usize) -> PathBuf {
-    dir.join(format!("port{port}")).join("bar0")
-}
-
 /// The lock that makes a lab directory ours for the lab's lifetime: an
 /// exclusive `flock` on `ROOT/NAME.lock`, released by the kernel when the
 /// process dies, so a lab left behind by a crash is recognised as stale.
 type LabLock = nix::fcntl::Flock<std::fs::File>;
-
-fn lock_path(dir: &Path) -> PathBuf {
-    let mut name = dir.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    dir.with_file_name(name)
-}
 
 /// Makes `dir` ours: refuses a running lab, clears a stale one.
 fn claim_dir(dir: &Path) -> Result<LabLock, Error> {
@@ -493,7 +477,7 @@ fn claim_dir(dir: &Path) -> Result<LabLock, Error> {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(lock_path(dir))
+        .open(simfmt::lock_path(dir))
         .map_err(io_err(format!("opening the lock of lab {}", dir.display())))?;
     let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(
         |_| {
@@ -566,7 +550,7 @@ impl Engine {
         };
         let mut ports = Vec::with_capacity(cfg.ports);
         for i in 0..cfg.ports {
-            let path = bar_path(dir, i);
+            let path = simfmt::bar_path(dir, i);
             let create = || {
                 std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
                 Port::create(i, &path, mac_of(i), timing)
@@ -604,7 +588,7 @@ impl Engine {
             );
         }
         std::fs::write(dir.join("lab.conf"), info).map_err(io_err("writing lab.conf"))?;
-        let table_path = dir.join("iommu");
+        let table_path = simfmt::iommu_path(dir);
         let mut table =
             Some(Table::create(&table_path).map_err(io_err("creating the IOMMU table"))?);
         let mut ports: Vec<Option<Port>> = ports.into_iter().map(Some).collect();

@@ -20,6 +20,12 @@
 //! let bar = ixy_sim::Bar::open(&lab.bar_path(0)).expect("bar");
 //! assert_ne!(bar.read(driver::regs::EEC) & driver::regs::EEC_ARD, 0);
 //! ```
+//!
+//! The crate holds no `unsafe`: shared files are reached through the
+//! driver's [`driver::shm::SharedMap`], and their formats are the driver's
+//! [`driver::simfmt`].
+
+#![forbid(unsafe_code)]
 
 pub mod alias;
 pub mod bar;
@@ -30,7 +36,6 @@ pub mod fuzz;
 pub mod harness;
 pub mod iommu;
 pub mod lab;
-pub mod mem;
 pub mod port;
 pub mod rss;
 pub mod rx;
@@ -39,5 +44,6 @@ pub mod stats;
 pub mod tx;
 pub mod wire;
 
-pub use bar::{Bar, SimCounter};
+pub use bar::Bar;
+pub use driver::simfmt::bar::SimCounter;
 pub use lab::{Lab, LabConfig};

@@ -3,12 +3,13 @@
 //! live in `rx.rs` and `tx.rs`.
 
 use crate::alias::Aliases;
-use crate::bar::{Regs, SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
+use crate::bar::Regs;
 use crate::clock::Clock;
 use crate::rss::PortRss;
 use crate::rx::{Corruption, RxConfig, RxEntry};
 use crate::stats::Pending;
 use driver::regs;
+use driver::simfmt::bar::{SimCounter, RX_QUEUE_STATE, TX_QUEUE_STATE};
 use std::collections::VecDeque;
 use std::path::Path;
 
@@ -28,9 +29,11 @@ const QUEUE_SCAN_PS: u64 = 100_000_000;
 /// How often a removed port's BAR is filled again with 0xFF.
 const REMOVED_REFILL_PS: u64 = 100_000_000_000;
 
-/// An Rx descriptor ring as latched when the queue was enabled (4.6.7.1).
+/// The model's state of an Rx queue's descriptor ring, as latched when the
+/// queue was enabled (4.6.7.1) and moved on since: what the device knows of
+/// a ring that a driver's `driver::RxQueue` programs.
 #[derive(Debug, Default, Clone)]
-pub struct RxQueue {
+pub struct RxRingState {
     /// Whether the queue is enabled (and reads back as enabled).
     pub enabled: bool,
     /// Ring base IOVA (RDBAL/RDBAH, 128-byte aligned).
@@ -48,9 +51,11 @@ pub struct RxQueue {
     pub fault_logged: bool,
 }
 
-/// A Tx descriptor ring as latched when the queue was enabled (4.6.8.1).
+/// The model's state of a Tx queue's descriptor ring, as latched when the
+/// queue was enabled (4.6.8.1) and moved on since: what the device knows of
+/// a ring that a driver's `driver::TxQueue` programs.
 #[derive(Debug, Default, Clone)]
-pub struct TxQueue {
+pub struct TxRingState {
     /// Whether the queue is enabled (and reads back as enabled).
     pub enabled: bool,
     /// Ring base IOVA (TDBAL/TDBAH, 128-byte aligned).
@@ -88,9 +93,9 @@ pub struct Port {
     pub mac: [u8; 6],
     pub(crate) timing: Timing,
     /// Rx queues.
-    pub rxq: Vec<RxQueue>,
+    pub rxq: Vec<RxRingState>,
     /// Tx queues.
-    pub txq: Vec<TxQueue>,
+    pub txq: Vec<TxRingState>,
     /// Enabled Tx queues, for the transmit scheduler.
     pub tx_enabled: Vec<u32>,
     pub(crate) tx_next: usize,
@@ -126,7 +131,7 @@ pub struct Port {
     /// The receive registers, re-read every pass that receives
     /// (`rx_cfg_current` says whether this pass did).
     pub(crate) rx_cfg: RxConfig,
-    /// RSS configuration, re-read with `rx_cfg`.
+    /// RSS state from the registers, re-read with `rx_cfg`.
     pub(crate) rss: PortRss,
     pub(crate) rx_cfg_current: bool,
     /// The shared Rx packet buffer (7.1.3): frames waiting for DMA.
@@ -158,8 +163,8 @@ impl Port {
             regs,
             mac,
             timing,
-            rxq: vec![RxQueue::default(); regs::NUM_QUEUES as usize],
-            txq: vec![TxQueue::default(); regs::NUM_QUEUES as usize],
+            rxq: vec![RxRingState::default(); regs::NUM_QUEUES as usize],
+            txq: vec![TxRingState::default(); regs::NUM_QUEUES as usize],
             tx_enabled: Vec::new(),
             tx_next: 0,
             tx_fetched: Vec::new(),
@@ -224,8 +229,12 @@ impl Port {
         }
         // RST reads 1 until the reset completes; EEC.ARD and DMAIDONE read 0.
         self.regs.write(regs::CTRL, regs::CTRL_RST);
-        self.rxq.iter_mut().for_each(|q| *q = RxQueue::default());
-        self.txq.iter_mut().for_each(|q| *q = TxQueue::default());
+        self.rxq
+            .iter_mut()
+            .for_each(|q| *q = RxRingState::default());
+        self.txq
+            .iter_mut()
+            .for_each(|q| *q = TxRingState::default());
         (self.rx_dirty, self.tx_dirty) = (0, 0);
         self.tx_enabled.clear();
         self.rx_fifo.clear();
@@ -461,7 +470,7 @@ impl Port {
             return;
         };
         let head = self.regs.read(regs::rdh(q)) % size;
-        self.rxq[q as usize] = RxQueue {
+        self.rxq[q as usize] = RxRingState {
             enabled: true,
             base,
             size,
@@ -483,13 +492,13 @@ impl Port {
             return;
         };
         let head = self.regs.read(regs::tdh(q)) % size;
-        self.txq[q as usize] = TxQueue {
+        self.txq[q as usize] = TxRingState {
             enabled: true,
             base,
             size,
             head,
             seen_tail: head,
-            ..TxQueue::default()
+            ..TxRingState::default()
         };
         self.regs.write(TX_QUEUE_STATE + 4 * q, regs::TXDCTL_ENABLE);
         log::debug!(

@@ -80,20 +80,20 @@ impl std::fmt::Debug for KeyTable {
     }
 }
 
-/// RSS as a port's receive path uses it: the configuration decoded from
+/// RSS as a port's receive path uses it: the [`RssState`] decoded from
 /// the registers and the hash table of its key, both rebuilt only when a
 /// register changed, so that reading them at every pass costs 43 loads.
 #[derive(Debug)]
 pub struct PortRss {
     /// MRQC, RSSRK\[0..10\], RETA\[0..32\] as last read.
     raw: [u32; 43],
-    cfg: RssConfig,
+    cfg: RssState,
     key: KeyTable,
 }
 
 impl Default for PortRss {
     fn default() -> Self {
-        let cfg = RssConfig::default();
+        let cfg = RssState::default();
         PortRss {
             raw: [0; 43],
             key: KeyTable::new(&cfg.key),
@@ -113,7 +113,7 @@ impl PortRss {
             return;
         }
         self.raw = raw;
-        let cfg = RssConfig::from_registers(mrqc, rssrk, reta);
+        let cfg = RssState::from_registers(mrqc, rssrk, reta);
         if cfg.key != self.cfg.key {
             self.key = KeyTable::new(&cfg.key);
         }
@@ -128,9 +128,10 @@ impl PortRss {
 
 /// The RSS state of the 82599, decoded from its registers
 /// (82599 datasheet 7.1.2.8, 8.2.3.7.12 MRQC, 8.2.3.7.14 RSSRK,
-/// 8.2.3.7.15 RETA).
+/// 8.2.3.7.15 RETA): what the device does with what a driver's
+/// `driver::RssConfig` wrote there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RssConfig {
+pub struct RssState {
     /// MRQC register: MRQE in bits 3:0, hash field enables in bits 31:16.
     pub mrqc: u32,
     /// The 40-byte RSS key, byte 0 first (most significant in the hash).
@@ -139,7 +140,7 @@ pub struct RssConfig {
     pub reta: [u8; RETA_ENTRIES],
 }
 
-impl Default for RssConfig {
+impl Default for RssState {
     /// The reset state: RSS disabled, zero key, all entries queue 0
     /// (82599 datasheet 8.2.3.7.12, 8.2.3.7.14, 8.2.3.7.15).
     fn default() -> Self {
@@ -151,7 +152,7 @@ impl Default for RssConfig {
     }
 }
 
-impl RssConfig {
+impl RssState {
     /// Decodes the register values (82599 datasheet 8.2.3.7.12, 8.2.3.7.14, 8.2.3.7.15):
     /// RSSRK\[i\] holds key bytes 4i..4i+3 with byte 4i in bits 7:0, and
     /// RETA\[i\] holds entries 4i..4i+3 with entry 4i in bits 7:0.
@@ -242,12 +243,12 @@ impl HashInput {
 /// The hash input is source address, destination address, source port,
 /// destination port, in network byte order; the queue is
 /// `reta[hash & 0x7F] & 0xF`.
-pub fn classify(cfg: &RssConfig, p: &Parsed) -> RssResult {
+pub fn classify(cfg: &RssState, p: &Parsed) -> RssResult {
     classify_by(cfg, p, |input| toeplitz(&cfg.key, input))
 }
 
 /// [`classify`] with the Toeplitz hash of the key given as `hash`.
-fn classify_by(cfg: &RssConfig, p: &Parsed, hash: impl Fn(&[u8]) -> u32) -> RssResult {
+fn classify_by(cfg: &RssState, p: &Parsed, hash: impl Fn(&[u8]) -> u32) -> RssResult {
     if !cfg.rss_enabled() {
         return NO_RSS;
     }
@@ -323,13 +324,13 @@ mod tests {
         | regs::MRQC_RSS_FIELD_IPV6_TCP
         | regs::MRQC_RSS_FIELD_IPV6_UDP;
 
-    fn cfg(fields: u32) -> RssConfig {
+    fn cfg(fields: u32) -> RssState {
         let mut reta = [0u8; 128];
         for (i, e) in reta.iter_mut().enumerate() {
             // Upper nibble set to check that only bits 3:0 are used.
             *e = 0xA0 | (i as u8 % 16);
         }
-        RssConfig {
+        RssState {
             mrqc: regs::MRQC_RSSEN | fields,
             key: MS_KEY,
             reta,
@@ -394,7 +395,7 @@ mod tests {
             let e = 4 * i as u32;
             *r = e | (e + 1) << 8 | (e + 2) << 16 | (e + 3) << 24;
         }
-        let c = RssConfig::from_registers(0x1234_0001, &rssrk, &reta);
+        let c = RssState::from_registers(0x1234_0001, &rssrk, &reta);
         assert_eq!(c.mrqc, 0x1234_0001);
         for i in 0..40 {
             assert_eq!(usize::from(c.key[i]), i);
@@ -412,7 +413,7 @@ mod tests {
             *r = u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
         }
         assert_eq!(rssrk[0], 0xda56_5a6d);
-        assert_eq!(RssConfig::from_registers(0, &rssrk, &[0; 32]).key, MS_KEY);
+        assert_eq!(RssState::from_registers(0, &rssrk, &[0; 32]).key, MS_KEY);
     }
 
     #[test]
@@ -518,7 +519,7 @@ mod tests {
         );
     }
 
-    fn arb_cfg() -> impl Strategy<Value = RssConfig> {
+    fn arb_cfg() -> impl Strategy<Value = RssState> {
         (
             any::<u32>(),
             prop::array::uniform32(any::<u8>()),
@@ -527,9 +528,9 @@ mod tests {
             any::<bool>(),
         )
             .prop_map(|(mrqc, k0, k1, reta, force_rss)| {
-                let mut c = RssConfig {
+                let mut c = RssState {
                     mrqc: if force_rss { (mrqc & !0xF) | 1 } else { mrqc },
-                    ..RssConfig::default()
+                    ..RssState::default()
                 };
                 c.key[..32].copy_from_slice(&k0);
                 c.key[32..].copy_from_slice(&k1);

@@ -2,7 +2,6 @@
 //! 1588 timestamps and the shared Rx packet buffer (82599 datasheet 7.1),
 //! then DMA into the queues' descriptor rings with write-back (7.1.6).
 
-use crate::bar::SimCounter;
 use crate::control::WriteBackFault;
 use crate::frame::{self, Parsed};
 use crate::iommu::Translator;
@@ -10,6 +9,7 @@ use crate::port::{ring_add, Port};
 use crate::wire::WireFrame;
 use driver::desc::RxWriteBack;
 use driver::regs;
+use driver::simfmt::bar::SimCounter;
 
 /// Frames moved from the packet buffer to host memory per port and pass.
 const RX_BUDGET: usize = 64;

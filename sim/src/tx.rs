@@ -2,12 +2,12 @@
 //! advanced 7.2.3.2.3-4), data DMA, DD write-back on RS, TDH advance,
 //! statistics, 1588 Tx timestamps and 10 Gbit/s pacing onto the cable.
 
-use crate::bar::SimCounter;
 use crate::frame;
 use crate::iommu::Translator;
-use crate::port::{ring_add, Port, TxQueue};
+use crate::port::{ring_add, Port, TxRingState};
 use crate::wire::{wire_time_ps, WireFrame};
 use driver::regs;
+use driver::simfmt::bar::SimCounter;
 use std::collections::VecDeque;
 
 /// Frames sent per port and pass of the polling loop.
@@ -346,7 +346,7 @@ fn write_back(iommu: &mut Translator, iova: u64, d: [u64; 2]) {
 }
 
 /// Writes back every descriptor a queue holds (TXDCTL.WTHRESH > 0).
-fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
+fn write_back_held(ring: &mut TxRingState, iommu: &mut Translator) {
     ring.held
         .drain(..)
         .for_each(|(iova, d)| write_back(iommu, iova, d));
@@ -357,7 +357,7 @@ fn write_back_held(ring: &mut TxQueue, iommu: &mut Translator) {
 /// `Ok(None)`: no complete frame before `tail`. `Err`: IOMMU fault.
 #[inline]
 fn fetch_frame(
-    ring: &TxQueue,
+    ring: &TxRingState,
     tail: u32,
     iommu: &mut Translator,
     data: &mut Vec<u8>,

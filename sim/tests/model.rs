@@ -397,7 +397,7 @@ fn drop_en_isolates_a_stuck_queue_and_its_absence_blocks_the_buffer() {
         let mut q0 = f.rx(&f.dut, 0, 256, 2048, drop_en);
         let _stuck = f.rx(&f.dut, 1, 32, 2048, drop_en);
         let mut tx = f.tx(&f.tester, 0, 256);
-        let cfg = ixy_sim::rss::RssConfig {
+        let cfg = ixy_sim::rss::RssState {
             mrqc: f.dut.read(regs::MRQC),
             key: MS_KEY,
             reta: std::array::from_fn(|j| (j % 2) as u8),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use ixy_sim::frame::{parse, L3, L4};
-use ixy_sim::rss::{classify, toeplitz, RssConfig};
+use ixy_sim::rss::{classify, toeplitz, RssState};
 
 // ---------------------------------------------------------------------------
 // A tiny JSON reader, enough for the vectors file (objects, arrays, strings
@@ -297,7 +297,7 @@ fn ipv6_first_fragment(v: &Vector) -> Vec<u8> {
     ipv6_frame(v, 44, &payload)
 }
 
-fn config(suite: &Suite, fields: u32) -> RssConfig {
+fn config(suite: &Suite, fields: u32) -> RssState {
     let mut rssrk = [0u32; 10];
     for (r, k) in rssrk.iter_mut().zip(suite.key.chunks_exact(4)) {
         *r = u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
@@ -307,10 +307,10 @@ fn config(suite: &Suite, fields: u32) -> RssConfig {
         let e = |j: usize| u32::try_from((4 * i + j) * 7 % 16).unwrap();
         *r = e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24;
     }
-    RssConfig::from_registers(driver::regs::MRQC_RSSEN | fields, &rssrk, &reta)
+    RssState::from_registers(driver::regs::MRQC_RSSEN | fields, &rssrk, &reta)
 }
 
-fn expect_queue(cfg: &RssConfig, hash: u32) -> u32 {
+fn expect_queue(cfg: &RssState, hash: u32) -> u32 {
     u32::from(cfg.reta[(hash & 0x7F) as usize] & 0xF)
 }
 
