@@ -259,8 +259,8 @@ impl Report {
                 };
                 format!(
                     "{{\"from\":{},\"to\":{},\"sent\":{},\"received\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"bad_flows\":{},\"foreign\":{},\"tx_mpps\":{:.6},\"rx_mpps\":{:.6}}}",
-                    crate::stats::json_string(&d.from),
-                    crate::stats::json_string(&d.to),
+                    crate::json::json_string(&d.from),
+                    crate::json::json_string(&d.to),
                     t.sent,
                     t.received,
                     t.lost,

@@ -5,8 +5,8 @@
 
 use clap::Parser;
 use ixy_tools::histogram::{self, Latencies};
+use ixy_tools::json::{json_number, json_string};
 use ixy_tools::latency::{self, Config, Outcome, Timestamps};
-use ixy_tools::stats::{json_number, json_string};
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
