@@ -182,28 +182,6 @@ pub fn parse_probe(frame: &[u8]) -> Option<ProbeId> {
 // Options
 // ---------------------------------------------------------------------------
 
-/// A MAC address `aa:bb:cc:dd:ee:ff` (or with `-`).
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let bad = || format!("--dst-mac {s:?}: expected six hex bytes, e.g. 02:1c:59:90:00:00");
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(&parts) {
-        if p.len() != 2 {
-            return Err(bad());
-        }
-        *m = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-    }
-    Ok(mac)
-}
-
-/// `mac` as `aa:bb:cc:dd:ee:ff`.
-pub fn format_mac(mac: [u8; 6]) -> String {
-    mac.map(|b| format!("{b:02x}")).join(":")
-}
-
 /// A number of option `name` that must be finite and above 0, at most `max`.
 pub fn parse_positive(name: &str, s: &str, max: f64, unit: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -256,7 +234,7 @@ pub fn sim_peer_mac(lab_conf: &str, port: u32) -> Option<[u8; 6]> {
             _ => None,
         }
     })?;
-    parse_mac(value(&format!("port{peer}.mac"))?).ok()
+    crate::mac::parse_mac(value(&format!("port{peer}.mac"))?).ok()
 }
 
 /// Where timestamps come from.
@@ -890,27 +868,7 @@ mod tests {
     }
 
     #[test]
-    fn macs() {
-        assert_eq!(
-            parse_mac("02:1c:59:90:00:0A"),
-            Ok([2, 0x1c, 0x59, 0x90, 0, 10])
-        );
-        assert_eq!(parse_mac("ff-ff-ff-ff-ff-ff"), Ok(BROADCAST));
-        for bad in [
-            "",
-            "02:1c:59:90:00",
-            "02:1c:59:90:00:0g",
-            "2:1c:59:90:00:00:00",
-        ] {
-            assert!(
-                parse_mac(bad).unwrap_err().starts_with("--dst-mac"),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            format_mac([2, 0x1c, 0x59, 0x90, 0, 10]),
-            "02:1c:59:90:00:0a"
-        );
+    fn the_peer_mac_comes_from_lab_conf() {
         let conf = "ports=4\ncables=0-2,1-3\nline_rate=1\ncable_delay_ns=50\n\
                     port0.mac=02:1c:59:90:00:00\nport1.mac=02:1c:59:90:00:01\n\
                     port2.mac=02:1c:59:90:00:02\nport3.mac=02:1c:59:90:00:03\n";
