@@ -13,6 +13,7 @@
 //! exclusive lock per device, then reset, then the memory of dead owners
 //! reclaimed.
 
+pub mod checksum;
 pub mod claim;
 pub mod desc;
 pub mod device;

@@ -22,6 +22,7 @@
 
 use crate::flows::{self, FlowSpec, Generator};
 use crate::histogram::Latencies;
+use driver::checksum;
 use driver::simdev::SimAddress;
 use driver::{timestamp, Device, Mempool, Packet, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,24 +87,6 @@ pub fn clock_identity(mac: [u8; 6]) -> [u8; 8] {
     [mac[0], mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]]
 }
 
-fn checksum_add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn checksum_fold(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Writes probe `seq` into `buf` (`MIN_SIZE..=MAX_SIZE` bytes: the frame
 /// without FCS): Ethernet from `src_mac` to `dst_mac`, IPv4 198.18.0.1 to
 /// 198.18.0.2 with a valid header checksum, UDP 319 to 319 with a valid
@@ -128,7 +111,7 @@ pub fn build_probe(buf: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], seq: u16)
     buf[23] = 17; // UDP
     buf[26..30].copy_from_slice(&SRC_IP);
     buf[30..34].copy_from_slice(&DST_IP);
-    let ip_sum = checksum_fold(checksum_add(0, &buf[14..34]));
+    let ip_sum = checksum::ipv4_header(&buf[14..34]);
     buf[24..26].copy_from_slice(&ip_sum.to_be_bytes());
     buf[34..36].copy_from_slice(&PTP_EVENT_PORT.to_be_bytes());
     buf[36..38].copy_from_slice(&PTP_EVENT_PORT.to_be_bytes());
@@ -143,12 +126,7 @@ pub fn build_probe(buf: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], seq: u16)
     ptp[30..32].copy_from_slice(&seq.to_be_bytes());
     ptp[32] = 0x00; // controlField: Sync
     ptp[33] = 0x7f; // logMessageInterval: unspecified
-    let udp_len = (n - 34) as u32;
-    let sum = checksum_add(checksum_add(0, &buf[26..34]) + 17 + udp_len, &buf[34..n]);
-    let udp_sum = match checksum_fold(sum) {
-        0 => 0xFFFF,
-        c => c,
-    };
+    let udp_sum = checksum::udp_ipv4(&buf[14..34], &buf[34..n]);
     buf[40..42].copy_from_slice(&udp_sum.to_be_bytes());
 }
 
@@ -171,7 +149,7 @@ pub fn parse_probe(frame: &[u8]) -> Option<ProbeId> {
         && frame[36..38] == PTP_EVENT_PORT.to_be_bytes()
         && ptp[0] & 0x0f == 0 // Sync
         && ptp[1] & 0x0f == 2 // PTP v2
-        && checksum_fold(checksum_add(0, ip)) == 0;
+        && checksum::ipv4_header(ip) == 0;
     is_probe.then(|| ProbeId {
         clock_identity: ptp[20..28].try_into().unwrap_or_default(),
         seq: u16::from_be_bytes([ptp[30], ptp[31]]),
@@ -805,10 +783,9 @@ mod tests {
             assert_eq!(f.len(), size);
             assert_eq!(&f[0..6], &DST);
             assert_eq!(&f[6..12], &SRC);
-            assert_eq!(checksum_fold(checksum_add(0, &f[14..34])), 0, "IPv4");
-            let udp_len = (size - 34) as u32;
-            let sum = checksum_add(checksum_add(0, &f[26..34]) + 17 + udp_len, &f[34..]);
-            assert_eq!(checksum_fold(sum), 0, "UDP");
+            assert_eq!(checksum::ipv4_header(&f[14..34]), 0, "IPv4");
+            assert_ne!(&f[40..42], &[0, 0], "a UDP checksum is sent");
+            assert!(checksum::udp_ipv4_ok(&f[14..34], &f[34..]), "UDP");
             assert_eq!(u16::from_be_bytes([f[36], f[37]]), 319);
             assert_eq!(u16::from_be_bytes([f[16], f[17]]) as usize, size - 14);
             assert_eq!((f[42], f[43]), (0x00, 0x02), "Sync, PTP v2");
