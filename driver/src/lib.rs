@@ -57,6 +57,7 @@
 //! }
 //! ```
 
+pub mod checksum;
 pub mod claim;
 pub mod desc;
 pub mod device;

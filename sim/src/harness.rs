@@ -528,24 +528,13 @@ pub fn udp_frame(
     f[23] = 17;
     f[26..30].copy_from_slice(&src_ip);
     f[30..34].copy_from_slice(&dst_ip);
-    let sum = !checksum(&f[14..34]);
+    let sum = driver::checksum::ipv4_header(&f[14..34]);
     f[24..26].copy_from_slice(&sum.to_be_bytes());
     f[34..36].copy_from_slice(&sport.to_be_bytes());
     f[36..38].copy_from_slice(&dport.to_be_bytes());
     f[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
     f[42..50].copy_from_slice(&payload_tag.to_be_bytes());
     f
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    sum as u16
 }
 
 /// Builds a PTP v2 Sync message over UDP port 319 with sequence id `seq`,

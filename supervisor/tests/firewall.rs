@@ -161,6 +161,13 @@ fn with_a_symmetric_key_each_connection_lives_on_one_worker_and_its_replies_pass
         app_counter(&run, "allowed_in"),
         per_worker.map(|n| 2 * n * PER_FLOW)
     );
+    // ixy-stats shows the app's counters, per worker and summed.
+    let stats = ixy_stats_json(&run.run_dir, "0.2");
+    assert_eq!(
+        json_u64(&stats, "\"total\"", "connections"),
+        u64::from(FLOWS),
+        "{stats}"
+    );
     let (status, _lab, _dir, log) = run.stop();
     assert!(status.success(), "{log}");
 }

@@ -8,6 +8,7 @@
 //! receiver finds loss, duplicates and reordering per flow (order is only
 //! promised within a flow, docs/DESIGN.md 9).
 
+use driver::checksum;
 use std::net::Ipv4Addr;
 
 /// Ethernet + IPv4 + UDP header length.
@@ -77,24 +78,6 @@ pub struct Generator {
     flow_ip_at: usize,
     next_flow: u32,
     sent: Vec<u64>,
-}
-
-fn checksum_add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn checksum_fold(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 impl Generator {
@@ -172,16 +155,9 @@ impl Generator {
         frame[at..at + 4].copy_from_slice(&self.spec.src_ip(f).octets());
         frame[50..54].copy_from_slice(&f.to_be_bytes());
         frame[54..62].copy_from_slice(&seq.to_be_bytes());
-        let ip = checksum_fold(checksum_add(0, &frame[14..34]));
+        let ip = checksum::ipv4_header(&frame[14..34]);
         frame[24..26].copy_from_slice(&ip.to_be_bytes());
-        // UDP checksum over the pseudo header and the datagram (RFC 768).
-        let udp_len = (n - 34) as u32;
-        let mut sum = checksum_add(0, &frame[26..34]) + 17 + udp_len;
-        sum = checksum_add(sum, &frame[34..n]);
-        let udp = match checksum_fold(sum) {
-            0 => 0xFFFF,
-            c => c,
-        };
+        let udp = checksum::udp_ipv4(&frame[14..34], &frame[34..n]);
         frame[40..42].copy_from_slice(&udp.to_be_bytes());
         n
     }
@@ -211,7 +187,7 @@ impl Generator {
 /// and its IPv4 header checksum is right.
 pub fn parse_tag(frame: &[u8]) -> Option<(u32, u32, u64)> {
     let tag = frame.get(HEADERS..HEADERS + TAG)?;
-    if tag[0..4] != MAGIC || checksum_fold(checksum_add(0, frame.get(14..34)?)) != 0 {
+    if tag[0..4] != MAGIC || checksum::ipv4_header(frame.get(14..34)?) != 0 {
         return None;
     }
     let word = |r: std::ops::Range<usize>| {
@@ -350,12 +326,13 @@ mod tests {
             assert_eq!(a[34..36], b[36..38], "ports swapped");
             assert_eq!(a[36..38], b[34..36]);
             assert_eq!(parse_tag(&a), parse_tag(&b), "the same tags");
-            let ip = checksum_fold(checksum_add(0, &b[14..34]));
-            assert_eq!(ip, 0, "IPv4 header checksum of a reply");
-            let sum = checksum_add(0, &b[26..34]) + 17 + 30;
             assert_eq!(
-                checksum_fold(checksum_add(sum, &b[34..64])),
+                checksum::ipv4_header(&b[14..34]),
                 0,
+                "IPv4 checksum of a reply"
+            );
+            assert!(
+                checksum::udp_ipv4_ok(&b[14..34], &b[34..64]),
                 "UDP checksum"
             );
         }
@@ -368,14 +345,9 @@ mod tests {
         for i in 0..7u64 {
             let n = g.fill(&mut buf);
             let f = &buf[..n];
-            assert_eq!(
-                checksum_fold(checksum_add(0, &f[14..34])),
-                0,
-                "IPv4 checksum"
-            );
-            let udp_len = (n - 34) as u32;
-            let sum = checksum_add(checksum_add(0, &f[26..34]) + 17 + udp_len, &f[34..n]);
-            assert_eq!(checksum_fold(sum), 0, "UDP checksum");
+            assert_eq!(checksum::ipv4_header(&f[14..34]), 0, "IPv4 checksum");
+            assert_ne!(&f[40..42], &[0, 0], "a UDP checksum is sent");
+            assert!(checksum::udp_ipv4_ok(&f[14..34], &f[34..n]), "UDP checksum");
             assert_eq!(parse_tag(f), Some((7, (i % 3) as u32, i / 3)));
             assert_eq!(&f[26..30], &[10, 0, 0, (i % 3) as u8]);
         }

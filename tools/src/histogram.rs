@@ -7,7 +7,7 @@
 //! 2048 ns are exact and larger ones within 0.1 %) built by
 //! [`Latencies::record`] or [`Latencies::from_values`].
 
-use crate::stats::{json_number, json_string};
+use crate::json::{json_number, json_string};
 use hdrhistogram::Histogram;
 use std::fmt::Write;
 

@@ -22,6 +22,7 @@
 
 use crate::flows::{self, FlowSpec, Generator};
 use crate::histogram::Latencies;
+use driver::checksum;
 use driver::simdev::SimAddress;
 use driver::{timestamp, Device, Mempool, Packet, RxQueue, TxQueue};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,24 +87,6 @@ pub fn clock_identity(mac: [u8; 6]) -> [u8; 8] {
     [mac[0], mac[1], mac[2], 0xff, 0xfe, mac[3], mac[4], mac[5]]
 }
 
-fn checksum_add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u32::from(*last) << 8;
-    }
-    sum
-}
-
-fn checksum_fold(mut sum: u32) -> u16 {
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Writes probe `seq` into `buf` (`MIN_SIZE..=MAX_SIZE` bytes: the frame
 /// without FCS): Ethernet from `src_mac` to `dst_mac`, IPv4 198.18.0.1 to
 /// 198.18.0.2 with a valid header checksum, UDP 319 to 319 with a valid
@@ -128,7 +111,7 @@ pub fn build_probe(buf: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], seq: u16)
     buf[23] = 17; // UDP
     buf[26..30].copy_from_slice(&SRC_IP);
     buf[30..34].copy_from_slice(&DST_IP);
-    let ip_sum = checksum_fold(checksum_add(0, &buf[14..34]));
+    let ip_sum = checksum::ipv4_header(&buf[14..34]);
     buf[24..26].copy_from_slice(&ip_sum.to_be_bytes());
     buf[34..36].copy_from_slice(&PTP_EVENT_PORT.to_be_bytes());
     buf[36..38].copy_from_slice(&PTP_EVENT_PORT.to_be_bytes());
@@ -143,12 +126,7 @@ pub fn build_probe(buf: &mut [u8], src_mac: [u8; 6], dst_mac: [u8; 6], seq: u16)
     ptp[30..32].copy_from_slice(&seq.to_be_bytes());
     ptp[32] = 0x00; // controlField: Sync
     ptp[33] = 0x7f; // logMessageInterval: unspecified
-    let udp_len = (n - 34) as u32;
-    let sum = checksum_add(checksum_add(0, &buf[26..34]) + 17 + udp_len, &buf[34..n]);
-    let udp_sum = match checksum_fold(sum) {
-        0 => 0xFFFF,
-        c => c,
-    };
+    let udp_sum = checksum::udp_ipv4(&buf[14..34], &buf[34..n]);
     buf[40..42].copy_from_slice(&udp_sum.to_be_bytes());
 }
 
@@ -171,7 +149,7 @@ pub fn parse_probe(frame: &[u8]) -> Option<ProbeId> {
         && frame[36..38] == PTP_EVENT_PORT.to_be_bytes()
         && ptp[0] & 0x0f == 0 // Sync
         && ptp[1] & 0x0f == 2 // PTP v2
-        && checksum_fold(checksum_add(0, ip)) == 0;
+        && checksum::ipv4_header(ip) == 0;
     is_probe.then(|| ProbeId {
         clock_identity: ptp[20..28].try_into().unwrap_or_default(),
         seq: u16::from_be_bytes([ptp[30], ptp[31]]),
@@ -181,28 +159,6 @@ pub fn parse_probe(frame: &[u8]) -> Option<ProbeId> {
 // ---------------------------------------------------------------------------
 // Options
 // ---------------------------------------------------------------------------
-
-/// A MAC address `aa:bb:cc:dd:ee:ff` (or with `-`).
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let bad = || format!("--dst-mac {s:?}: expected six hex bytes, e.g. 02:1c:59:90:00:00");
-    let parts: Vec<&str> = s.split([':', '-']).collect();
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(&parts) {
-        if p.len() != 2 {
-            return Err(bad());
-        }
-        *m = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-    }
-    Ok(mac)
-}
-
-/// `mac` as `aa:bb:cc:dd:ee:ff`.
-pub fn format_mac(mac: [u8; 6]) -> String {
-    mac.map(|b| format!("{b:02x}")).join(":")
-}
 
 /// A number of option `name` that must be finite and above 0, at most `max`.
 pub fn parse_positive(name: &str, s: &str, max: f64, unit: &str) -> Result<f64, String> {
@@ -256,7 +212,7 @@ pub fn sim_peer_mac(lab_conf: &str, port: u32) -> Option<[u8; 6]> {
             _ => None,
         }
     })?;
-    parse_mac(value(&format!("port{peer}.mac"))?).ok()
+    crate::mac::parse_mac(value(&format!("port{peer}.mac"))?).ok()
 }
 
 /// Where timestamps come from.
@@ -430,7 +386,7 @@ pub struct Progress {
 }
 
 /// What a measurement found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Outcome {
     /// Latencies in ns of the probes that came back with both timestamps.
     pub latencies: Latencies,
@@ -472,13 +428,259 @@ impl Outcome {
     }
 }
 
+/// The probe in flight.
 struct InFlight {
     seq: u16,
+    /// When `tx_batch` took it (host clock: for the timeouts).
     sent: Instant,
+    /// Tx timestamp: the NIC's, or ns since the start (software).
     tx: Option<u64>,
+    /// Rx timestamp, the same way.
     rx: Option<u64>,
 }
 
+/// The probes: built and sent on Tx queue 0 at the configured rate, one in
+/// flight at a time, each resolved into a latency or a loss.
+struct Probes<'a> {
+    pool: &'a Mempool,
+    queue: TxQueue<'a>,
+    /// Hardware timestamps (else the host clock).
+    hw: bool,
+    size: usize,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    /// The sequence id of the next probe.
+    seq: u16,
+    /// When the next probe is due, and the time between probes.
+    next: Instant,
+    interval: Duration,
+    inflight: Option<InFlight>,
+    send: Vec<Packet<'a>>,
+}
+
+impl<'a> Probes<'a> {
+    /// Attaches Tx queue 0 of `tx` (MAC `src_mac`) for the probes of
+    /// `cfg`, from `pool`; the first is due at once.
+    fn attach(
+        tx: &'a Device,
+        src_mac: [u8; 6],
+        pool: &'a Mempool,
+        cfg: &Config,
+    ) -> driver::Result<Self> {
+        // Validated: 1 / rate is at most the duration, at most MAX_DURATION_S.
+        let interval = Duration::try_from_secs_f64(1.0 / cfg.rate).unwrap_or(cfg.duration);
+        Ok(Probes {
+            pool,
+            queue: TxQueue::attach(tx, 0, 64)?,
+            hw: cfg.timestamps == Timestamps::Hardware,
+            size: cfg.size,
+            src_mac,
+            dst_mac: cfg.dst_mac,
+            seq: 0,
+            next: Instant::now(),
+            interval,
+            inflight: None,
+            send: Vec::with_capacity(1),
+        })
+    }
+
+    /// Whether a probe is in flight.
+    fn in_flight(&self) -> bool {
+        self.inflight.is_some()
+    }
+
+    /// Sends the next probe if none is in flight and it is due at `now`
+    /// (the first at `t0`); true if one was due (the loop was busy).
+    fn start_if_due(&mut self, now: Instant, t0: Instant, tx: &Device, out: &mut Outcome) -> bool {
+        if self.inflight.is_some() || now < self.next {
+            return false;
+        }
+        self.queue.clean();
+        if let Some(mut p) = self.pool.alloc() {
+            if self.hw {
+                // A stale latch would swallow this probe's stamp.
+                let _ = timestamp::tx(tx.regs());
+            }
+            p.set_len(self.size);
+            build_probe(p.data_mut(), self.src_mac, self.dst_mac, self.seq);
+            p.request_timestamp(self.hw);
+            self.send.push(p);
+            if self.queue.tx_batch(&mut self.send) == 1 {
+                let t = Instant::now();
+                self.inflight = Some(InFlight {
+                    seq: self.seq,
+                    sent: t,
+                    tx: (!self.hw).then(|| since(t0, t)),
+                    rx: None,
+                });
+                out.sent += 1;
+                self.seq = self.seq.wrapping_add(1);
+            }
+            self.send.clear();
+        }
+        self.next += self.interval;
+        if self.next + self.interval < now {
+            // Fell behind (a slow probe): no burst to catch up.
+            self.next = now;
+        }
+        true
+    }
+
+    /// Hardware timestamps: takes the Tx timestamp of the probe in flight
+    /// once the NIC latched it; true if it did.
+    fn poll_tx_stamp(&mut self, tx: &Device) -> bool {
+        if !self.hw {
+            return false;
+        }
+        match self.inflight.as_mut().filter(|f| f.tx.is_none()) {
+            Some(f) => match timestamp::tx(tx.regs()) {
+                Some(ts) => {
+                    f.tx = Some(ts);
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        }
+    }
+
+    /// Whether probe `seq` is the one in flight and has not come back yet.
+    fn awaits(&self, seq: u16) -> bool {
+        self.inflight
+            .as_ref()
+            .is_some_and(|f| f.seq == seq && f.rx.is_none())
+    }
+
+    /// The probe in flight came back in `p`, received at `t`: its Rx
+    /// timestamp (the NIC's, or the host clock since `t0`); a probe the NIC
+    /// did not stamp is lost.
+    fn came_back(&mut self, p: &Packet, t: Instant, t0: Instant, rx: &Device, out: &mut Outcome) {
+        let hw = self.hw;
+        let Some(f) = self.inflight.as_mut() else {
+            return;
+        };
+        if !hw {
+            f.rx = Some(since(t0, t));
+        } else if let Some(ts) = p.timestamped().then(|| timestamp::rx(rx.regs())).flatten() {
+            f.rx = Some(ts);
+        } else {
+            out.lost_rx_stamp += 1;
+            self.inflight = None;
+        }
+    }
+
+    /// Resolves the probe in flight: its latency once both timestamps are
+    /// in (corrected by the last clock offset), or a loss once its Tx stamp
+    /// or the probe itself is overdue.
+    fn resolve(&mut self, out: &mut Outcome) {
+        let Some(f) = self.inflight.as_ref() else {
+            return;
+        };
+        let age = f.sent.elapsed();
+        if let (Some(t), Some(r)) = (f.tx, f.rx) {
+            let offset = if self.hw {
+                out.offset.map_or(0, |o| o.offset_ns)
+            } else {
+                0
+            };
+            let l = latency_ns(t, r, offset);
+            if l < 0 {
+                out.negative += 1;
+            }
+            out.latencies.record(l.max(0) as u64);
+            self.inflight = None;
+        } else if f.tx.is_none() && age > TX_STAMP_TIMEOUT {
+            out.lost_tx_stamp += 1;
+            self.inflight = None;
+        } else if age > PROBE_TIMEOUT {
+            out.lost_timeout += 1;
+            self.inflight = None;
+        }
+    }
+}
+
+/// What comes out of the DUT on Rx queue 0: the probe in flight, late
+/// probes, load frames and anything else, each counted.
+struct Receiver<'a> {
+    queue: RxQueue<'a>,
+    batch: Vec<Packet<'a>>,
+    /// Hardware timestamps: frames the NIC stamped free its Rx latch.
+    hw: bool,
+    /// The PTP clock identity of our probes.
+    identity: [u8; 8],
+}
+
+impl<'a> Receiver<'a> {
+    /// Attaches Rx queue 0 of `rx` with buffers from `pool`, for the probes
+    /// of clock `identity`.
+    fn attach(
+        rx: &'a Device,
+        pool: &'a Mempool,
+        identity: [u8; 8],
+        hw: bool,
+    ) -> driver::Result<Self> {
+        Ok(Receiver {
+            queue: RxQueue::attach(rx, 0, pool, 1024, true)?,
+            batch: Vec::with_capacity(64),
+            hw,
+            identity,
+        })
+    }
+
+    /// Receives one batch: the probe in flight goes to `probes`, the rest
+    /// is counted in `out`. True if anything came.
+    fn poll(&mut self, probes: &mut Probes, t0: Instant, rx: &Device, out: &mut Outcome) -> bool {
+        if self.queue.rx_batch(&mut self.batch, 64) == 0 {
+            return false;
+        }
+        let t = Instant::now();
+        for p in self.batch.drain(..) {
+            let id = parse_probe(p.data()).filter(|id| id.clock_identity == self.identity);
+            if id.is_some_and(|id| probes.awaits(id.seq)) {
+                probes.came_back(&p, t, t0, rx, out);
+                continue;
+            }
+            if self.hw && p.timestamped() {
+                // Not the probe in flight: free the latch for it.
+                let _ = timestamp::rx(rx.regs());
+            }
+            if id.is_some() {
+                out.late_probes += 1;
+            } else if flows::parse_tag(p.data()).is_some() {
+                out.load_received += 1;
+            } else {
+                out.other_received += 1;
+            }
+        }
+        true
+    }
+
+    /// After the last probe: load frames still on their way come in for a
+    /// moment more (20 ms) and are counted.
+    fn drain(&mut self, rx: &Device, out: &mut Outcome) {
+        let until = Instant::now() + Duration::from_millis(20);
+        while Instant::now() < until {
+            if self.queue.rx_batch(&mut self.batch, 64) == 0 {
+                std::thread::yield_now();
+            }
+            for p in self.batch.drain(..) {
+                if self.hw && p.timestamped() {
+                    let _ = timestamp::rx(rx.regs());
+                }
+                if flows::parse_tag(p.data()).is_some() {
+                    out.load_received += 1;
+                } else if parse_probe(p.data()).is_some() {
+                    out.late_probes += 1;
+                } else {
+                    out.other_received += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The background load: frames of [`crate::flows`] on Tx queue 1 at a
+/// steady rate.
 struct Load<'a> {
     pool: &'a Mempool,
     queue: TxQueue<'a>,
@@ -489,7 +691,33 @@ struct Load<'a> {
     batch: Vec<Packet<'a>>,
 }
 
-impl Load<'_> {
+impl<'a> Load<'a> {
+    /// Attaches Tx queue 1 of `tx` (MAC `src_mac`) for `mpps` of load to
+    /// `dst_mac`, from `pool`; the rate counts from now.
+    fn attach(
+        tx: &'a Device,
+        src_mac: [u8; 6],
+        pool: &'a Mempool,
+        mpps: f64,
+        dst_mac: [u8; 6],
+    ) -> driver::Result<Self> {
+        Ok(Load {
+            pool,
+            queue: TxQueue::attach(tx, 1, 1024)?,
+            gen: Generator::new(FlowSpec {
+                flows: LOAD_FLOWS,
+                size: LOAD_FRAME_SIZE,
+                src_mac,
+                dst_mac,
+                stream: 0,
+            }),
+            pps: mpps * 1e6,
+            credit: 0.0,
+            last: Instant::now(),
+            batch: Vec::with_capacity(64),
+        })
+    }
+
     /// Sends what the rate allows since the last call (a token bucket of at
     /// most 256 frames, 64 per call); returns how many went out.
     fn send(&mut self, now: Instant) -> u64 {
@@ -509,6 +737,77 @@ impl Load<'_> {
         self.batch.clear();
         self.credit -= sent as f64;
         sent as u64
+    }
+}
+
+/// The clock offset Rx - Tx, measured again every [`SYNC_INTERVAL`]
+/// (hardware timestamps only).
+struct ClockSync {
+    next: Instant,
+}
+
+impl ClockSync {
+    /// Measures the offset of `rx`'s clock against `tx`'s into `out` if a
+    /// measurement is due at `now`. The caller makes sure no probe is in
+    /// flight.
+    fn measure_if_due(&mut self, now: Instant, tx: &Device, rx: &Device, out: &mut Outcome) {
+        if now < self.next {
+            return;
+        }
+        let o = measure_offset(
+            || timestamp::now(tx.regs()),
+            || timestamp::now(rx.regs()),
+            SYNC_SAMPLES,
+        );
+        log::debug!(
+            "clock offset {} - {}: {:+} ns ± {} ns (best of {} samples)",
+            rx.name(),
+            tx.name(),
+            o.offset_ns,
+            o.uncertainty_ns,
+            o.samples
+        );
+        out.offset = Some(o);
+        out.max_uncertainty_ns = out.max_uncertainty_ns.max(o.uncertainty_ns);
+        out.syncs += 1;
+        self.next += SYNC_INTERVAL;
+        if self.next < now {
+            self.next = now + SYNC_INTERVAL;
+        }
+    }
+}
+
+/// [`Progress`] once a second.
+struct ProgressReports {
+    next: Instant,
+    /// Probes measured at the last report.
+    measured: u64,
+}
+
+impl ProgressReports {
+    /// Calls `progress` if a report is due at `now` (the first a second
+    /// after `t0`).
+    fn report_if_due(
+        &mut self,
+        now: Instant,
+        t0: Instant,
+        out: &Outcome,
+        progress: &mut dyn FnMut(&Progress),
+    ) {
+        if now < self.next {
+            return;
+        }
+        let measured = out.latencies.count();
+        progress(&Progress {
+            elapsed: now - t0,
+            probes_per_s: (measured - self.measured) as f64,
+            measured,
+            lost: out.lost(),
+            load_sent: out.load_sent,
+            load_received: out.load_received,
+        });
+        self.measured = measured;
+        self.next += Duration::from_secs(1);
     }
 }
 
@@ -550,58 +849,25 @@ pub fn measure_until(
     }
     let hw = cfg.timestamps == Timestamps::Hardware;
     let src_mac = tx.mac();
-    let identity = clock_identity(src_mac);
     let probe_pool = Mempool::new(tx.dma(), "latency-probes", 128, 2048)?;
     let load_pool = match cfg.load_mpps {
         Some(_) => Some(Mempool::new(tx.dma(), "latency-load", 2048, 2048)?),
         None => None,
     };
     let rx_pool = Mempool::new(rx.dma(), "latency-rx", 2048, 2048)?;
-    let mut probe_q = TxQueue::attach(tx, 0, 64)?;
+    let mut probes = Probes::attach(tx, src_mac, &probe_pool, cfg)?;
     let mut load = match (&load_pool, cfg.load_mpps) {
-        (Some(pool), Some(mpps)) => Some(Load {
-            pool,
-            queue: TxQueue::attach(tx, 1, 1024)?,
-            gen: Generator::new(FlowSpec {
-                flows: LOAD_FLOWS,
-                size: LOAD_FRAME_SIZE,
-                src_mac,
-                dst_mac: cfg.dst_mac,
-                stream: 0,
-            }),
-            pps: mpps * 1e6,
-            credit: 0.0,
-            last: Instant::now(),
-            batch: Vec::with_capacity(64),
-        }),
+        (Some(pool), Some(mpps)) => Some(Load::attach(tx, src_mac, pool, mpps, cfg.dst_mac)?),
         _ => None,
     };
-    let mut rx_q = RxQueue::attach(rx, 0, &rx_pool, 1024, true)?;
+    let mut receiver = Receiver::attach(rx, &rx_pool, clock_identity(src_mac), hw)?;
     if hw {
         // Unlock latches holding stale values.
         let _ = timestamp::tx(tx.regs());
         let _ = timestamp::rx(rx.regs());
     }
 
-    let mut out = Outcome {
-        latencies: Latencies::new(),
-        sent: 0,
-        lost_tx_stamp: 0,
-        lost_rx_stamp: 0,
-        lost_timeout: 0,
-        negative: 0,
-        late_probes: 0,
-        load_sent: 0,
-        load_received: 0,
-        other_received: 0,
-        offset: None,
-        max_uncertainty_ns: 0,
-        syncs: 0,
-        elapsed: Duration::ZERO,
-        stopped: false,
-    };
-    // Validated: 1 / rate is at most the duration, at most MAX_DURATION_S.
-    let interval = Duration::try_from_secs_f64(1.0 / cfg.rate).unwrap_or(cfg.duration);
+    let mut out = Outcome::default();
     let t0 = Instant::now();
     let Some(end) = t0.checked_add(cfg.duration) else {
         return Err(driver::Error::new(
@@ -610,16 +876,15 @@ pub fn measure_until(
             format!("--duration {:?} is too long", cfg.duration),
         ));
     };
-    let (mut next_probe, mut next_sync) = (t0, t0);
-    let mut next_progress = t0 + Duration::from_secs(1);
-    let mut measured_at_progress = 0u64;
-    let mut seq: u16 = 0;
-    let mut inflight: Option<InFlight> = None;
-    let mut batch: Vec<Packet> = Vec::with_capacity(64);
-    let mut send: Vec<Packet> = Vec::with_capacity(1);
+    probes.next = t0;
     if let Some(l) = load.as_mut() {
         l.last = t0;
     }
+    let mut sync = ClockSync { next: t0 };
+    let mut reports = ProgressReports {
+        next: t0 + Duration::from_secs(1),
+        measured: 0,
+    };
 
     loop {
         let now = Instant::now();
@@ -627,188 +892,36 @@ pub fn measure_until(
             out.stopped = true;
         }
         let measuring = now < end && !out.stopped;
-        if !measuring && inflight.is_none() {
+        if !measuring && !probes.in_flight() {
             break;
         }
-        let mut busy = false;
-
         // The clocks, while no probe is in flight.
-        if hw && inflight.is_none() && now >= next_sync {
-            let o = measure_offset(
-                || timestamp::now(tx.regs()),
-                || timestamp::now(rx.regs()),
-                SYNC_SAMPLES,
-            );
-            log::debug!(
-                "clock offset {} - {}: {:+} ns ± {} ns (best of {} samples)",
-                rx.name(),
-                tx.name(),
-                o.offset_ns,
-                o.uncertainty_ns,
-                o.samples
-            );
-            out.offset = Some(o);
-            out.max_uncertainty_ns = out.max_uncertainty_ns.max(o.uncertainty_ns);
-            out.syncs += 1;
-            next_sync += SYNC_INTERVAL;
-            if next_sync < now {
-                next_sync = now + SYNC_INTERVAL;
-            }
+        if hw && !probes.in_flight() {
+            sync.measure_if_due(now, tx, rx, &mut out);
         }
-
+        let mut busy = false;
         if measuring {
             if let Some(l) = load.as_mut() {
                 let n = l.send(now);
                 out.load_sent += n;
                 busy |= n > 0;
             }
+            busy |= probes.start_if_due(now, t0, tx, &mut out);
         }
-
-        // Start a probe.
-        if measuring && inflight.is_none() && now >= next_probe {
-            probe_q.clean();
-            if let Some(mut p) = probe_pool.alloc() {
-                if hw {
-                    // A stale latch would swallow this probe's stamp.
-                    let _ = timestamp::tx(tx.regs());
-                }
-                p.set_len(cfg.size);
-                build_probe(p.data_mut(), src_mac, cfg.dst_mac, seq);
-                p.request_timestamp(hw);
-                send.push(p);
-                if probe_q.tx_batch(&mut send) == 1 {
-                    let t = Instant::now();
-                    inflight = Some(InFlight {
-                        seq,
-                        sent: t,
-                        tx: (!hw).then(|| since(t0, t)),
-                        rx: None,
-                    });
-                    out.sent += 1;
-                    seq = seq.wrapping_add(1);
-                }
-                send.clear();
-            }
-            next_probe += interval;
-            if next_probe + interval < now {
-                // Fell behind (a slow probe): no burst to catch up.
-                next_probe = now;
-            }
-            busy = true;
-        }
-
-        if hw {
-            if let Some(f) = inflight.as_mut().filter(|f| f.tx.is_none()) {
-                if let Some(ts) = timestamp::tx(tx.regs()) {
-                    f.tx = Some(ts);
-                    busy = true;
-                }
-            }
-        }
-
-        if rx_q.rx_batch(&mut batch, 64) > 0 {
-            busy = true;
-            let t = Instant::now();
-            for p in batch.drain(..) {
-                let id = parse_probe(p.data());
-                let ours = id.is_some_and(|id| {
-                    id.clock_identity == identity
-                        && inflight
-                            .as_ref()
-                            .is_some_and(|f| f.seq == id.seq && f.rx.is_none())
-                });
-                if ours {
-                    if let Some(f) = inflight.as_mut() {
-                        if !hw {
-                            f.rx = Some(since(t0, t));
-                        } else if let Some(ts) =
-                            p.timestamped().then(|| timestamp::rx(rx.regs())).flatten()
-                        {
-                            f.rx = Some(ts);
-                        } else {
-                            out.lost_rx_stamp += 1;
-                            inflight = None;
-                        }
-                    }
-                    continue;
-                }
-                if hw && p.timestamped() {
-                    // Not the probe in flight: free the latch for it.
-                    let _ = timestamp::rx(rx.regs());
-                }
-                if id.is_some_and(|id| id.clock_identity == identity) {
-                    out.late_probes += 1;
-                } else if flows::parse_tag(p.data()).is_some() {
-                    out.load_received += 1;
-                } else {
-                    out.other_received += 1;
-                }
-            }
-        }
-
-        if let Some(f) = inflight.as_ref() {
-            let age = f.sent.elapsed();
-            if let (Some(t), Some(r)) = (f.tx, f.rx) {
-                let offset = if hw {
-                    out.offset.map_or(0, |o| o.offset_ns)
-                } else {
-                    0
-                };
-                let l = latency_ns(t, r, offset);
-                if l < 0 {
-                    out.negative += 1;
-                }
-                out.latencies.record(l.max(0) as u64);
-                inflight = None;
-            } else if f.tx.is_none() && age > TX_STAMP_TIMEOUT {
-                out.lost_tx_stamp += 1;
-                inflight = None;
-            } else if age > PROBE_TIMEOUT {
-                out.lost_timeout += 1;
-                inflight = None;
-            }
-        }
-
-        if now >= next_progress {
-            let measured = out.latencies.count();
-            progress(&Progress {
-                elapsed: now - t0,
-                probes_per_s: (measured - measured_at_progress) as f64,
-                measured,
-                lost: out.lost(),
-                load_sent: out.load_sent,
-                load_received: out.load_received,
-            });
-            measured_at_progress = measured;
-            next_progress += Duration::from_secs(1);
-        }
+        busy |= probes.poll_tx_stamp(tx);
+        busy |= receiver.poll(&mut probes, t0, rx, &mut out);
+        probes.resolve(&mut out);
+        reports.report_if_due(now, t0, &out, progress);
         if !busy {
             std::thread::yield_now();
         }
     }
     out.elapsed = t0.elapsed();
-    // Load frames still on their way come in for a moment more.
-    let drain_until = Instant::now() + Duration::from_millis(20);
-    while Instant::now() < drain_until {
-        if rx_q.rx_batch(&mut batch, 64) == 0 {
-            std::thread::yield_now();
-        }
-        for p in batch.drain(..) {
-            if hw && p.timestamped() {
-                let _ = timestamp::rx(rx.regs());
-            }
-            if flows::parse_tag(p.data()).is_some() {
-                out.load_received += 1;
-            } else if parse_probe(p.data()).is_some() {
-                out.late_probes += 1;
-            } else {
-                out.other_received += 1;
-            }
-        }
-    }
-    drop(rx_q);
+    receiver.drain(rx, &mut out);
+    // Queues go before their pools: Rx, load, probes.
+    drop(receiver);
     drop(load);
-    drop(probe_q);
+    drop(probes);
     Ok(out)
 }
 
@@ -827,10 +940,9 @@ mod tests {
             assert_eq!(f.len(), size);
             assert_eq!(&f[0..6], &DST);
             assert_eq!(&f[6..12], &SRC);
-            assert_eq!(checksum_fold(checksum_add(0, &f[14..34])), 0, "IPv4");
-            let udp_len = (size - 34) as u32;
-            let sum = checksum_add(checksum_add(0, &f[26..34]) + 17 + udp_len, &f[34..]);
-            assert_eq!(checksum_fold(sum), 0, "UDP");
+            assert_eq!(checksum::ipv4_header(&f[14..34]), 0, "IPv4");
+            assert_ne!(&f[40..42], &[0, 0], "a UDP checksum is sent");
+            assert!(checksum::udp_ipv4_ok(&f[14..34], &f[34..]), "UDP");
             assert_eq!(u16::from_be_bytes([f[36], f[37]]), 319);
             assert_eq!(u16::from_be_bytes([f[16], f[17]]) as usize, size - 14);
             assert_eq!((f[42], f[43]), (0x00, 0x02), "Sync, PTP v2");
@@ -890,27 +1002,7 @@ mod tests {
     }
 
     #[test]
-    fn macs() {
-        assert_eq!(
-            parse_mac("02:1c:59:90:00:0A"),
-            Ok([2, 0x1c, 0x59, 0x90, 0, 10])
-        );
-        assert_eq!(parse_mac("ff-ff-ff-ff-ff-ff"), Ok(BROADCAST));
-        for bad in [
-            "",
-            "02:1c:59:90:00",
-            "02:1c:59:90:00:0g",
-            "2:1c:59:90:00:00:00",
-        ] {
-            assert!(
-                parse_mac(bad).unwrap_err().starts_with("--dst-mac"),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            format_mac([2, 0x1c, 0x59, 0x90, 0, 10]),
-            "02:1c:59:90:00:0a"
-        );
+    fn the_peer_mac_comes_from_lab_conf() {
         let conf = "ports=4\ncables=0-2,1-3\nline_rate=1\ncable_delay_ns=50\n\
                     port0.mac=02:1c:59:90:00:00\nport1.mac=02:1c:59:90:00:01\n\
                     port2.mac=02:1c:59:90:00:02\nport3.mac=02:1c:59:90:00:03\n";

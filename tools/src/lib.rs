@@ -9,6 +9,8 @@
 //!   synchronisation, HDR histograms, bar charts, CSV.
 //! - [`stats`]: reading a run directory's stats files and turning two
 //!   samples into the rows, tables and JSON that `ixy-stats` prints.
+//! - [`mac`]: the one MAC address syntax of every option and `lab.conf`.
+//! - [`json`]: JSON strings and rounded numbers, through `serde_json`.
 //! - [`signals`]: SIGINT/SIGTERM as a flag the send loops check.
 //! - [`fuzz`]: the checks the fuzz targets of the tag and probe parsers run.
 
@@ -18,7 +20,9 @@ pub mod cli;
 pub mod flows;
 pub mod fuzz;
 pub mod histogram;
+pub mod json;
 pub mod latency;
+pub mod mac;
 pub mod pktgen;
 pub mod signals;
 pub mod stats;

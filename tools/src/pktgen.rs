@@ -262,8 +262,8 @@ impl Report {
                 };
                 format!(
                     "{{\"from\":{},\"to\":{},\"sent\":{},\"received\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"bad_flows\":{},\"foreign\":{},\"tx_mpps\":{:.6},\"rx_mpps\":{:.6}}}",
-                    crate::stats::json_string(&d.from),
-                    crate::stats::json_string(&d.to),
+                    crate::json::json_string(&d.from),
+                    crate::json::json_string(&d.to),
                     t.sent,
                     t.received,
                     t.lost,
@@ -535,37 +535,18 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
     })
 }
 
-/// Parses a MAC address `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
-    let parts: Vec<&str> = s.split(':').collect();
-    let bad = || format!("MAC address {s:?}: write six hex bytes like 02:1c:59:90:00:00");
-    if parts.len() != 6 {
-        return Err(bad());
-    }
-    let mut mac = [0u8; 6];
-    for (m, p) in mac.iter_mut().zip(parts) {
-        *m = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-    }
-    Ok(mac)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rates_and_macs_parse() {
+    fn rates_parse() {
         assert_eq!("line".parse::<Rate>(), Ok(Rate::Line));
         assert_eq!("0.5".parse::<Rate>(), Ok(Rate::Mpps(0.5)));
         assert_eq!("0.000001".parse::<Rate>(), Ok(Rate::Mpps(MIN_MPPS)));
         for bad in ["0", "-1", "fast", "nan", "inf", "1e-12", "1001"] {
             assert!(bad.parse::<Rate>().unwrap_err().contains("--rate"), "{bad}");
         }
-        assert_eq!(
-            parse_mac("02:1c:59:90:00:0a"),
-            Ok([2, 0x1c, 0x59, 0x90, 0, 10])
-        );
-        assert!(parse_mac("02:1c:59:90:00").is_err() && parse_mac("zz:1c:59:90:00:00").is_err());
     }
 
     #[test]

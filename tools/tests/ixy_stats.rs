@@ -616,3 +616,117 @@ fn per_queue_drops_are_in_the_table_and_the_json() {
         [(0.0, 2500.0, 0.0), (1.0, 2500.0, 1234.0), (3.0, 0.0, 5.0)]
     );
 }
+
+/// Two workers whose app declares counters (worker 0: flows 3, hits 10;
+/// worker 1, a restarted app with one more counter: flows 4, hits 0,
+/// misses 1) and a third whose app declares none.
+fn fill_with_app_counters(dir: &Path) -> Vec<StatsFile> {
+    let apps: [&[(&str, u64)]; 3] = [
+        &[("flows", 3), ("hits", 10)],
+        &[("flows", 4), ("hits", 0), ("misses", 1)],
+        &[],
+    ];
+    apps.iter()
+        .enumerate()
+        .map(|(i, counters)| {
+            let i = i as u32;
+            let f = StatsFile::create(dir, i, i, i).unwrap();
+            f.set_process(std::process::id(), 1, 2_000_000_000);
+            f.set_state(State::Running);
+            f.publish(&Counters {
+                rx_packets: 100,
+                ..Counters::default()
+            });
+            let names: Vec<&str> = counters.iter().map(|(n, _)| *n).collect();
+            f.set_app_counters(&names).unwrap();
+            let values: Vec<u64> = counters.iter().map(|(_, v)| *v).collect();
+            f.publish_app(&values);
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn app_counters_are_in_the_json_per_worker_and_summed_in_the_total() {
+    let t = TempDir::new("app-json");
+    let _files = fill_with_app_counters(&t.0);
+    let o = run(&[
+        "--run-dir",
+        t.0.to_str().unwrap(),
+        "--json",
+        "--interval",
+        "0.05",
+    ]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    // In declaration order, after the worker's other fields.
+    assert!(
+        out.contains(r#""restarts":0,"app":{"flows":3,"hits":10}}"#),
+        "{out}"
+    );
+    let j = &json_lines(&o)[0];
+    let app = |w: &Json| -> Vec<(String, f64)> {
+        match w.get("app") {
+            Json::Obj(m) => m.iter().map(|(k, v)| (k.clone(), v.num())).collect(),
+            other => panic!("app is not an object: {other:?}"),
+        }
+    };
+    let pairs = |p: &[(&str, f64)]| -> Vec<(String, f64)> {
+        p.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
+    let w = j.get("workers");
+    assert_eq!(app(w.at(0)), pairs(&[("flows", 3.0), ("hits", 10.0)]));
+    assert_eq!(
+        app(w.at(1)),
+        pairs(&[("flows", 4.0), ("hits", 0.0), ("misses", 1.0)])
+    );
+    assert_eq!(app(w.at(2)), pairs(&[]), "no app counters: an empty object");
+    assert_eq!(
+        app(j.get("total")),
+        pairs(&[("flows", 7.0), ("hits", 10.0), ("misses", 1.0)])
+    );
+    assert_eq!(j.get("total").get("rx_packets").num(), 300.0);
+}
+
+#[test]
+fn app_counters_get_a_table_with_their_totals_only_when_there_are_some() {
+    let t = TempDir::new("app-table");
+    let files = fill_with_app_counters(&t.0);
+    let dir = t.0.to_str().unwrap();
+    let o = run(&["--run-dir", dir, "--interval", "0.05"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("app counter"))
+        .unwrap_or_else(|| panic!("no app counter table in {out}"));
+    let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        lines[at], "app counter  worker 0  worker 1  worker 2  total",
+        "{out}"
+    );
+    assert_eq!(cells(lines[at + 1]), ["flows", "3", "4", "-", "7"], "{out}");
+    assert_eq!(
+        cells(lines[at + 2]),
+        ["hits", "10", "0", "-", "10"],
+        "{out}"
+    );
+    assert_eq!(
+        cells(lines[at + 3]),
+        ["misses", "-", "1", "-", "1"],
+        "{out}"
+    );
+    assert_eq!(lines.get(at + 4).copied().unwrap_or(""), "", "{out}");
+    // Below the worker table and its total.
+    let total = lines.iter().position(|l| l.starts_with("total")).unwrap();
+    assert!(total < at, "{out}");
+
+    // No app counters anywhere: no table.
+    for f in &files {
+        f.set_app_counters(&[]).unwrap();
+    }
+    let o = run(&["--run-dir", dir, "--interval", "0.05"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    assert!(!stdout(&o).contains("app counter"), "{}", stdout(&o));
+}

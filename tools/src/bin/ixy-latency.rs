@@ -7,8 +7,9 @@
 
 use clap::Parser;
 use ixy_tools::histogram::{self, Latencies};
+use ixy_tools::json::{json_number, json_string};
 use ixy_tools::latency::{self, Config, Outcome, Timestamps};
-use ixy_tools::stats::{json_number, json_string};
+use ixy_tools::mac;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -69,9 +70,9 @@ struct Args {
     /// device (4 flows from ixy_tools::flows), e.g. --load 1.5.
     #[arg(long, value_name = "MPPS", allow_hyphen_values = true)]
     load: Option<String>,
-    /// Destination MAC of probes and load: the MAC the DUT port accepts
-    /// (default: for a sim: TX port, the MAC of the port its cable leads to,
-    /// e.g. 02:1c:59:90:00:00 for port 2 of a default lab; else broadcast).
+    /// Destination MAC of probes and load: the MAC the DUT port accepts, two hex digits
+    /// per byte separated by ':' or '-' (default: for a sim: TX port, the MAC of the port
+    /// its cable leads to, e.g. 02:1c:59:90:00:00 for port 2 of a default lab; else broadcast).
     #[arg(long, value_name = "MAC")]
     dst_mac: Option<String>,
     /// Also write the histogram to FILE as MoonGen does: "value,count" rows,
@@ -119,7 +120,7 @@ fn config(args: &Args) -> Result<Config, String> {
         ));
     }
     let dst_mac = match &args.dst_mac {
-        Some(m) => latency::parse_mac(m)?,
+        Some(m) => mac::parse_mac_option("--dst-mac", m)?,
         None => latency::BROADCAST, // resolved once the device is open
     };
     let cfg = Config {
@@ -194,7 +195,7 @@ fn measure_and_print(
         "probes {} -> {} to {}",
         tx.name(),
         rx.name(),
-        latency::format_mac(cfg.dst_mac)
+        mac::format_mac(cfg.dst_mac)
     );
 
     let mut progress = |p: &latency::Progress| {
@@ -249,7 +250,7 @@ fn measure_and_print(
                 out.sent,
                 tx.name(),
                 rx.name(),
-                latency::format_mac(cfg.dst_mac)
+                mac::format_mac(cfg.dst_mac)
             ),
         ));
     }

@@ -60,7 +60,8 @@ struct Args {
     /// Send the flows' replies instead (source and destination IP and UDP port swapped: 10.1.0.1:4321 to 10.0.0.0+i:1234), as the far end of each flow would; with --bidirectional the first port sends the flows and the second their replies.
     #[arg(long)]
     replies: bool,
-    /// Destination MAC of the frames (default broadcast, accepted by any port), e.g. --dst-mac 02:1c:59:90:00:00.
+    /// Destination MAC of the frames (default broadcast, accepted by any port): two hex digits
+    /// per byte, separated by ':' or '-', e.g. --dst-mac 02:1c:59:90:00:00.
     #[arg(long, value_name = "MAC", default_value = "ff:ff:ff:ff:ff:ff")]
     dst_mac: String,
     /// Print the summary as one JSON object.
@@ -91,9 +92,9 @@ fn main() -> ExitCode {
         (None, Some(_)) => None,
         (None, None) => Some(Duration::from_secs(5)),
     };
-    let dst_mac = match pktgen::parse_mac(&args.dst_mac) {
+    let dst_mac = match ixy_tools::mac::parse_mac_option("--dst-mac", &args.dst_mac) {
         Ok(m) => m,
-        Err(e) => return bad(format!("--dst-mac: {e}")),
+        Err(e) => return bad(e),
     };
     let cfg = Config {
         devices: args.devices.clone(),

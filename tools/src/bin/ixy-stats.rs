@@ -24,7 +24,9 @@ use std::time::Duration;
         supervisor once a second, so a port rate shows '-' (JSON null) until two versions were seen. \
         'queue drops' are frames a port dropped because a queue had no free Rx descriptor (its worker \
         fell behind or stopped; QPRDC); a line under the port table, and each port's \"queues\" in \
-        JSON, say which queue.\n\n\
+        JSON, say which queue. Counters an app declares itself are shown per worker and summed \
+        over the workers: an 'app counter' table when there are any; \"app\" in each worker and in \
+        the total in JSON.\n\n\
         Examples:\n  \
         ixy-stats                          one table of the default instance 'ixy'\n  \
         ixy-stats --name lab1 --watch      refresh every second until Ctrl-C\n  \
@@ -46,8 +48,8 @@ struct Args {
     /// (default: 0.5, or 1 with --watch).
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     interval: Option<String>,
-    /// One JSON object per sample on one line: {"workers":[...],"ports":[...],"total":{...}},
-    /// e.g. --json | jq .total.
+    /// One JSON object per sample on one line: {"workers":[...],"ports":[...],"total":{...}}
+    /// (keys in docs/DESIGN.md 8), e.g. --json | jq .total.app.
     #[arg(long)]
     json: bool,
 }
