@@ -17,14 +17,6 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 /// What every register of a device that has left the bus reads.
 pub const ALL_ONES: u32 = 0xFFFF_FFFF;
 
-/// The host's `CLOCK_MONOTONIC` in ns, the time line of the simulator's
-/// 1588 clock anchor ([`ClockAnchor`]).
-pub fn monotonic_ns() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
-        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
-    })
-}
-
 /// How a BAR is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -116,7 +108,7 @@ impl Registers {
                     return latched as u32;
                 }
             }
-            if let Some(now) = self.clock_anchor().map(|a| a.systim_at(monotonic_ns())) {
+            if let Some(now) = self.clock_anchor().map(|a| a.systim_at(crate::tsc::monotonic_ns())) {
                 if reg == regs::SYSTIMH {
                     return (now >> 32) as u32;
                 }

@@ -50,3 +50,13 @@ pub fn hz(window: Duration) -> u64 {
     let (secs, cycles) = (t0.elapsed().as_secs_f64(), now().wrapping_sub(c0));
     (cycles as f64 / secs) as u64
 }
+
+/// The host's `CLOCK_MONOTONIC` in ns: the time line of the simulator's
+/// 1588 clock anchor (`simfmt::bar::ClockAnchor`) and of the workers'
+/// heartbeats. Through the vDSO where the clock source allows, no system
+/// call.
+pub fn monotonic_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
+}

@@ -112,8 +112,6 @@ pub const VFIO_TYPE1V2_IOMMU: u32 = 3;
 /// [`VfioGroupStatus::flags`]: every device of the group is bound to a VFIO
 /// driver or to no driver.
 pub const VFIO_GROUP_FLAGS_VIABLE: u32 = 1 << 0;
-/// [`VfioGroupStatus::flags`]: the group is attached to a container.
-pub const VFIO_GROUP_FLAGS_CONTAINER_SET: u32 = 1 << 1;
 
 /// [`VfioRegionInfo::flags`]: the region supports read.
 pub const VFIO_REGION_INFO_FLAG_READ: u32 = 1 << 0;

@@ -646,7 +646,7 @@ fn systim_is_read_fresh_and_systiml_latches_systimh() {
         },
     );
     let r = dut.regs();
-    let host = ixy_driver::mmio::monotonic_ns;
+    let host = ixy_driver::tsc::monotonic_ns;
     let start = Instant::now();
     let ticking = || {
         let a = ixy_driver::timestamp::now(r);

@@ -560,7 +560,7 @@ impl Engine {
         // Lab time 0 on the host's monotonic clock: the 1588 clocks publish
         // their anchors on it, so a reader computes SYSTIM at read time.
         let epoch = Instant::now();
-        let epoch_host_ns = driver::mmio::monotonic_ns();
+        let epoch_host_ns = driver::tsc::monotonic_ns();
         for p in &mut ports {
             p.epoch_host_ns = epoch_host_ns;
         }

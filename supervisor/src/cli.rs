@@ -189,7 +189,7 @@ impl Args {
             ));
         }
         for d in &self.devices {
-            if !d.starts_with("sim:") && d.parse::<driver::pci::PciAddress>().is_err() {
+            if !d.starts_with("sim:") && d.parse::<driver::PciAddress>().is_err() {
                 return Err(format!(
                     "--device {d:?}: expected a PCI address like 0000:03:00.0 or sim:LAB/PORT"
                 ));

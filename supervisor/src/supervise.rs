@@ -489,7 +489,7 @@ impl<F: AppFactory> Supervisor<F> {
             if stalled != slot.stalled {
                 slot.stalled = stalled;
                 if stalled {
-                    let age = driver::mmio::monotonic_ns().saturating_sub(slot.file.heartbeat_ns());
+                    let age = driver::tsc::monotonic_ns().saturating_sub(slot.file.heartbeat_ns());
                     log::warn!(
                         "worker {} (pid {}): stalled: running but no heartbeat for {:.1} s (stopped, or stuck in its app)",
                         slot.index,

@@ -64,7 +64,7 @@
 //! Counters start at offset 64: the worker's hot fields share no cache line
 //! with the ones the supervisor writes.
 
-use driver::mmio::monotonic_ns;
+use driver::tsc::monotonic_ns;
 use driver::shm::SharedMap;
 use std::fs::{File, OpenOptions};
 use std::io;
