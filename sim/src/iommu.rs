@@ -22,7 +22,10 @@ pub struct Translator {
     table: Table,
     generation: Option<u64>,
     regions: Vec<Region>,
-    last: usize,
+    /// The region of the last hit, per kind of access ([`DATA`],
+    /// [`DESC`]): a driver's rings and its packet buffers are usually in
+    /// different regions, and a frame's DMA alternates between them.
+    last: [usize; 2],
     /// Entries whose file could not be mapped, why, and whether a DMA
     /// there has been reported: a driver may delete a region's file while
     /// unmapping it (`sim/README.md` 4.4), which is no fault until a DMA
@@ -40,6 +43,11 @@ struct Region {
     map: SharedMap,
 }
 
+/// [`Translator::find`]'s cache slot for packet data.
+const DATA: usize = 0;
+/// [`Translator::find`]'s cache slot for descriptors.
+const DESC: usize = 1;
+
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
@@ -52,7 +60,7 @@ impl Translator {
             table,
             generation: None,
             regions: Vec::new(),
-            last: 0,
+            last: [0; 2],
             unmappable: Vec::new(),
         }
     }
@@ -90,7 +98,7 @@ impl Translator {
             }
         }
         self.regions.sort_by_key(|r| r.entry.iova);
-        self.last = 0;
+        self.last = [0; 2];
     }
 
     /// Notes an entry that cannot be mapped now: silent until a DMA goes
@@ -106,24 +114,29 @@ impl Translator {
     }
 
     /// The mapping and offset holding `len` bytes at `iova`, if one does.
-    /// The region of the last hit is tried first, inline: a queue's DMA
-    /// stays in one region for long runs.
+    /// The region of the last hit of the same kind (`slot`: [`DATA`] or
+    /// [`DESC`]) is tried first, inline: a queue's DMA stays in one region
+    /// for long runs.
     #[inline]
-    fn find(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
-        let hit = self.regions.get(self.last).and_then(|r| {
+    fn find(&mut self, iova: u64, len: usize, slot: usize) -> Option<(&SharedMap, usize)> {
+        let last = self.last[slot];
+        let hit = self.regions.get(last).and_then(|r| {
             let off = iova.checked_sub(r.entry.iova)?;
             (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
         });
         match hit {
-            Some(off) => Some((&self.regions[self.last].map, off)),
-            None => self.find_slow(iova, len),
+            Some(off) => Some((&self.regions[last].map, off)),
+            None => self.find_slow(iova, len, slot),
         }
     }
 
     /// [`Translator::find`] beyond the last region hit.
     #[cold]
-    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
+    fn find_slow(&mut self, iova: u64, len: usize, slot: usize) -> Option<(&SharedMap, usize)> {
         let found = self.lookup(iova, len);
+        if let Some(idx) = found {
+            self.last[slot] = idx;
+        }
         if found.is_none() {
             self.explain_fault(iova);
         }
@@ -165,48 +178,42 @@ impl Translator {
         self.search(iova, len)
     }
 
-    fn search(&mut self, iova: u64, len: usize) -> Option<usize> {
+    fn search(&self, iova: u64, len: usize) -> Option<usize> {
         let fits = |e: &Entry| {
             iova >= e.iova
                 && iova
                     .checked_add(len as u64)
                     .is_some_and(|end| end <= e.iova + e.len)
         };
-        if !self.regions.get(self.last).is_some_and(|r| fits(&r.entry)) {
-            let idx = self
-                .regions
-                .partition_point(|r| r.entry.iova <= iova)
-                .checked_sub(1)?;
-            if !fits(&self.regions[idx].entry) {
-                return None;
-            }
-            self.last = idx;
-        }
-        Some(self.last)
+        let idx = self
+            .regions
+            .partition_point(|r| r.entry.iova <= iova)
+            .checked_sub(1)?;
+        fits(&self.regions[idx].entry).then_some(idx)
     }
 
     /// DMA read; false is an IOMMU fault.
     pub fn read(&mut self, iova: u64, out: &mut [u8]) -> bool {
-        self.find(iova, out.len())
+        self.find(iova, out.len(), DATA)
             .is_some_and(|(m, off)| m.read_bytes(off, out))
     }
 
     /// DMA read of `len` bytes appended to `out`; false is an IOMMU fault
     /// (and `out` is unchanged).
     pub fn read_append(&mut self, iova: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        self.find(iova, len)
+        self.find(iova, len, DATA)
             .is_some_and(|(m, off)| m.append_bytes(off, len, out))
     }
 
     /// DMA write; false is an IOMMU fault.
     pub fn write(&mut self, iova: u64, data: &[u8]) -> bool {
-        self.find(iova, data.len())
+        self.find(iova, data.len(), DATA)
             .is_some_and(|(m, off)| m.write_bytes(off, data))
     }
 
     /// Reads a 16-byte descriptor as two little-endian qwords.
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
-        let (m, off) = self.find(iova, 16)?;
+        let (m, off) = self.find(iova, 16, DESC)?;
         Some([
             m.get_u64(off)?.load(Ordering::Acquire),
             m.get_u64(off + 8)?.load(Ordering::Acquire),
@@ -217,7 +224,7 @@ impl Translator {
     /// stored last, with release ordering, so a driver that sees DD sees
     /// the whole descriptor and the data before it.
     pub fn write_desc(&mut self, iova: u64, desc: [u64; 2]) -> bool {
-        let Some((m, off)) = self.find(iova, 16) else {
+        let Some((m, off)) = self.find(iova, 16, DESC) else {
             return false;
         };
         match (m.get_u64(off), m.get_u64(off + 8)) {
