@@ -108,7 +108,10 @@ impl Registers {
                     return latched as u32;
                 }
             }
-            if let Some(now) = self.clock_anchor().map(|a| a.systim_at(crate::tsc::monotonic_ns())) {
+            if let Some(now) = self
+                .clock_anchor()
+                .map(|a| a.systim_at(crate::tsc::monotonic_ns()))
+            {
                 if reg == regs::SYSTIMH {
                     return (now >> 32) as u32;
                 }

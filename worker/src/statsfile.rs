@@ -64,8 +64,8 @@
 //! Counters start at offset 64: the worker's hot fields share no cache line
 //! with the ones the supervisor writes.
 
-use driver::tsc::monotonic_ns;
 use driver::shm::SharedMap;
+use driver::tsc::monotonic_ns;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
