@@ -2,7 +2,7 @@
 //! family (82599ES / X520, X540, X550) that runs unchanged on hardware and
 //! on the simulator.
 //!
-//! Follow a packet: [`Device::open`] maps BAR0 ([`mmio`]) through VFIO,
+//! Follow a packet: [`Device::open`] maps BAR0 ([`Registers`], in `mmio`) through VFIO,
 //! sysfs or the simulator ([`simdev`]); [`Device::init`] runs the global
 //! init with RSS ([`rss`]); a worker creates its [`Mempool`] in DMA memory
 //! ([`memory`]), attaches an [`RxQueue`] and a [`TxQueue`], and moves

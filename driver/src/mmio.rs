@@ -69,7 +69,7 @@ impl Registers {
     }
 
     /// Whether the device has vanished from the bus: STATUS reads
-    /// [`ALL_ONES`], the PCI surprise-removal signature (a read that no
+    /// all ones, the PCI surprise-removal signature (a read that no
     /// device answers completes with all ones; STATUS has reserved bits
     /// that a present device reads as 0, 82599 datasheet 8.2.3.1.2). One
     /// register read, without side effects.
@@ -148,7 +148,7 @@ impl Registers {
     }
 
     /// A handle on tail register `reg` (RDT/TDT) for the hot path: checked
-    /// once here, written with [`Tail::write`] without a bounds check or a
+    /// once here, written with `Tail::write` without a bounds check or a
     /// register lookup.
     ///
     /// # Panics
