@@ -5,12 +5,15 @@ use crate::control;
 use crate::iommu::{Table, Translator};
 use crate::port::{Port, Timing};
 use crate::shard::{self, Router};
+use crate::tap::Tap;
 use crate::tx::TxContext;
-use crate::wire::WireFrame;
+use crate::wire::{wire_time_ps, WireFrame};
 use driver::simfmt::{self, bar::SimCounter};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -40,6 +43,9 @@ pub struct LabConfig {
     pub ports: usize,
     /// Cables between pairs of ports.
     pub cables: Vec<(usize, usize)>,
+    /// Ports cabled to a Linux TAP device instead of another port, and the
+    /// device's name ([`crate::tap`]).
+    pub taps: Vec<(usize, String)>,
     /// Pace every cable at 10 Gbit/s.
     pub line_rate: bool,
     /// Time from reset or AN restart to link up.
@@ -67,6 +73,7 @@ impl LabConfig {
             root: simfmt::labs_root(),
             ports: 4,
             cables: vec![(0, 2), (1, 3)],
+            taps: Vec::new(),
             line_rate: true,
             link_delay: Duration::from_millis(10),
             reset_delay: Duration::from_millis(1),
@@ -123,6 +130,23 @@ impl LabConfig {
                 if std::mem::replace(&mut used[p], true) {
                     return bad(format!("port {p} has two cables; each port has one"));
                 }
+            }
+        }
+        for (i, (p, name)) in self.taps.iter().enumerate() {
+            if *p >= self.ports {
+                return bad(format!(
+                    "--tap {p}:{name}: the lab has ports 0 to {}",
+                    self.ports - 1
+                ));
+            }
+            if std::mem::replace(&mut used[*p], true) {
+                return bad(format!(
+                    "--tap {p}:{name}: port {p} already has a cable or a TAP; each port has one"
+                ));
+            }
+            crate::tap::check_name(name).map_err(Error::Config)?;
+            if self.taps[..i].iter().any(|(_, n)| n == name) {
+                return bad(format!("--tap {p}:{name}: TAP {name} is named twice"));
             }
         }
         self.check_timing_and_core().map_err(Error::Config)
@@ -528,7 +552,24 @@ struct Engine {
     /// Where to answer the `sync` requests received and not answered yet:
     /// after the next full pass that finds the model quiet.
     syncs: Vec<mpsc::Sender<String>>,
+    /// Per port: the TAP device its cable leads to, if any.
+    taps: Vec<Option<TapEnd>>,
 }
+
+/// The far end of a port cabled to a TAP device.
+struct TapEnd {
+    tap: Tap,
+    /// Frames the port sent, on their way to the TAP.
+    out: VecDeque<WireFrame>,
+    /// When the wire from the TAP to the port is free again (pacing).
+    in_free_ps: u64,
+}
+
+/// Frames read from a TAP per pass.
+const TAP_BURST: usize = 64;
+/// Shortest frame on a wire without FCS: the TAP's frames are padded to it,
+/// as the MAC of a real sender would.
+const MIN_FRAME_NO_FCS: usize = 60;
 
 /// Frames the packet buffer collects from the wire before a pass moves
 /// them to host memory (and at the end of the pass, whatever is there).
@@ -564,17 +605,37 @@ impl Engine {
         for p in &mut ports {
             p.epoch_host_ns = epoch_host_ns;
         }
+        let mut tap_of: Vec<Option<TapEnd>> = (0..cfg.ports).map(|_| None).collect();
+        for (p, name) in &cfg.taps {
+            let tap = Tap::open(name).map_err(|e| Error::Io {
+                what: format!(
+                    "creating TAP device {name} for port {p} (needs CAP_NET_ADMIN and /dev/net/tun)"
+                ),
+                source: e,
+            })?;
+            log::info!("sim port {p}: cabled to TAP device {name}");
+            tap_of[*p] = Some(TapEnd {
+                tap,
+                out: VecDeque::new(),
+                in_free_ps: 0,
+            });
+        }
         let mut peer_of = vec![None; cfg.ports];
         for &(a, b) in &cfg.cables {
             peer_of[a] = Some(b);
             peer_of[b] = Some(a);
         }
         let mut info = format!(
-            "ports={}\ncables={}\nline_rate={}\ncable_delay_ns={}\n",
+            "ports={}\ncables={}\ntaps={}\nline_rate={}\ncable_delay_ns={}\n",
             cfg.ports,
             cfg.cables
                 .iter()
                 .map(|(a, b)| format!("{a}-{b}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            cfg.taps
+                .iter()
+                .map(|(p, n)| format!("{p}:{n}"))
                 .collect::<Vec<_>>()
                 .join(","),
             u8::from(cfg.line_rate),
@@ -612,6 +673,7 @@ impl Engine {
                 max_idle_sleep: cfg.max_idle_sleep,
                 epoch,
                 syncs: Vec::new(),
+                taps: group.iter().map(|&p| tap_of[p].take()).collect(),
             });
         }
         Ok(engines)
@@ -640,13 +702,13 @@ impl Engine {
                 continue;
             }
             let idle = idle_since.get_or_insert_with(Instant::now).elapsed();
-            let in_flight = self.wires.iter().any(|w| !w.is_empty());
+            let in_flight = !self.quiet_wires();
             if idle < Duration::from_micros(50) {
                 std::hint::spin_loop();
             } else if idle < Duration::from_millis(1) || in_flight {
                 std::thread::yield_now();
             } else {
-                std::thread::sleep((idle / 8).min(self.max_idle_sleep));
+                self.sleep((idle / 8).min(self.max_idle_sleep));
             }
         }
     }
@@ -691,8 +753,87 @@ impl Engine {
     /// port's wire free, so that a pass that found no work offered every
     /// enabled Tx queue its turn rather than stopping at a busy wire.
     fn quiet(&self, now: u64) -> bool {
+        self.quiet_wires() && (!self.line_rate || self.ports.iter().all(|p| p.wire_free_ps <= now))
+    }
+
+    /// No frame on a cable, nor on its way to a TAP.
+    fn quiet_wires(&self) -> bool {
         self.wires.iter().all(VecDeque::is_empty)
-            && (!self.line_rate || self.ports.iter().all(|p| p.wire_free_ps <= now))
+            && self.taps.iter().flatten().all(|t| t.out.is_empty())
+    }
+
+    /// Sleeps for `d` while idle; with TAP devices, wakes as soon as the
+    /// kernel sends a frame on one of them.
+    fn sleep(&self, d: Duration) {
+        let mut fds: Vec<PollFd> = self
+            .taps
+            .iter()
+            .flatten()
+            .map(|t| PollFd::new(t.tap.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if fds.is_empty() {
+            std::thread::sleep(d);
+            return;
+        }
+        let ms = u16::try_from(d.as_millis().max(1)).unwrap_or(u16::MAX);
+        // An error (EINTR) only ends the sleep early.
+        let _ = poll(&mut fds, PollTimeout::from(ms));
+    }
+
+    /// Moves what the kernel sent on each TAP onto its port's wire (at most
+    /// [`TAP_BURST`] frames a pass, paced at 10 Gbit/s when the lab is),
+    /// and the frames whose time has come from the ports to their TAPs.
+    /// Returns the frames moved.
+    fn exchange_taps(&mut self, now: u64) -> usize {
+        let mut moved = 0;
+        for (i, end) in self.taps.iter_mut().enumerate() {
+            let Some(end) = end else { continue };
+            while end.out.front().is_some_and(|f| f.arrival_ps <= now) {
+                let Some(frame) = end.out.pop_front() else {
+                    break;
+                };
+                moved += 1;
+                match end.tap.send(&frame.data) {
+                    Ok(true) => {}
+                    Ok(false) => self.ports[i].regs.count_sim(SimCounter::CableDropped, 1),
+                    Err(e) => log::warn!("TAP {}: write: {e}; frame dropped", end.tap.name()),
+                }
+                self.free.push(frame.data);
+            }
+            for _ in 0..TAP_BURST {
+                let mut data = self.free.pop().unwrap_or_default();
+                match end.tap.recv(&mut data) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.free.push(data);
+                        break;
+                    }
+                    Err(e) => {
+                        log::warn!("TAP {}: read: {e}", end.tap.name());
+                        self.free.push(data);
+                        break;
+                    }
+                }
+                moved += 1;
+                if data.len() < MIN_FRAME_NO_FCS {
+                    data.resize(MIN_FRAME_NO_FCS, 0);
+                }
+                let (rx_sfd_ps, arrival_ps) = if self.line_rate {
+                    let sfd = end.in_free_ps.max(now);
+                    end.in_free_ps = sfd + wire_time_ps(data.len());
+                    (sfd, end.in_free_ps)
+                } else {
+                    (now, now)
+                };
+                self.wires[i].push_back(WireFrame {
+                    data,
+                    fcs_ok: true,
+                    rx_sfd_ps,
+                    arrival_ps,
+                });
+            }
+        }
+        moved
     }
 
     /// One pass over the model. Returns how much happened.
@@ -703,9 +844,10 @@ impl Engine {
         // receive side of this pass uses (RSS tables are read there).
         let mut work = 0;
         for (i, port) in self.ports.iter_mut().enumerate() {
-            let wire = match self.peer[i] {
-                Some(j) => Some(&mut self.wires[j]),
-                None => None,
+            let wire = match (self.peer[i], &mut self.taps[i]) {
+                (Some(j), _) => Some(&mut self.wires[j]),
+                (None, Some(end)) => Some(&mut end.out),
+                (None, None) => None,
             };
             let mut cx = TxContext {
                 now_ps: now,
@@ -722,11 +864,19 @@ impl Engine {
             work += usize::from(p.control(now, busy));
         }
         for i in 0..self.ports.len() {
-            let up = self.peer[i].is_some_and(|j| {
-                let (a, b) = (&self.ports[i], &self.ports[j]);
-                a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
-            });
+            let a = &self.ports[i];
+            let up = match self.peer[i] {
+                Some(j) => {
+                    let b = &self.ports[j];
+                    a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
+                }
+                // A TAP is always there to link with.
+                None => self.taps[i].is_some() && a.an_done(now) && !a.forced_down,
+            };
             self.ports[i].set_link(up);
+        }
+        if self.taps.iter().any(Option::is_some) {
+            work += self.exchange_taps(now);
         }
         for (port, wire) in self.ports.iter_mut().zip(&mut self.wires) {
             while wire.front().is_some_and(|f| f.arrival_ps <= now) {
@@ -803,7 +953,7 @@ impl Engine {
             C::Sync { .. } => "error: sync is answered by the polling loop".into(),
             C::Status => {
                 let mut out = String::from("ok");
-                for (p, peer) in self.ports.iter().zip(&self.peer) {
+                for ((p, peer), tap) in self.ports.iter().zip(&self.peer).zip(&self.taps) {
                     let state = if p.removed {
                         "removed"
                     } else if p.link_up {
@@ -815,7 +965,11 @@ impl Engine {
                     out += &format!(
                         "\nport{} link={state} peer={} rx_queues={rx} tx_queues={} buffered={}",
                         p.index,
-                        peer.map_or("-".to_string(), |j| self.ports[j].index.to_string()),
+                        match (peer, tap) {
+                            (Some(j), _) => self.ports[*j].index.to_string(),
+                            (None, Some(end)) => format!("tap:{}", end.tap.name()),
+                            (None, None) => "-".to_string(),
+                        },
                         p.tx_enabled.len(),
                         p.rx_fifo.len(),
                     );

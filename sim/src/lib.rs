@@ -21,11 +21,12 @@
 //! assert_ne!(bar.read(driver::regs::EEC) & driver::regs::EEC_ARD, 0);
 //! ```
 //!
-//! The crate holds no `unsafe`: shared files are reached through the
-//! driver's [`driver::shm::SharedMap`], and their formats are the driver's
+//! The crate holds one `unsafe` block, the ioctl that creates a TAP device
+//! ([`tap`]): shared files are reached through the driver's
+//! [`driver::shm::SharedMap`], and their formats are the driver's
 //! [`driver::simfmt`].
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod alias;
 pub mod bar;
@@ -41,6 +42,7 @@ pub mod rss;
 pub mod rx;
 pub mod shard;
 pub mod stats;
+pub mod tap;
 pub mod tx;
 pub mod wire;
 

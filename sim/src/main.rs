@@ -11,7 +11,7 @@ const USAGE: &str = "\
 ixy-sim: a simulated Intel 82599 lab (register-level device model)
 
 usage:
-  ixy-sim [--lab NAME] [--ports K] [--cable A-B]... [--unlimited]
+  ixy-sim [--lab NAME] [--ports K] [--cable A-B]... [--tap P:NAME]... [--unlimited]
           [--link-delay-ms MS] [--reset-delay-ms MS] [--cable-delay-ns NS]
           [--threads N] [--core N] [--dir DIR]
   ixy-sim ctl [--lab NAME] [--dir DIR] COMMAND...
@@ -22,7 +22,12 @@ options:
   --lab NAME            lab name (default: demo); files in DIR/NAME
   --ports K             number of ports, 1-16 (default: 4)
   --cable A-B           a cable between ports A and B; repeat for more
-                        (default: --cable 0-2 --cable 1-3)
+                        (default: --cable 0-2 --cable 1-3, those of them
+                        whose ports exist and have no --tap)
+  --tap P:NAME          cable port P to a new Linux TAP device NAME instead of
+                        a port: what the kernel sends on NAME arrives at P,
+                        what P sends appears on NAME (needs CAP_NET_ADMIN);
+                        repeat for more
   --unlimited           lift the 10 Gbit/s line rate of every cable
   --threads N           model threads, 1-16 (default: 1); cables (both their
                         ports) and lone ports are dealt out among them, so a
@@ -119,6 +124,13 @@ fn run(args: &[String]) -> Result<(), String> {
                     "--reset-delay-ms",
                 )?)
             }
+            "--tap" => {
+                let v = value(args, &mut i, "--tap")?;
+                let (p, name) = v.split_once(':').ok_or_else(|| {
+                    format!("--tap {v:?}: write a port and a name as P:NAME, e.g. 0:ixy0")
+                })?;
+                cfg.taps.push((number(p, "--tap port")?, name.to_string()));
+            }
             "--cable-delay-ns" => {
                 cfg.cable_delay = Duration::from_nanos(number(
                     value(args, &mut i, "--cable-delay-ns")?,
@@ -132,7 +144,9 @@ fn run(args: &[String]) -> Result<(), String> {
     if !cables.is_empty() {
         cfg.cables = cables;
     } else {
-        cfg.cables.retain(|&(a, b)| a < cfg.ports && b < cfg.ports);
+        let tapped = |p: usize| cfg.taps.iter().any(|(t, _)| *t == p);
+        cfg.cables
+            .retain(|&(a, b)| a < cfg.ports && b < cfg.ports && !tapped(a) && !tapped(b));
     }
     // Block the signals before any thread exists so that every thread
     // inherits the mask and only the wait below receives them.

@@ -33,7 +33,7 @@ fn ixy_sim(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn bad_input_gets_one_line_and_exit_code_2() {
-    let cases: [(&[&str], &str); 17] = [
+    let cases: [(&[&str], &str); 23] = [
         (&["--ports", "0"], "0 ports"),
         (&["--ports", "many"], "not a number"),
         (&["--cable", "0-9"], "ports 0 to 3"),
@@ -42,6 +42,12 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         (&["--lab", "../escape"], "lab name"),
         (&["--frobnicate"], "unknown argument"),
         (&["--threads", "0"], "0 model threads"),
+        (&["--tap", "9:ixyx"], "ports 0 to 3"),
+        (&["--tap", "0"], "P:NAME"),
+        (&["--tap", "0:a/b"], "TAP name"),
+        (&["--tap", "0:abcdefghijklmnop"], "TAP name"),
+        (&["--cable", "0-1", "--tap", "0:ixyx"], "already has a cable"),
+        (&["--tap", "2:ixyx", "--tap", "3:ixyx"], "named twice"),
         (&["ctl", "--lab", "nosuchlab", "status"], "does not exist"),
         // Durations beyond their maxima (the link would never come up).
         (

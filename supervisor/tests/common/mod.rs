@@ -95,6 +95,11 @@ pub fn start_at(test: &str, args: &[&str], run_dir: &Path) -> Run {
 /// with `args` on a new lab, with `--run-dir run_dir`.
 pub fn start_program(program: &Path, test: &str, args: &[&str], run_dir: &Path) -> Run {
     let (lab, name) = lab(test);
+    start_on(lab, name, program, args, run_dir)
+}
+
+/// Starts `program` with `args` on the running `lab` called `name`.
+pub fn start_on(lab: Lab, name: String, program: &Path, args: &[&str], run_dir: &Path) -> Run {
     let log =
         std::fs::File::create(std::env::temp_dir().join(format!("{name}.log"))).expect("log file");
     let args: Vec<String> = args.iter().map(|a| a.replace("LAB", &name)).collect();
@@ -427,7 +432,8 @@ pub fn port_stat(run_dir: &Path, port: usize, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The number after `"key":` following `anchor` in a JSON text.
+/// The number after `"key":` (and any blanks) following `anchor` in a
+/// JSON text.
 pub fn json_u64(json: &str, anchor: &str, key: &str) -> u64 {
     let from = json
         .find(anchor)
@@ -437,6 +443,7 @@ pub fn json_u64(json: &str, anchor: &str, key: &str) -> u64 {
         .find(&format!("\"{key}\":"))
         .unwrap_or_else(|| panic!("{key} after {anchor}"));
     rest[at + key.len() + 3..]
+        .trim_start()
         .chars()
         .take_while(char::is_ascii_digit)
         .collect::<String>()
