@@ -46,7 +46,10 @@ fn bad_input_gets_one_line_and_exit_code_2() {
         (&["--tap", "0"], "P:NAME"),
         (&["--tap", "0:a/b"], "TAP name"),
         (&["--tap", "0:abcdefghijklmnop"], "TAP name"),
-        (&["--cable", "0-1", "--tap", "0:ixyx"], "already has a cable"),
+        (
+            &["--cable", "0-1", "--tap", "0:ixyx"],
+            "already has a cable",
+        ),
         (&["--tap", "2:ixyx", "--tap", "3:ixyx"], "named twice"),
         (&["ctl", "--lab", "nosuchlab", "status"], "does not exist"),
         // Durations beyond their maxima (the link would never come up).
