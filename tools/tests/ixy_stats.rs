@@ -730,3 +730,124 @@ fn app_counters_get_a_table_with_their_totals_only_when_there_are_some() {
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(!stdout(&o).contains("app counter"), "{}", stdout(&o));
 }
+
+/// Runs `promtool check metrics` on `text`; returns its verdict and output.
+fn promtool(text: &str) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (.ci/run installs the prometheus package)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+#[test]
+fn prometheus_output_passes_promtool_and_holds_every_counter() {
+    let t = TempDir::new("prom");
+    let _files = fill(&t.0);
+    let o = run(&["--run-dir", t.0.to_str().unwrap(), "--prometheus"]);
+    assert!(o.status.success(), "stderr: {}", stderr(&o));
+    let text = stdout(&o);
+    let (ok, said) = promtool(&text);
+    assert!(ok, "promtool check metrics: {said}\n{text}");
+    for line in [
+        "ixy_worker_rx_packets_total{worker=\"0\",core=\"2\",queue=\"0\"} 1000",
+        "ixy_worker_restarts_total{worker=\"0\",core=\"2\",queue=\"0\"} 2",
+        "ixy_port_rx_crc_errors_total{port=\"0\",device=\"sim:demo/0\"} 9",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+    // App counters too, and they pass promtool as well.
+    let a = TempDir::new("prom-app");
+    let _files = fill_with_app_counters(&a.0);
+    let o = run(&["--run-dir", a.0.to_str().unwrap(), "--prometheus"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("ixy_app_total{worker=\"1\",counter=\"misses\"} 1"),
+        "{text}"
+    );
+    let (ok, said) = promtool(&text);
+    assert!(ok, "promtool check metrics: {said}");
+}
+
+#[test]
+fn listen_serves_a_fresh_sample_on_every_scrape_of_metrics() {
+    use std::io::{Read as _, Write as _};
+    let t = TempDir::new("listen");
+    let (w0, _w1) = fill(&t.0);
+    // A free port: bound and released (another program could take it in
+    // between; nothing else here does).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(BIN)
+        .args(["--run-dir", t.0.to_str().unwrap(), "--listen", &addr])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let scrape = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(&addr).ok()?;
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+            .ok()?;
+        let mut r = String::new();
+        s.read_to_string(&mut r).ok()?;
+        Some(r)
+    };
+    let t0 = std::time::Instant::now();
+    let mut first = scrape("/metrics");
+    while first.is_none() && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        first = scrape("/metrics");
+    }
+    let first = first.expect("ixy-stats answers on /metrics");
+    assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
+    let body = first.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(promtool(body).0, "{body}");
+    assert!(body.contains("ixy_worker_rx_packets_total{worker=\"0\",core=\"2\",queue=\"0\"} 1000"));
+    // The worker counts on; the next scrape sees it.
+    w0.publish(&Counters {
+        rx_packets: 1500,
+        ..Counters::default()
+    });
+    let second = scrape("/metrics").expect("a second scrape");
+    assert!(
+        second.contains("ixy_worker_rx_packets_total{worker=\"0\",core=\"2\",queue=\"0\"} 1500"),
+        "{second}"
+    );
+    assert!(scrape("/").unwrap_or_default().starts_with("HTTP/1.1 404"));
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn prometheus_options_refuse_what_they_cannot_do() {
+    let t = TempDir::new("prom-bad");
+    let _files = fill(&t.0);
+    let dir = t.0.to_str().unwrap();
+    assert_bad(
+        &run(&["--run-dir", dir, "--prometheus", "--json"]),
+        "--json",
+    );
+    assert_bad(
+        &run(&["--run-dir", dir, "--listen", "nowhere"]),
+        "--listen nowhere",
+    );
+}

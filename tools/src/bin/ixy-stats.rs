@@ -31,7 +31,9 @@ use std::time::Duration;
         ixy-stats                          one table of the default instance 'ixy'\n  \
         ixy-stats --name lab1 --watch      refresh every second until Ctrl-C\n  \
         ixy-stats --run-dir /tmp/ixy/demo --json --interval 0.2\n  \
-        ixy-stats --watch --json | jq .total.rx_mpps"
+        ixy-stats --watch --json | jq .total.rx_mpps\n  \
+        ixy-stats --prometheus | promtool check metrics\n  \
+        ixy-stats --name lab1 --listen 0.0.0.0:9470   for Prometheus to scrape http://HOST:9470/metrics"
 )]
 struct Args {
     /// Run directory of the supervisor, e.g. --run-dir /run/ixy/ixy (default: the one of --name).
@@ -52,6 +54,14 @@ struct Args {
     /// (keys in docs/DESIGN.md 8), e.g. --json | jq .total.app.
     #[arg(long)]
     json: bool,
+    /// Print the counters once in the Prometheus text format (metric names in
+    /// docs/DESIGN.md 8; no rates, Prometheus computes them), e.g. --prometheus.
+    #[arg(long, conflicts_with_all = ["json", "watch", "interval"])]
+    prometheus: bool,
+    /// Serve the counters in the Prometheus text format on http://ADDR:PORT/metrics,
+    /// a fresh sample per scrape, until stopped, e.g. --listen 127.0.0.1:9470.
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with_all = ["json", "watch", "interval", "prometheus"])]
+    listen: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -106,6 +116,9 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
 
     let mut ports = PortHistory::default();
     ports.observe(&first.ports);
+    if args.prometheus || args.listen.is_some() {
+        return prometheus(args, sampler, first, ports);
+    }
     let clear = args.watch && !args.json && std::io::stdout().is_terminal();
     let mut prev = first;
     loop {
@@ -141,6 +154,40 @@ fn run(args: &Args) -> Result<(), (u8, String)> {
         }
         prev = cur;
     }
+}
+
+/// `--prometheus` (print `first` once) or `--listen` (serve a fresh sample
+/// per scrape until stopped).
+fn prometheus(
+    args: &Args,
+    mut sampler: Sampler,
+    first: stats::Sample,
+    mut ports: PortHistory,
+) -> Result<(), (u8, String)> {
+    let Some(addr) = &args.listen else {
+        let text = stats::prometheus(&stats::report(None, &first, &mut ports));
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err((0, String::new())),
+            Err(e) => Err((1, format!("writing to stdout: {e}"))),
+        };
+    };
+    let listener = std::net::TcpListener::bind(addr.as_str())
+        .map_err(|e| (2, format!("--listen {addr}: cannot listen there: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| addr.clone(), |a| a.to_string());
+    eprintln!(
+        "ixy-stats: serving {} on http://{local}/metrics",
+        sampler.dir().display()
+    );
+    stats::serve::serve(&listener, || {
+        let (cur, _) = sample(&mut sampler).map_err(|(_, m)| m)?;
+        ports.observe(&cur.ports);
+        Ok(stats::prometheus(&stats::report(None, &cur, &mut ports)))
+    });
+    Ok(())
 }
 
 fn sample(sampler: &mut Sampler) -> Result<(stats::Sample, Vec<String>), (u8, String)> {

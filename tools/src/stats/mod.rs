@@ -8,6 +8,8 @@
 //!   rows come from [`ports`].
 //! - [`table`](mod@table) and [`json`](mod@json): the report as text tables or one line of
 //!   JSON (the report structs serialised by `serde_json`).
+//! - [`prometheus`](mod@prometheus): the report's counters in the Prometheus
+//!   text format; [`serve`](mod@serve) answers scrapes of `/metrics`.
 //!
 //! Everything except [`Sampler`] and [`find_stats_files`] is a pure function
 //! on plain structs.
@@ -36,13 +38,16 @@
 pub mod cli;
 pub mod json;
 pub mod ports;
+pub mod prometheus;
 pub mod report;
 pub mod sample;
+pub mod serve;
 pub mod table;
 
 pub use cli::{check_name, check_run_dir, parse_interval, resolve_run_dir};
 pub use json::json;
 pub use ports::{port_row, PortHistory, PortRow, QueueRow};
+pub use prometheus::prometheus;
 pub use report::{
     busy_percent, cycles_per_packet, gbps, mpps, report, total_row, worker_row, AppCounters,
     Report, TotalRow, WorkerRow,
