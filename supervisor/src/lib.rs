@@ -71,10 +71,17 @@ pub fn run<F: AppFactory>(cfg: Config, factory: F) -> driver::Result<i32> {
 /// under supervision until SIGINT, SIGTERM or `--duration`. Returns the
 /// exit status: 0, 1 when a worker was given up, 2 for bad input or an
 /// app that cannot run, 3 when a device was lost. Call it from `main`.
-pub fn main<F: AppFactory>(mut factory: F) -> ExitCode {
-    let program = std::env::args_os()
-        .next()
-        .as_deref()
+pub fn main<F: AppFactory>(factory: F) -> ExitCode {
+    main_with_args(factory, std::env::args_os().collect())
+}
+
+/// [`main`] on the command line `args` (the program's name first) rather
+/// than the process's: for a program that takes options of its own out
+/// of its command line before handing the rest to the supervisor
+/// (`ixy-pcap`).
+pub fn main_with_args<F: AppFactory>(mut factory: F, args: Vec<std::ffi::OsString>) -> ExitCode {
+    let program = args
+        .first()
         .and_then(|p| std::path::Path::new(p).file_name())
         .map_or_else(
             || "ixy-supervisor".to_string(),
@@ -88,7 +95,7 @@ pub fn main<F: AppFactory>(mut factory: F) -> ExitCode {
         ));
     }
     let args = match command
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|m| Args::from_arg_matches(&m))
     {
         Ok(a) => a,

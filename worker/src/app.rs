@@ -120,6 +120,9 @@ pub struct WorkerInfo {
     pub workers: u32,
     /// The core the worker is pinned to (`None`: not pinned).
     pub core: Option<usize>,
+    /// The run directory (`--run-dir`), where an app may keep files of
+    /// its own beside the worker's stats file (`ixy-pcap`'s captures).
+    pub run_dir: std::path::PathBuf,
 }
 
 /// Makes one app per worker. The supervisor asks it for the app's name

@@ -265,6 +265,7 @@ mod tests {
             index: 0,
             workers: 1,
             core: None,
+            run_dir: std::env::temp_dir(),
         };
         assert_eq!(
             (f.name(), f.ports(), f.make(&info).name()),

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod apps;
+pub mod pcap;
 pub mod portfile;
 pub mod runtime;
 pub mod statsfile;

@@ -115,6 +115,7 @@ pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
         index: i,
         workers: spec.workers,
         core: spec.core,
+        run_dir: spec.run_dir.clone(),
     });
     if devices.len() != app.ports() {
         return Err(Error::new(
