@@ -66,6 +66,7 @@ pub mod fuzz;
 pub mod memory;
 pub mod mempool;
 mod mmio;
+pub mod pcap;
 mod pci;
 pub mod regs;
 pub mod rss;

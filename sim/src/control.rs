@@ -111,6 +111,16 @@ pub enum Command {
         /// [`MAX_SYNC_WAIT`], the default).
         wait: Duration,
     },
+    /// `capture P PATH|off`: like a fiber tap on port P's cable, every
+    /// frame sent on it in either direction goes to the pcap file PATH (an
+    /// absolute path, created afresh) with the nanosecond time its first
+    /// bit left the sender; `off` ends the capture and closes the file.
+    Capture {
+        /// Port number.
+        port: usize,
+        /// Where to write, `None` for `off`.
+        path: Option<std::path::PathBuf>,
+    },
     /// `help`: the command summary.
     Help,
 }
@@ -125,7 +135,8 @@ impl Command {
             | Command::Corrupt { port, .. }
             | Command::Drop { port, .. }
             | Command::Remove { port }
-            | Command::Counters { port } => Some(port),
+            | Command::Counters { port }
+            | Command::Capture { port, .. } => Some(port),
             Command::Status | Command::Sync { .. } | Command::Help => None,
         }
     }
@@ -209,6 +220,18 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
                 count: count(3, u64::from(u32::MAX))?,
             })
         }
+        "capture" => {
+            arity(3)?;
+            let path = match words[2] {
+                "off" => None,
+                w if w.starts_with('/') => Some(std::path::PathBuf::from(w)),
+                w => return Err(format!("capture file {w:?}: give an absolute path, or off")),
+            };
+            Ok(Command::Capture {
+                port: port(1)?,
+                path,
+            })
+        }
         "drop" => {
             arity(3)?;
             Ok(Command::Drop {
@@ -251,7 +274,7 @@ pub fn parse(line: &str, ports: usize) -> Result<Command, String> {
 }
 
 /// The command summary, answered to `help`.
-pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | corrupt P len|no-eop|stray-dd N | drop P N | remove P | counters P | status | sync [MS]";
+pub const HELP: &str = "commands: link P up|down | inject P corrupt|runt|oversize|length N | corrupt P len|no-eop|stray-dd N | drop P N | remove P | counters P | capture P PATH|off | status | sync [MS]";
 
 /// Fills `data` with bad frame number `n` of `kind` addressed to `dst`;
 /// returns whether its FCS is good.

@@ -8,6 +8,7 @@ use crate::shard::{self, Router};
 use crate::tap::Tap;
 use crate::tx::TxContext;
 use crate::wire::{wire_time_ps, WireFrame};
+use driver::pcap::PcapFile;
 use driver::simfmt::{self, bar::SimCounter};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::collections::VecDeque;
@@ -554,6 +555,45 @@ struct Engine {
     syncs: Vec<mpsc::Sender<String>>,
     /// Per port: the TAP device its cable leads to, if any.
     taps: Vec<Option<TapEnd>>,
+    /// Per port: the capture of its cable (`capture P PATH`), if any.
+    captures: Vec<Option<PcapFile>>,
+    /// Lab time 0 as Unix ns, the time base of captures.
+    epoch_unix_ns: u64,
+}
+
+/// Largest size of a cable capture file.
+const MAX_CAPTURE_BYTES: usize = 1 << 30;
+
+/// The time base of cable captures.
+#[derive(Clone, Copy)]
+struct CaptureBase {
+    /// Lab time 0 as Unix ns.
+    epoch_unix_ns: u64,
+    /// Propagation delay of a cable (a frame's `rx_sfd_ps` less it is
+    /// when its first bit left the sender).
+    cable_delay_ps: u64,
+}
+
+/// Writes the frames a port just sent (those of `sent` after the first
+/// `before`) to the captures of the ports in `cables` (the port and its
+/// peer: one cable), at the time their first bit left the port.
+fn capture_sent(
+    captures: &mut [Option<PcapFile>],
+    cables: [Option<usize>; 2],
+    sent: &VecDeque<WireFrame>,
+    before: usize,
+    at: CaptureBase,
+) {
+    for c in cables.into_iter().flatten() {
+        let Some(file) = captures[c].as_mut() else {
+            continue;
+        };
+        for f in sent.range(before.min(sent.len())..) {
+            let departure_ps = f.rx_sfd_ps.saturating_sub(at.cable_delay_ps);
+            // A full file loses the frame to the capture only.
+            let _ = file.append(at.epoch_unix_ns + departure_ps / 1000, &f.data);
+        }
+    }
 }
 
 /// The far end of a port cabled to a TAP device.
@@ -602,6 +642,9 @@ impl Engine {
         // their anchors on it, so a reader computes SYSTIM at read time.
         let epoch = Instant::now();
         let epoch_host_ns = driver::tsc::monotonic_ns();
+        let epoch_unix_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         for p in &mut ports {
             p.epoch_host_ns = epoch_host_ns;
         }
@@ -674,6 +717,8 @@ impl Engine {
                 epoch,
                 syncs: Vec::new(),
                 taps: group.iter().map(|&p| tap_of[p].take()).collect(),
+                captures: group.iter().map(|_| None).collect(),
+                epoch_unix_ns,
             });
         }
         Ok(engines)
@@ -843,12 +888,14 @@ impl Engine {
         // TDT write is then visible to the control pass below, which the
         // receive side of this pass uses (RSS tables are read there).
         let mut work = 0;
+        let capturing = self.captures.iter().any(Option::is_some);
         for (i, port) in self.ports.iter_mut().enumerate() {
             let wire = match (self.peer[i], &mut self.taps[i]) {
                 (Some(j), _) => Some(&mut self.wires[j]),
                 (None, Some(end)) => Some(&mut end.out),
                 (None, None) => None,
             };
+            let sent_before = wire.as_ref().map_or(0, |w| w.len());
             let mut cx = TxContext {
                 now_ps: now,
                 line_rate: self.line_rate,
@@ -859,6 +906,19 @@ impl Engine {
             };
             work += port.transmit(&mut cx);
             port.publish();
+            if capturing {
+                let at = CaptureBase {
+                    epoch_unix_ns: self.epoch_unix_ns,
+                    cable_delay_ps: self.cable_delay_ps,
+                };
+                let sent = match (self.peer[i], &self.taps[i]) {
+                    (Some(j), _) => &self.wires[j],
+                    (None, Some(end)) => &end.out,
+                    (None, None) => continue,
+                };
+                let cables = [Some(i), self.peer[i]];
+                capture_sent(&mut self.captures, cables, sent, sent_before, at);
+            }
         }
         for p in &mut self.ports {
             work += usize::from(p.control(now, busy));
@@ -934,6 +994,29 @@ impl Engine {
             C::Drop { count, .. } => {
                 self.ports[port].drop_next += count;
                 "ok".into()
+            }
+            C::Capture { path, .. } => {
+                let index = self.ports[port].index;
+                match path {
+                    None => {
+                        let was = self.captures[port].take();
+                        if was.is_none() {
+                            return format!("error: port {index} has no capture");
+                        }
+                        "ok".into()
+                    }
+                    Some(path) => match PcapFile::create(&path, MAX_CAPTURE_BYTES) {
+                        Ok(file) => {
+                            self.captures[port] = Some(file);
+                            log::info!(
+                                "sim port {index}: capturing its cable to {}",
+                                path.display()
+                            );
+                            "ok".into()
+                        }
+                        Err(e) => format!("error: capture file {}: {e}", path.display()),
+                    },
+                }
             }
             C::Remove { .. } => {
                 self.ports[port].remove();

@@ -48,6 +48,9 @@ control commands (ixy-sim ctl --lab NAME ...):
   remove P              surprise removal: port P's registers read 0xFFFFFFFF
   counters P            the simulator's own counters of port P (IOMMU faults, ...)
   status                link and queue state of every port
+  capture P PATH|off    like a fiber tap on port P's cable: every frame sent on it,
+                        both ways, to the pcap file PATH (absolute) with the ns
+                        time it left the sender; off closes the file
   sync [MS]             wait (at most MS ms, default 10000) until the model is
                         quiet: every frame queued and register written before
                         the command has been handled

@@ -26,3 +26,4 @@ pub mod mac;
 pub mod pktgen;
 pub mod signals;
 pub mod stats;
+pub mod taps;

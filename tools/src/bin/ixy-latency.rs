@@ -39,8 +39,17 @@ use std::sync::atomic::AtomicBool;
 struct Args {
     /// Twice: first the TX port (cabled to the DUT's input), then the RX port
     /// (cabled to the DUT's output), e.g. --device sim:lab/2 --device sim:lab/3.
-    #[arg(long = "device", value_name = "DEVICE", required = true)]
+    #[arg(
+        long = "device",
+        value_name = "DEVICE",
+        required_unless_present = "captures"
+    )]
     devices: Vec<String>,
+    /// Instead of probing: the latency of every tagged frame (ixy-pktgen's) from two cable
+    /// captures, the first before the DUT and the second after it, as ixy-sim's `capture P
+    /// PATH` writes them (or any nanosecond pcap of the same frames), e.g. --captures in.pcap out.pcap.
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"], conflicts_with = "devices")]
+    captures: Option<Vec<PathBuf>>,
     /// Probes started per second (at most; one is in flight at a time; at
     /// least one probe per --duration), e.g. --rate 500.
     #[arg(
@@ -152,6 +161,9 @@ fn device_failure(e: driver::Error) -> Failure {
 }
 
 fn run(args: &Args) -> Result<(), Failure> {
+    if let Some(paths) = &args.captures {
+        return from_captures(args, &paths[0], &paths[1]);
+    }
     let mut cfg = config(args).map_err(|m| (2, m))?;
     let mut csv = match &args.csv {
         Some(path) => Some(
@@ -171,6 +183,46 @@ fn run(args: &Args) -> Result<(), Failure> {
         }
     }
     result
+}
+
+/// `--captures BEFORE AFTER`: every tagged frame's latency between the two
+/// captures, printed as the probes' are.
+fn from_captures(args: &Args, before: &PathBuf, after: &PathBuf) -> Result<(), Failure> {
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|e| (2, format!("--captures: cannot read {}: {e}", p.display())))
+    };
+    let (a, b) = (read(before)?, read(after)?);
+    let records = |bytes, p: &PathBuf| {
+        driver::pcap::records(bytes).map_err(|e| (2, format!("--captures: {}: {e}", p.display())))
+    };
+    let taps = ixy_tools::taps::latencies(&records(&a, before)?, &records(&b, after)?);
+    let l = &taps.latencies;
+    if let Some(path) = &args.csv {
+        std::fs::write(path, histogram::csv(l))
+            .map_err(|e| (2, format!("cannot write --csv {}: {e}", path.display())))?;
+    }
+    let text = if args.json {
+        let extra = [
+            ("before", json_string(&before.display().to_string())),
+            ("after", json_string(&after.display().to_string())),
+            ("unmatched", taps.unmatched.to_string()),
+        ];
+        histogram::json(l, taps.lost, &extra) + "\n"
+    } else {
+        format!(
+            "latency of every tagged frame from cable captures {} -> {}\n{}unmatched {:>12}\n\n{}",
+            before.display(),
+            after.display(),
+            histogram::summary_text(&l.summary(taps.lost)),
+            taps.unmatched,
+            histogram::bar_chart(l, 60)
+        )
+    };
+    print!("{text}");
+    if l.count() == 0 {
+        return Err((1, "no tagged frame is in both captures".into()));
+    }
+    Ok(())
 }
 
 fn measure_and_print(
