@@ -1,7 +1,8 @@
 //! Every packet's latency from two cable taps: the lab captures the cable
 //! into the DUT (port 2 to 0) and the cable out of it (1 to 3) while
 //! `ixy-pktgen` sends through two forwarding workers; `ixy-latency
-//! --captures` matches the frames by pktgen's tag and measures each one.
+//! --captures` matches the frames by pktgen's tag, measures each one and
+//! draws the CCDF (`--plot`).
 
 mod common;
 
@@ -49,6 +50,8 @@ fn every_frame_through_the_dut_gets_its_latency_from_the_two_captures() {
     .arg("--captures")
     .args([&before, &after])
     .arg("--json")
+    .arg("--plot")
+    .arg(dir.join("ccdf.svg"))
     .output()
     .expect("ixy-latency runs");
     let report = String::from_utf8_lossy(&latency.stdout);
@@ -66,6 +69,9 @@ fn every_frame_through_the_dut_gets_its_latency_from_the_two_captures() {
         json_u64(&report, "{", "max_ns"),
     );
     assert!(min > 0 && max < 1_000_000_000, "{report}");
+    // And the CCDF is drawn.
+    let svg = std::fs::read_to_string(dir.join("ccdf.svg")).expect("--plot wrote the figure");
+    assert!(svg.contains("<polyline") && svg.contains("fraction of packets slower"));
     let (status, _lab, _dir, log) = run.stop();
     assert!(status.success(), "{log}");
     let _ = std::fs::remove_dir_all(&dir);

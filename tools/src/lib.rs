@@ -24,6 +24,7 @@ pub mod json;
 pub mod latency;
 pub mod mac;
 pub mod pktgen;
+pub mod plot;
 pub mod signals;
 pub mod stats;
 pub mod taps;

@@ -50,6 +50,10 @@ struct Args {
     /// PATH` writes them (or any nanosecond pcap of the same frames), e.g. --captures in.pcap out.pcap.
     #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"], conflicts_with = "devices")]
     captures: Option<Vec<PathBuf>>,
+    /// Also draw the latency CCDF (the fraction of packets slower than each latency, log axes,
+    /// like ixy's tail-latency figure) to the SVG file FILE, e.g. --plot latency.svg.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
     /// Probes started per second (at most; one is in flight at a time; at
     /// least one probe per --duration), e.g. --rate 500.
     #[arg(
@@ -185,6 +189,15 @@ fn run(args: &Args) -> Result<(), Failure> {
     result
 }
 
+/// `--plot FILE`: the CCDF of `l`, if asked for.
+fn plot(args: &Args, l: &Latencies, caption: &str) -> Result<(), Failure> {
+    match &args.plot {
+        Some(path) if l.count() > 0 => ixy_tools::plot::ccdf_svg(l, path, caption)
+            .map_err(|e| (1, format!("--plot {}: {e}", path.display()))),
+        _ => Ok(()),
+    }
+}
+
 /// `--captures BEFORE AFTER`: every tagged frame's latency between the two
 /// captures, printed as the probes' are.
 fn from_captures(args: &Args, before: &PathBuf, after: &PathBuf) -> Result<(), Failure> {
@@ -197,6 +210,11 @@ fn from_captures(args: &Args, before: &PathBuf, after: &PathBuf) -> Result<(), F
     };
     let taps = ixy_tools::taps::latencies(&records(&a, before)?, &records(&b, after)?);
     let l = &taps.latencies;
+    plot(
+        args,
+        l,
+        &format!("latency CCDF, {} frames from cable captures", l.count()),
+    )?;
     if let Some(path) = &args.csv {
         std::fs::write(path, histogram::csv(l))
             .map_err(|e| (2, format!("cannot write --csv {}: {e}", path.display())))?;
@@ -218,7 +236,15 @@ fn from_captures(args: &Args, before: &PathBuf, after: &PathBuf) -> Result<(), F
             histogram::bar_chart(l, 60)
         )
     };
-    print!("{text}");
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err((1, format!("writing to stdout: {e}")));
+        }
+    }
     if l.count() == 0 {
         return Err((1, "no tagged frame is in both captures".into()));
     }
@@ -266,6 +292,11 @@ fn measure_and_print(
     };
     let out = latency::measure_until(tx, rx, cfg, &mut progress, stop).map_err(device_failure)?;
 
+    plot(
+        args,
+        &out.latencies,
+        &format!("latency CCDF, {} probes", out.latencies.count()),
+    )?;
     if let Some(f) = csv {
         f.write_all(histogram::csv(&out.latencies).as_bytes())
             .and_then(|()| f.flush())
