@@ -4,6 +4,8 @@
 //! runs while no packet arrives, and an app with bad counter names is
 //! refused before it polls.
 
+mod common;
+
 use driver::{Device, ErrorKind, InitConfig, Mempool, OpenOptions, Packet, TxQueue};
 use ixy_worker::statsfile::{State, StatsFile};
 use ixy_worker::{App, Outputs, WorkerSpec};
@@ -65,24 +67,16 @@ fn app_counter(file: &StatsFile, name: &str) -> u64 {
 
 #[test]
 fn app_counters_are_published_and_housekeeping_runs_while_idle() {
-    let (_lab, name) = lab("app-hooks");
-    let dir = std::env::temp_dir().join(format!("ixy-app-hooks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = StatsFile::create(&dir, 0, 0, 0).unwrap();
-    let worker = std::thread::spawn({
-        let (name, dir) = (name.clone(), dir.clone());
-        move || {
-            let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
-            dev.init(&InitConfig::default()).unwrap();
-            let mut spec = WorkerSpec::new(0, dir);
-            spec.idle = ixy_worker::Idle::Sleep;
-            ixy_worker::run(&spec, std::slice::from_ref(&dev), |_| Counting {
-                names: &["packets", "housekeeping"],
-                packets: 0,
-                housekeeping: 0,
-            })
-            .unwrap();
-        }
+    let common::Rig {
+        file,
+        worker,
+        tester: t,
+        dir,
+        lab: _lab,
+    } = common::rig("app-hooks", ixy_worker::Idle::Sleep, |_| Counting {
+        names: &["packets", "housekeeping"],
+        packets: 0,
+        housekeeping: 0,
     });
     let wait = Duration::from_secs(20);
     assert!(sim::harness::wait_for(wait, || file.state() == State::Running));
@@ -92,12 +86,6 @@ fn app_counters_are_published_and_housekeeping_runs_while_idle() {
         "housekeeping"
     ) >= 10));
     assert_eq!(app_counter(&file, "packets"), 0);
-    let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();
-    t.init(&InitConfig {
-        promisc: true,
-        ..InitConfig::default()
-    })
-    .unwrap();
     let pool = Mempool::new(t.dma(), "hooks-gen", 64, 2048).unwrap();
     let mut tx = TxQueue::attach(&t, 0, 64).unwrap();
     let frame = sim::harness::udp_frame(

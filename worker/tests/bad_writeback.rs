@@ -2,38 +2,23 @@
 //! written back without EOP are dropped by the driver and counted, and
 //! the count is published with the worker's other counters (docs/DESIGN.md 8).
 
-use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
-use ixy_worker::statsfile::{State, StatsFile};
+mod common;
+
+use driver::{Mempool, TxQueue};
+use ixy_worker::statsfile::State;
 use std::time::Duration;
 
 #[test]
 fn nonsense_write_backs_are_counted_in_the_stats_file() {
-    let name = format!("wb-worker-{}", std::process::id());
-    let mut cfg = sim::LabConfig::new(&name);
-    cfg.root = driver::simdev::DEFAULT_DIR.into();
-    cfg.line_rate = false;
-    let lab = sim::Lab::start(cfg).expect("lab");
-    let dir = std::env::temp_dir().join(format!("ixy-wb-worker-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = StatsFile::create(&dir, 0, 0, 0).unwrap();
-    let worker = std::thread::spawn({
-        let (name, dir) = (name.clone(), dir.clone());
-        move || {
-            let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
-            dev.init(&InitConfig::default()).unwrap();
-            let spec = ixy_worker::WorkerSpec::new(0, dir);
-            ixy_worker::run(&spec, std::slice::from_ref(&dev), |_| {
-                ixy_worker::apps::Sink
-            })
-            .unwrap();
-        }
+    let common::Rig {
+        file,
+        worker,
+        tester: t,
+        dir,
+        lab,
+    } = common::rig("wb-worker", ixy_worker::Idle::Spin, |_| {
+        ixy_worker::apps::Sink
     });
-    let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();
-    t.init(&InitConfig {
-        promisc: true,
-        ..InitConfig::default()
-    })
-    .unwrap();
     let pool = Mempool::new(t.dma(), "wb-worker-gen", 64, 2048).unwrap();
     let mut tx = TxQueue::attach(&t, 0, 64).unwrap();
     let wait = Duration::from_secs(20);

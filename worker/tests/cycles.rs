@@ -4,41 +4,25 @@
 //! simulated port; a tester sends it single frames far apart, so every
 //! frame arrives while the worker is sleeping at its longest back-off.
 
-use driver::{Device, InitConfig, Mempool, OpenOptions, TxQueue};
-use ixy_worker::statsfile::{State, StatsFile};
+mod common;
+
+use driver::{Mempool, TxQueue};
+use ixy_worker::statsfile::State;
 use std::time::Duration;
 
 const FRAMES: u64 = 20;
 
 #[test]
 fn sleeping_is_idle_time_not_the_cost_of_the_next_packet() {
-    let name = format!("cycles-{}", std::process::id());
-    let mut cfg = sim::LabConfig::new(&name);
-    cfg.root = driver::simdev::DEFAULT_DIR.into();
-    cfg.line_rate = false;
-    let _lab = sim::Lab::start(cfg).expect("lab");
-    let dir = std::env::temp_dir().join(format!("ixy-cycles-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = StatsFile::create(&dir, 0, 0, 0).unwrap();
-    let worker = std::thread::spawn({
-        let (name, dir) = (name.clone(), dir.clone());
-        move || {
-            let dev = Device::open(&format!("sim:{name}/0"), &OpenOptions::default()).unwrap();
-            dev.init(&InitConfig::default()).unwrap();
-            let mut spec = ixy_worker::WorkerSpec::new(0, dir);
-            spec.idle = ixy_worker::Idle::Sleep;
-            ixy_worker::run(&spec, std::slice::from_ref(&dev), |_| {
-                ixy_worker::apps::Sink
-            })
-            .unwrap();
-        }
+    let common::Rig {
+        file,
+        worker,
+        tester: t,
+        dir,
+        lab: _lab,
+    } = common::rig("cycles", ixy_worker::Idle::Sleep, |_| {
+        ixy_worker::apps::Sink
     });
-    let t = Device::open(&format!("sim:{name}/2"), &OpenOptions::default()).unwrap();
-    t.init(&InitConfig {
-        promisc: true,
-        ..InitConfig::default()
-    })
-    .unwrap();
     let pool = Mempool::new(t.dma(), "cycles-gen", 64, 2048).unwrap();
     let mut tx = TxQueue::attach(&t, 0, 64).unwrap();
     let wait = Duration::from_secs(20);
