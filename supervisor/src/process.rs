@@ -25,7 +25,7 @@ pub fn worker_child<F: AppFactory>(spec: &WorkerSpec, devices: &[Device], factor
     if let Err(e) = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL) {
         log::warn!("worker {}: PR_SET_PDEATHSIG: {e}", spec.index);
     }
-    match worker::run(spec, devices, |w| factory.make(w)) {
+    match worker::run_with(spec, devices, |w| factory.make(w)) {
         Ok(()) => 0,
         // The supervisor stops the run: a restart would fail the same way.
         Err(e) if e.kind() == ErrorKind::InvalidInput => {

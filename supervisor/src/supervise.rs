@@ -190,7 +190,7 @@ impl<F: AppFactory> Supervisor<F> {
                 stopper.request_stop(true);
             });
         }
-        match worker::run(&spec, &self.devices, |w| self.factory.make(w)) {
+        match worker::run_with(&spec, &self.devices, |w| self.factory.make(w)) {
             Err(e) if e.kind() == ErrorKind::DeviceLost => {
                 log::error!("debug worker {k}: {e}");
                 self.device_lost = true;

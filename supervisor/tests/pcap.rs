@@ -106,3 +106,25 @@ fn what_pktgen_sent_is_in_the_captures_once_in_order_per_flow() {
         assert_eq!(seqs, &want, "flow {src}: each frame once, in order");
     }
 }
+
+#[test]
+fn a_capture_file_that_cannot_be_created_stops_the_run_with_status_2_and_no_restart() {
+    let _serial = serial();
+    let (_lab, name) = lab("pcap-bad");
+    let dir = fresh_run_dir("pcap-bad");
+    // A directory where worker 0's capture file goes.
+    std::fs::create_dir_all(worker::pcap::path(&dir, 0)).unwrap();
+    let (code, out) = output_within(
+        Command::new(PCAP)
+            .args(["--workers", "1", "--device", &format!("sim:{name}/0")])
+            .args(["--idle=yield", "--run-dir"])
+            .arg(&dir),
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("cannot create") && out.contains("worker-0.pcap"),
+        "{out}"
+    );
+    assert!(!out.contains("restarting"), "not restarted: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -155,8 +155,10 @@ pub trait AppFactory {
         }
     }
 
-    /// Makes worker `worker`'s app, in the worker, after pinning.
-    fn make(&self, worker: &WorkerInfo) -> Self::App;
+    /// Makes worker `worker`'s app, in the worker, after pinning. `Err`
+    /// says why the app cannot run there (a file it cannot create, …): the
+    /// worker ends with [`crate::EXIT_BAD_APP`] and is not restarted.
+    fn make(&self, worker: &WorkerInfo) -> Result<Self::App, String>;
 }
 
 /// An [`AppFactory`] from a name, a port count and a function; see
@@ -190,7 +192,7 @@ impl<A: App, F: Fn(&WorkerInfo) -> A> AppFactory for FnFactory<F> {
         self.ports
     }
 
-    fn make(&self, worker: &WorkerInfo) -> A {
-        (self.make)(worker)
+    fn make(&self, worker: &WorkerInfo) -> Result<A, String> {
+        Ok((self.make)(worker))
     }
 }

@@ -52,8 +52,8 @@ impl AppFactory for BuiltIns {
         Ok(())
     }
 
-    fn make(&self, _worker: &WorkerInfo) -> BuiltIn {
-        self.chosen
+    fn make(&self, _worker: &WorkerInfo) -> Result<BuiltIn, String> {
+        Ok(self.chosen)
     }
 }
 
@@ -268,8 +268,8 @@ mod tests {
             run_dir: std::env::temp_dir(),
         };
         assert_eq!(
-            (f.name(), f.ports(), f.make(&info).name()),
-            ("reflect", 1, "reflect")
+            (f.name(), f.ports(), f.make(&info).map(|a| a.name())),
+            ("reflect", 1, Ok("reflect"))
         );
     }
 }

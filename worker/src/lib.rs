@@ -16,4 +16,4 @@ pub mod runtime;
 pub mod statsfile;
 
 pub use app::{factory, App, AppFactory, Outputs, WorkerInfo};
-pub use runtime::{run, Idle, Poller, WorkerSpec, EXIT_BAD_APP, EXIT_DEVICE_LOST};
+pub use runtime::{run, run_with, Idle, Poller, WorkerSpec, EXIT_BAD_APP, EXIT_DEVICE_LOST};

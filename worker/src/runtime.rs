@@ -97,6 +97,17 @@ pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
     devices: &[Device],
     make: F,
 ) -> Result<()> {
+    run_with(spec, devices, |w| Ok(make(w)))
+}
+
+/// [`run`] with an app maker that may fail (`AppFactory::make`): its
+/// `Err` is an [`ErrorKind::InvalidInput`] error naming the worker, before
+/// anything is allocated.
+pub fn run_with<A: App, F: FnOnce(&WorkerInfo) -> std::result::Result<A, String>>(
+    spec: &WorkerSpec,
+    devices: &[Device],
+    make: F,
+) -> Result<()> {
     let i = spec.index;
     let name = format!("ixy-worker-{i}");
     if let Ok(cname) = std::ffi::CString::new(name.clone()) {
@@ -116,7 +127,14 @@ pub fn run<A: App, F: FnOnce(&WorkerInfo) -> A>(
         workers: spec.workers,
         core: spec.core,
         run_dir: spec.run_dir.clone(),
-    });
+    })
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            &name,
+            format!("its app cannot run: {e}"),
+        )
+    })?;
     if devices.len() != app.ports() {
         return Err(Error::new(
             ErrorKind::InvalidInput,

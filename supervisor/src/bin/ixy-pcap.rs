@@ -5,8 +5,10 @@
 
 #![forbid(unsafe_code)]
 
+use ixy_supervisor::{AppFactory, WorkerInfo};
 use std::ffi::OsString;
 use std::process::ExitCode;
+use worker::pcap::Pcap;
 
 const USAGE: &str = "\
 ixy-pcap: capture what each worker receives to RUN_DIR/worker-I.pcap
@@ -60,6 +62,30 @@ fn take_own(args: &mut Vec<OsString>) -> Result<(u64, usize), String> {
     Ok((count, max_mb << 20))
 }
 
+/// Makes each worker's [`Pcap`] app, writing to its capture file.
+struct Captures {
+    count: u64,
+    max_bytes: usize,
+}
+
+impl AppFactory for Captures {
+    type App = Pcap;
+
+    fn name(&self) -> &str {
+        "pcap"
+    }
+
+    fn ports(&self) -> usize {
+        1
+    }
+
+    fn make(&self, w: &WorkerInfo) -> Result<Pcap, String> {
+        let path = worker::pcap::path(&w.run_dir, w.index);
+        Pcap::create(&path, self.count, self.max_bytes)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))
+    }
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -72,17 +98,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let factory = ixy_supervisor::factory("pcap", 1, move |w| {
-        let path = worker::pcap::path(&w.run_dir, w.index);
-        match worker::pcap::Pcap::create(&path, count, max_bytes) {
-            Ok(app) => app,
-            Err(e) => {
-                // The worker cannot run without its file: say why and end
-                // the way an app that cannot run ends (not restarted).
-                log::error!("worker {}: cannot create {}: {e}", w.index, path.display());
-                std::process::exit(worker::EXIT_BAD_APP);
-            }
-        }
-    });
+    let factory = Captures { count, max_bytes };
     ixy_supervisor::main_with_args(factory, args)
 }
