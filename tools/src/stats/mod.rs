@@ -49,7 +49,7 @@ pub use json::json;
 pub use ports::{port_row, PortHistory, PortRow, QueueRow};
 pub use prometheus::prometheus;
 pub use report::{
-    busy_percent, cycles_per_packet, gbps, mpps, report, total_row, worker_row, AppCounters,
+    busy_percent, cycles_per_packet, gbps, mpps, report, total_row, worker_row, AppCounters, Rates,
     Report, TotalRow, WorkerRow,
 };
 pub use sample::{

@@ -1,9 +1,8 @@
 //! Port rows: a port file's counters, and rates between the last two
 //! versions of it the supervisor wrote ([`PortHistory`]).
 
-use super::report::{gbps, mpps};
+use super::report::{gbps, mpps, Rates};
 use super::PORT_STALE_NS;
-use crate::json::rounded;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use worker::portfile::PortFile;
@@ -42,18 +41,10 @@ pub struct PortRow {
     pub tx_packets: u64,
     /// Good octets sent (FCS included), total.
     pub tx_bytes: u64,
-    /// Received million packets per second (None: unknown yet).
-    #[serde(serialize_with = "rounded")]
-    pub rx_mpps: Option<f64>,
-    /// Sent million packets per second.
-    #[serde(serialize_with = "rounded")]
-    pub tx_mpps: Option<f64>,
-    /// Received Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub rx_gbps: Option<f64>,
-    /// Sent Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub tx_gbps: Option<f64>,
+    /// Packet and bit rates (`rx_mpps`, `tx_mpps`, `rx_gbps`, `tx_gbps`
+    /// in JSON, at this place).
+    #[serde(flatten)]
+    pub rates: Rates,
     /// Frames missed, packet buffer full (MPC).
     pub rx_missed: u64,
     /// Frames dropped for want of descriptors (every queue's QPRDC).
@@ -96,10 +87,12 @@ pub fn port_row(prev: Option<&PortFile>, cur: &PortFile, now_unix_ns: u128) -> P
         rx_bytes: s.rx_bytes,
         tx_packets: s.tx_packets,
         tx_bytes: s.tx_bytes,
-        rx_mpps: rates.map(|r| r.0),
-        tx_mpps: rates.map(|r| r.1),
-        rx_gbps: rates.map(|r| r.2),
-        tx_gbps: rates.map(|r| r.3),
+        rates: Rates {
+            rx_mpps: rates.map(|r| r.0),
+            tx_mpps: rates.map(|r| r.1),
+            rx_gbps: rates.map(|r| r.2),
+            tx_gbps: rates.map(|r| r.3),
+        },
         rx_missed: s.rx_missed,
         rx_no_buffer: s.rx_no_buffer,
         rx_crc_errors: s.rx_crc_errors,
@@ -171,13 +164,13 @@ mod tests {
         let now = 10 * 1_000_000_000;
         let mut h = PortHistory::default();
         h.observe(&[port(10, 0, 0)]);
-        assert_eq!(h.rows(now)[0].rx_mpps, None, "one version: unknown");
+        assert_eq!(h.rows(now)[0].rates.rx_mpps, None, "one version: unknown");
         h.observe(&[port(10, 0, 0)]);
-        assert_eq!(h.rows(now)[0].rx_mpps, None, "same version again");
+        assert_eq!(h.rows(now)[0].rates.rx_mpps, None, "same version again");
         h.observe(&[port(12, 4_000_000, 2_000_000)]);
         let r = &h.rows(now)[0];
-        assert!(close(r.rx_mpps, 2.0) && close(r.tx_mpps, 1.0));
-        assert!(close(r.rx_gbps, 2.0 * 800.0 / 1e3));
+        assert!(close(r.rates.rx_mpps, 2.0) && close(r.rates.tx_mpps, 1.0));
+        assert!(close(r.rates.rx_gbps, 2.0 * 800.0 / 1e3));
         assert_eq!((r.rx_missed, r.rx_no_buffer, r.rx_crc_errors), (3, 4, 5));
         assert_eq!(
             r.queues,
@@ -193,13 +186,13 @@ mod tests {
         );
         // Unchanged file: the rate of the last update holds while fresh...
         h.observe(&[port(12, 4_000_000, 2_000_000)]);
-        assert!(close(h.rows(now)[0].rx_mpps, 2.0));
+        assert!(close(h.rows(now)[0].rates.rx_mpps, 2.0));
         // ...and is 0 once the supervisor stopped writing.
         let later = now + 2 * 1_000_000_000 + PORT_STALE_NS + 1;
-        assert_eq!(h.rows(later)[0].rx_mpps, Some(0.0));
+        assert_eq!(h.rows(later)[0].rates.rx_mpps, Some(0.0));
         // A new supervisor (counters back to 0) starts afresh.
         h.observe(&[port(20, 1, 1)]);
-        assert_eq!(h.rows(20 * 1_000_000_000)[0].rx_mpps, None);
+        assert_eq!(h.rows(20 * 1_000_000_000)[0].rates.rx_mpps, None);
         h.observe(&[]);
         assert!(h.rows(now).is_empty());
     }

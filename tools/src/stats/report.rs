@@ -11,6 +11,24 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use worker::statsfile;
 
+/// Packet and bit rates of a worker, a port or the total (None: unknown,
+/// e.g. before a second sample).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Rates {
+    /// Received million packets per second.
+    #[serde(serialize_with = "rounded")]
+    pub rx_mpps: Option<f64>,
+    /// Sent million packets per second.
+    #[serde(serialize_with = "rounded")]
+    pub tx_mpps: Option<f64>,
+    /// Received Gbit/s.
+    #[serde(serialize_with = "rounded")]
+    pub rx_gbps: Option<f64>,
+    /// Sent Gbit/s.
+    #[serde(serialize_with = "rounded")]
+    pub tx_gbps: Option<f64>,
+}
+
 /// One worker's line of a report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerRow {
@@ -42,18 +60,10 @@ pub struct WorkerRow {
     pub rx_bad_descriptors: u64,
     /// Rx queue resets after DD on a descriptor never given to the device.
     pub rx_queue_resets: u64,
-    /// Received million packets per second (None: no earlier sample).
-    #[serde(serialize_with = "rounded")]
-    pub rx_mpps: Option<f64>,
-    /// Sent million packets per second.
-    #[serde(serialize_with = "rounded")]
-    pub tx_mpps: Option<f64>,
-    /// Received Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub rx_gbps: Option<f64>,
-    /// Sent Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub tx_gbps: Option<f64>,
+    /// Packet and bit rates (`rx_mpps`, `tx_mpps`, `rx_gbps`, `tx_gbps`
+    /// in JSON, at this place).
+    #[serde(flatten)]
+    pub rates: Rates,
     /// TSC cycles of polls that had packets, total.
     pub busy_cycles: u64,
     /// TSC cycles of everything else (empty polls, idling), total.
@@ -93,18 +103,10 @@ pub struct TotalRow {
     pub rx_bad_descriptors: u64,
     /// Rx queue resets.
     pub rx_queue_resets: u64,
-    /// Received Mpps (None if no worker has a rate).
-    #[serde(serialize_with = "rounded")]
-    pub rx_mpps: Option<f64>,
-    /// Sent Mpps.
-    #[serde(serialize_with = "rounded")]
-    pub tx_mpps: Option<f64>,
-    /// Received Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub rx_gbps: Option<f64>,
-    /// Sent Gbit/s.
-    #[serde(serialize_with = "rounded")]
-    pub tx_gbps: Option<f64>,
+    /// Packet and bit rates (`rx_mpps`, `tx_mpps`, `rx_gbps`, `tx_gbps`
+    /// in JSON, at this place).
+    #[serde(flatten)]
+    pub rates: Rates,
     /// All busy cycles over all received packets.
     #[serde(serialize_with = "rounded")]
     pub cycles_per_packet: Option<f64>,
@@ -236,10 +238,12 @@ pub fn worker_row(prev: Option<&WorkerSample>, cur: &WorkerSample, seconds: f64)
         tx_drops: c.tx_drops,
         rx_bad_descriptors: c.rx_bad_descriptors,
         rx_queue_resets: c.rx_queue_resets,
-        rx_mpps: rate(mpps, |c| c.rx_packets),
-        tx_mpps: rate(mpps, |c| c.tx_packets),
-        rx_gbps: rate(gbps, |c| c.rx_bytes),
-        tx_gbps: rate(gbps, |c| c.tx_bytes),
+        rates: Rates {
+            rx_mpps: rate(mpps, |c| c.rx_packets),
+            tx_mpps: rate(mpps, |c| c.tx_packets),
+            rx_gbps: rate(gbps, |c| c.rx_bytes),
+            tx_gbps: rate(gbps, |c| c.tx_bytes),
+        },
         busy_cycles: c.busy_cycles,
         idle_cycles: c.idle_cycles,
         busy_percent: match prev {
@@ -276,10 +280,12 @@ pub fn total_row(rows: &[WorkerRow]) -> TotalRow {
         tx_drops: sum(|r| r.tx_drops),
         rx_bad_descriptors: sum(|r| r.rx_bad_descriptors),
         rx_queue_resets: sum(|r| r.rx_queue_resets),
-        rx_mpps: sum_known(rows, |r| r.rx_mpps),
-        tx_mpps: sum_known(rows, |r| r.tx_mpps),
-        rx_gbps: sum_known(rows, |r| r.rx_gbps),
-        tx_gbps: sum_known(rows, |r| r.tx_gbps),
+        rates: Rates {
+            rx_mpps: sum_known(rows, |r| r.rates.rx_mpps),
+            tx_mpps: sum_known(rows, |r| r.rates.tx_mpps),
+            rx_gbps: sum_known(rows, |r| r.rates.rx_gbps),
+            tx_gbps: sum_known(rows, |r| r.rates.tx_gbps),
+        },
         cycles_per_packet: cycles_per_packet(sum(|r| r.busy_cycles), rx_packets),
         busy_percent: sum_known(rows, |r| r.busy_percent)
             .map(|b| b / rows.iter().filter(|r| r.busy_percent.is_some()).count() as f64),
@@ -325,13 +331,13 @@ mod tests {
         let a = worker(0, 1_000_000, 500_000, 0);
         let b = worker(0, 3_000_000, 1_500_000, 0);
         let r = worker_row(Some(&a), &b, 0.5);
-        assert!(close(r.rx_mpps, 4.0));
-        assert!(close(r.tx_mpps, 2.0));
-        assert!(close(r.rx_gbps, 4.0 * 64.0 * 8.0 / 1e3));
+        assert!(close(r.rates.rx_mpps, 4.0));
+        assert!(close(r.rates.tx_mpps, 2.0));
+        assert!(close(r.rates.rx_gbps, 4.0 * 64.0 * 8.0 / 1e3));
         let r = worker_row(None, &b, 0.5);
-        assert_eq!((r.rx_mpps, r.tx_gbps), (None, None));
+        assert_eq!((r.rates.rx_mpps, r.rates.tx_gbps), (None, None));
         let r = worker_row(Some(&a), &b, 0.0);
-        assert_eq!(r.rx_mpps, None);
+        assert_eq!(r.rates.rx_mpps, None);
     }
 
     #[test]
@@ -351,7 +357,7 @@ mod tests {
             (t.workers, t.alive, t.rx_packets, t.tx_drops, t.restarts),
             (3, 3, 40, 3, 3)
         );
-        assert_eq!(t.rx_mpps, None);
+        assert_eq!(t.rates.rx_mpps, None);
     }
 
     #[test]
@@ -366,7 +372,7 @@ mod tests {
         rows.push(worker_row(None, &worker(2, 5, 0, 0), 1.0));
         rows[1].alive = false;
         let t = total_row(&rows);
-        assert!(close(t.rx_mpps, 3.0));
+        assert!(close(t.rates.rx_mpps, 3.0));
         assert_eq!(t.alive, 2);
     }
 
@@ -401,8 +407,8 @@ mod tests {
         );
         s1.at = s0.at + Duration::from_millis(500);
         let r = report(Some(&s0), &s1, &mut PortHistory::default());
-        assert_eq!(r.workers[0].rx_mpps, None, "worker 0 is new");
-        assert!(close(r.workers[1].rx_mpps, 2.0));
+        assert_eq!(r.workers[0].rates.rx_mpps, None, "worker 0 is new");
+        assert!(close(r.workers[1].rates.rx_mpps, 2.0));
         assert!(close(r.interval_s, 0.5));
     }
 
