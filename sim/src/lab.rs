@@ -953,6 +953,11 @@ impl Engine {
             }
             work += port.deliver(&mut self.iommu, &mut self.free);
             port.publish();
+            // A drained deque starts again at its first slot: its ring
+            // otherwise walks its whole capacity, a cold line per frame.
+            if wire.is_empty() {
+                wire.clear();
+            }
         }
         work
     }

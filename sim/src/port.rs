@@ -102,6 +102,9 @@ pub struct Port {
     /// Scratch for the transmit path: the descriptors of the frame being
     /// sent, with their IOVAs, kept for their write-back.
     pub(crate) tx_fetched: Vec<(u64, [u64; 2])>,
+    /// Rx write-backs of the frames a [`Port::deliver`] moved, written
+    /// together at its end (`rx::flush_write_backs`).
+    pub(crate) rx_write_backs: Vec<(u64, [u64; 2])>,
     /// Rx queues whose head moved since the last [`Port::publish`], a bit
     /// per queue.
     pub(crate) rx_dirty: u128,
@@ -168,6 +171,7 @@ impl Port {
             tx_enabled: Vec::new(),
             tx_next: 0,
             tx_fetched: Vec::new(),
+            rx_write_backs: Vec::new(),
             tx_holding: false,
             rx_dirty: 0,
             tx_dirty: 0,

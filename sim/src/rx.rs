@@ -285,7 +285,28 @@ impl Port {
             free.push(entry.data);
             done += 1;
         }
+        self.flush_write_backs(iommu);
+        if self.rx_fifo.is_empty() {
+            // Back to the deque's first slot (see `Engine::pass`).
+            self.rx_fifo.clear();
+        }
         done
+    }
+
+    /// Writes the descriptors of the one-buffer frames this delivery
+    /// moved, in ring order, in one burst after all their data (7.1.6:
+    /// the 82599 writes back whole cache lines of descriptors, not one
+    /// per frame). A driver polling DD flat out then takes the line from
+    /// the model once per burst, not once per frame.
+    fn flush_write_backs(&mut self, iommu: &mut Translator) {
+        for &(at, wb) in &self.rx_write_backs {
+            if !iommu.write_desc(at, wb) {
+                // The descriptor was read at this address in the same
+                // pass; only an unmap since then gets here.
+                self.regs.count_sim(SimCounter::IommuFaults, 1);
+            }
+        }
+        self.rx_write_backs.clear();
     }
 
     /// Queue `q`'s registers for a run of frames into it.
@@ -373,6 +394,12 @@ impl Port {
             return Dma::Blocked;
         }
         let fault = self.corrupt.take();
+        let fast = needed == 1 && fault.is_none();
+        if !fast {
+            // Rarer frames write their descriptors at once, after those
+            // of the frames before them.
+            self.flush_write_backs(iommu);
+        }
         let ring = &self.rxq[qi];
         if !strip {
             let fcs = frame::crc32(&entry.data).to_le_bytes();
@@ -382,12 +409,17 @@ impl Port {
         // frame leaves no descriptor done (7.1.6: DD means complete).
         let (base, size) = (ring.base, ring.size);
         let desc_at = |i: u32| base + u64::from(ring_add(ring.head, i, size)) * 16;
-        let faulted = if needed == 1 && fault.is_none() {
-            // One buffer, nothing to corrupt: the common case.
+        let faulted = if fast {
+            // One buffer, nothing to corrupt: the common case. The
+            // write-back waits for the end of the burst.
             let at = desc_at(0);
             let data = &entry.data;
-            !(iommu.read_desc(at).is_some_and(|d| iommu.write(d[0], data))
-                && iommu.write_desc(at, write_back(entry, advanced, true, data.len())))
+            let ok = iommu.read_desc(at).is_some_and(|d| iommu.write(d[0], data));
+            if ok {
+                let wb = write_back(entry, advanced, true, data.len());
+                self.rx_write_backs.push((at, wb));
+            }
+            !ok
         } else {
             let chunks = entry.data.chunks(bsize);
             let data_ok = chunks.clone().enumerate().all(|(i, chunk)| {
