@@ -79,12 +79,13 @@ pub mod timestamp;
 pub mod tsc;
 pub mod tx;
 mod vfio;
+pub mod virtio;
 
 pub use claim::{Claim, Owned};
 pub use device::{Device, InitConfig, LinkStatus, OpenOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use mempool::{Mempool, Packet};
-pub use mmio::Registers;
+pub use mmio::{Bar, Registers};
 pub use pci::PciAddress;
 pub use rss::{RssConfig, RssKey};
 pub use rx::RxQueue;

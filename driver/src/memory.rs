@@ -540,6 +540,20 @@ impl DmaRegion {
     }
 }
 
+impl DmaRegion {
+    /// Gives the region up without freeing it: the mapping, the IOMMU
+    /// entry and the file stay, for a device that may still write it. The
+    /// process's exit unmaps it; the file (and so the memory) stays until
+    /// a supervisor reclaims it from the manifest after a device reset.
+    pub fn keep(self) {
+        log::debug!(
+            "DMA region {}: kept for a device that may still write it",
+            self.path.display()
+        );
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for DmaRegion {
     fn drop(&mut self) {
         // The IOMMU first, so the device can no longer reach the memory.

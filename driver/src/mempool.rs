@@ -22,8 +22,11 @@ pub const DEFAULT_BUF_SIZE: usize = 2048;
 /// A pool of DMA buffers.
 #[derive(Debug)]
 pub struct Mempool {
-    /// The memory the buffers live in; it goes when the pool goes.
-    _memory: Memory,
+    /// The memory the buffers live in; it goes when the pool goes, unless
+    /// `keep` is set.
+    memory: Option<Memory>,
+    /// A device may still write buffers of this pool ([`Mempool::keep_memory`]).
+    keep: Cell<bool>,
     /// log2 of the buffer size.
     shift: u32,
     count: u32,
@@ -73,7 +76,8 @@ impl Mempool {
     }
 
     /// A pool of `count` buffers of `buf_size` bytes in ordinary memory
-    /// that no device can reach (every bus address is 0): for unit tests
+    /// that no device can reach (a buffer's "bus address" is its offset in
+    /// that memory, which a unit test playing the device uses): for unit tests
     /// of apps, which build packets with [`Mempool::alloc`] and
     /// [`Packet::data_mut`] and hand them to `App::process` without a NIC
     /// or a simulator. The same size rules as [`Mempool::new`].
@@ -82,7 +86,7 @@ impl Mempool {
         let map = SharedMap::anonymous(count as usize * buf_size)
             .map_err(|e| Error::io("detached mempool", "mapping memory for the buffers", e))?;
         let base = map.as_ptr();
-        let bus = vec![0; count as usize].into_boxed_slice();
+        let bus = (0..count as usize).map(|i| (i * buf_size) as u64).collect();
         Ok(Self::over(
             Memory::Detached(map),
             base,
@@ -108,7 +112,8 @@ impl Mempool {
             virt,
             stack: (0..count).rev().map(Cell::new).collect(),
             top: Cell::new(count),
-            _memory: memory,
+            memory: Some(memory),
+            keep: Cell::new(false),
             _single_thread: PhantomData,
         }
     }
@@ -399,6 +404,30 @@ impl<'a> Packet<'a> {
         };
     }
 
+    /// A received packet of `len` bytes (cut to the buffer size) in
+    /// buffer `idx` of `pool`, with the RSS hash and type
+    /// (`regs::RXDADV_RSSTYPE_*`) the device or the software computed:
+    /// for devices that report them outside an 82599 write-back (virtio).
+    #[inline]
+    pub(crate) fn from_device(
+        pool: &'a Mempool,
+        idx: u32,
+        len: usize,
+        hash: u32,
+        rss_type: u32,
+    ) -> Self {
+        let mut p = Packet::new(pool, idx, 0);
+        p.set_len(len);
+        p.rss = RxWriteBack::new(rss_type, hash, 0, 0).lo;
+        p
+    }
+
+    /// Sets the RSS hash and type of a packet (a software hash).
+    #[inline]
+    pub(crate) fn set_rss(&mut self, hash: u32, rss_type: u32) {
+        self.rss = RxWriteBack::new(rss_type, hash, 0, 0).lo;
+    }
+
     /// A received packet: buffer `idx` of `pool` (at `buf`, from
     /// [`PoolView::buf`]), described by the NIC's write-back. The receive
     /// loop drops write-backs whose length exceeds the buffer; should the
@@ -479,6 +508,39 @@ impl<'a> Packet<'a> {
     #[inline]
     pub fn pool(&self) -> &'a Mempool {
         self.pool
+    }
+}
+
+impl Mempool {
+    /// Keeps the pool's DMA memory when the pool is dropped: its file, its
+    /// mapping and its IOMMU entry stay until the process exits, and the
+    /// file until a supervisor reclaims it after resetting the device. A
+    /// queue that cannot stop its device's DMA (virtio without per-queue
+    /// reset) calls it for the buffers it leaves posted (docs/DESIGN.md 4).
+    pub(crate) fn keep_memory(&self) {
+        self.keep.set(true);
+    }
+}
+
+impl Mempool {
+    /// The memory of a [`Mempool::detached`] pool, which a test playing a
+    /// device reads and writes at the buffers' "bus addresses".
+    #[cfg(test)]
+    pub(crate) fn detached_memory(&self) -> &SharedMap {
+        match &self.memory {
+            Some(Memory::Detached(m)) => m,
+            _ => panic!("not a detached pool"),
+        }
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        if self.keep.get() {
+            if let Some(Memory::Dma(region)) = self.memory.take() {
+                region.keep();
+            }
+        }
     }
 }
 

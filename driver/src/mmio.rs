@@ -201,6 +201,104 @@ impl Tail<'_> {
     }
 }
 
+/// A mapped memory BAR read and written in naturally aligned 8, 16 and
+/// 32-bit volatile accesses at byte offsets: the virtio PCI structures
+/// (virtio 1.1 4.1.3.1: the driver accesses each field with its own
+/// width; 64-bit fields as two 32-bit halves, low first). Unmapped on drop.
+#[derive(Debug)]
+pub struct Bar {
+    map: SharedMap,
+}
+
+impl Bar {
+    /// Takes ownership of a mapping of `len` bytes at `base`.
+    ///
+    /// # Safety
+    /// `base..base + len` must be a live `mmap` of the BAR that nothing
+    /// else unmaps; this value unmaps it on drop.
+    pub unsafe fn from_mapping(base: NonNull<u8>, len: usize) -> Self {
+        Bar {
+            // SAFETY: the caller hands over a live mapping nothing else
+            // unmaps, as `SharedMap::from_raw` requires.
+            map: unsafe { SharedMap::from_raw(base, len) },
+        }
+    }
+
+    /// A BAR in ordinary memory (for unit tests of what reads it).
+    pub fn in_memory(map: SharedMap) -> Self {
+        Bar { map }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the BAR is empty (never, once mapped).
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The field of width `W` at `off`.
+    ///
+    /// # Panics
+    /// When the field is outside the BAR or misaligned: offsets come from
+    /// the device's capabilities, checked against the BAR when mapped.
+    fn field<W>(&self, off: usize) -> *mut W {
+        let width = std::mem::size_of::<W>();
+        assert!(
+            off.is_multiple_of(width) && off + width <= self.map.len(),
+            "{width}-byte field at {off:#x} outside a {}-byte BAR or misaligned",
+            self.map.len()
+        );
+        // SAFETY: in bounds (checked above) of the live mapping.
+        unsafe { self.map.as_ptr().add(off).cast::<W>() }
+    }
+
+    /// Reads the byte at `off`.
+    pub fn read8(&self, off: usize) -> u8 {
+        // SAFETY: an aligned, in-bounds field of the mapping; volatile as
+        // device memory requires.
+        unsafe { self.field::<u8>(off).read_volatile() }
+    }
+
+    /// Reads the little-endian 16-bit field at `off`.
+    pub fn read16(&self, off: usize) -> u16 {
+        // SAFETY: as in `read8`.
+        u16::from_le(unsafe { self.field::<u16>(off).read_volatile() })
+    }
+
+    /// Reads the little-endian 32-bit field at `off`.
+    pub fn read32(&self, off: usize) -> u32 {
+        // SAFETY: as in `read8`.
+        u32::from_le(unsafe { self.field::<u32>(off).read_volatile() })
+    }
+
+    /// Writes the byte at `off`.
+    pub fn write8(&self, off: usize, value: u8) {
+        // SAFETY: as in `read8`.
+        unsafe { self.field::<u8>(off).write_volatile(value) }
+    }
+
+    /// Writes the little-endian 16-bit field at `off`.
+    pub fn write16(&self, off: usize, value: u16) {
+        // SAFETY: as in `read8`.
+        unsafe { self.field::<u16>(off).write_volatile(value.to_le()) }
+    }
+
+    /// Writes the little-endian 32-bit field at `off`.
+    pub fn write32(&self, off: usize, value: u32) {
+        // SAFETY: as in `read8`.
+        unsafe { self.field::<u32>(off).write_volatile(value.to_le()) }
+    }
+
+    /// Writes a 64-bit field as two 32-bit halves, low first.
+    pub fn write64(&self, off: usize, value: u64) {
+        self.write32(off, value as u32);
+        self.write32(off + 4, (value >> 32) as u32);
+    }
+}
+
 /// A simulator BAR in anonymous memory, every byte `fill`, for unit tests.
 #[cfg(test)]
 pub(crate) fn test_registers(fill: u8) -> Registers {

@@ -354,21 +354,28 @@ impl PciDevice {
         set_bus_master(&name, &config, 0, &path.display().to_string())
     }
 
-    /// Maps BAR0 through the sysfs `resource0` file, read-write and shared,
-    /// over the file's whole length; returns the address and the length.
+    /// Maps BAR0 through the sysfs `resource0` file; see
+    /// [`PciDevice::map_resource`].
+    pub fn map_resource0(&self) -> Result<(NonNull<u8>, usize)> {
+        self.map_resource(0)
+    }
+
+    /// Maps memory BAR `bar` through the sysfs `resource<bar>` file,
+    /// read-write and shared, over the file's whole length; returns the
+    /// address and the length.
     ///
     /// The caller owns the mapping and must `munmap` it with that length when
     /// done. Needs root (CAP_SYS_ADMIN); without it this fails with
     /// [`ErrorKind::Permission`].
-    pub fn map_resource0(&self) -> Result<(NonNull<u8>, usize)> {
+    pub fn map_resource(&self, bar: u32) -> Result<(NonNull<u8>, usize)> {
         let name = self.name();
-        let path = self.sysfs.join("resource0");
-        log::debug!("{name}: mapping BAR0 from {}", path.display());
+        let path = self.sysfs.join(format!("resource{bar}"));
+        log::debug!("{name}: mapping BAR{bar} from {}", path.display());
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| resource0_open_error(&name, &path, e))?;
+            .map_err(|e| resource_open_error(&name, &path, bar, e))?;
         let len = file
             .metadata()
             .map_err(|e| Error::io(&name, format!("reading the size of {}", path.display()), e))?
@@ -380,25 +387,36 @@ impl PciDevice {
                 Error::new(
                     ErrorKind::Hardware,
                     &name,
-                    format!("{} has length {len}, cannot map BAR0", path.display()),
+                    format!("{} has length {len}, cannot map BAR{bar}", path.display()),
                 )
                 .hint("check the device's BARs with `lspci -vv -s ADDRESS`")
             })?;
         let ptr = map_shared(&name, &file, len, 0, &path.display().to_string())?;
-        log::debug!("{name}: BAR0 mapped, {} bytes at {ptr:p}", len.get());
+        log::debug!("{name}: BAR{bar} mapped, {} bytes at {ptr:p}", len.get());
         Ok((ptr, len.get()))
+    }
+
+    /// Reads `out.len()` bytes of configuration space from `offset`
+    /// through the sysfs `config` file (beyond the first 64 bytes, root
+    /// only).
+    pub fn read_config(&self, offset: u64, out: &mut [u8]) -> Result<()> {
+        let path = self.sysfs.join("config");
+        let file = File::open(&path)
+            .map_err(|e| Error::io(self.name(), format!("opening {}", path.display()), e))?;
+        file.read_exact_at(out, offset)
+            .map_err(|e| Error::io(self.name(), format!("reading {}", path.display()), e))
     }
 }
 
-/// The error for a failed open of `resource0`, with what to do about it.
-fn resource0_open_error(name: &str, path: &Path, e: io::Error) -> Error {
+/// The error for a failed open of `resource<bar>`, with what to do about it.
+fn resource_open_error(name: &str, path: &Path, bar: u32, e: io::Error) -> Error {
     let err = Error::io(name, format!("opening {}", path.display()), e);
     match err.kind() {
         ErrorKind::Permission => err.hint(
             "mapping resource0 needs root: run as root, or bind the device to vfio-pci \
              and use the VFIO backend",
         ),
-        ErrorKind::NotFound => err.hint("the device has no memory BAR0; is it an ixgbe NIC?"),
+        ErrorKind::NotFound => err.hint(format!("the device has no memory BAR{bar}")),
         _ => err,
     }
 }
@@ -832,9 +850,10 @@ pub(crate) mod tests {
 
     #[test]
     fn permission_denied_on_resource0_says_run_as_root_or_use_vfio() {
-        let e = resource0_open_error(
+        let e = resource_open_error(
             "0000:03:00.0",
             Path::new("/sys/bus/pci/devices/0000:03:00.0/resource0"),
+            0,
             io::Error::from(io::ErrorKind::PermissionDenied),
         );
         assert_eq!(e.kind(), ErrorKind::Permission);

@@ -437,6 +437,64 @@ impl RssConfig {
         }
     }
 
+    /// The hash and RSS type (`regs::RXDADV_RSSTYPE_*`) the 82599 computes
+    /// for `frame` (7.1.2.8.1), for devices that report none (virtio
+    /// without `VIRTIO_NET_F_HASH_REPORT`): an untagged IPv4 or IPv6
+    /// (without extension headers) frame, hashed with its TCP or UDP ports
+    /// when that type is enabled and the packet is not a fragment, else
+    /// over its addresses when that is; (0, NONE) otherwise.
+    pub fn hash_frame(&self, frame: &[u8]) -> (u32, u32) {
+        self.try_hash_frame(frame)
+            .unwrap_or((0, regs::RXDADV_RSSTYPE_NONE))
+    }
+
+    fn try_hash_frame(&self, f: &[u8]) -> Option<(u32, u32)> {
+        let be16 = |at: usize| Some(u16::from_be_bytes([*f.get(at)?, *f.get(at + 1)?]));
+        let f_ = self.fields;
+        match be16(12)? {
+            0x0800 => {
+                let ihl = usize::from(f.get(14)? & 0x0F) * 4;
+                let src: [u8; 4] = f.get(26..30)?.try_into().ok()?;
+                let dst: [u8; 4] = f.get(30..34)?.try_into().ok()?;
+                let (src, dst) = (Ipv4Addr::from(src), Ipv4Addr::from(dst));
+                let fragment = be16(20)? & 0x3FFF != 0;
+                let l4 = 14 + ihl;
+                let ports = || Some((be16(l4)?, be16(l4 + 2)?));
+                let with_ports = match f.get(23)? {
+                    6 if f_.ipv4_tcp && !fragment => Some(regs::RXDADV_RSSTYPE_IPV4_TCP),
+                    17 if f_.ipv4_udp && !fragment => Some(regs::RXDADV_RSSTYPE_IPV4_UDP),
+                    _ => None,
+                };
+                match (with_ports, ports()) {
+                    (Some(kind), Some(p)) => Some((self.hash_ipv4(src, dst, Some(p)), kind)),
+                    _ if f_.ipv4 => {
+                        Some((self.hash_ipv4(src, dst, None), regs::RXDADV_RSSTYPE_IPV4))
+                    }
+                    _ => None,
+                }
+            }
+            0x86DD => {
+                let src: [u8; 16] = f.get(22..38)?.try_into().ok()?;
+                let dst: [u8; 16] = f.get(38..54)?.try_into().ok()?;
+                let (src, dst) = (Ipv6Addr::from(src), Ipv6Addr::from(dst));
+                let ports = || Some((be16(54)?, be16(56)?));
+                let with_ports = match f.get(20)? {
+                    6 if f_.ipv6_tcp => Some(regs::RXDADV_RSSTYPE_IPV6_TCP),
+                    17 if f_.ipv6_udp => Some(regs::RXDADV_RSSTYPE_IPV6_UDP),
+                    _ => None,
+                };
+                match (with_ports, ports()) {
+                    (Some(kind), Some(p)) => Some((self.hash_ipv6(src, dst, Some(p)), kind)),
+                    _ if f_.ipv6 => {
+                        Some((self.hash_ipv6(src, dst, None), regs::RXDADV_RSSTYPE_IPV6))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The queue the redirection table (7.1.2.8.2) gives for `hash`: entry
     /// `hash & 0x7f`.
     pub fn queue_for_hash(&self, hash: u32) -> u16 {

@@ -12,7 +12,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64};
 
 /// A shared memory mapping (of a file, or anonymous and shared across
 /// `fork`) with bounds-checked atomic word access. Unmapped on drop.
@@ -136,6 +136,24 @@ impl SharedMap {
     #[inline]
     fn in_bounds(&self, offset: usize, size: usize) -> bool {
         offset.checked_add(size).is_some_and(|end| end <= self.len)
+    }
+
+    /// The 16-bit word at `offset`, or `None` when out of bounds or unaligned.
+    #[inline]
+    pub fn get_u16(&self, offset: usize) -> Option<&AtomicU16> {
+        if !self.in_bounds(offset, 2) || !offset.is_multiple_of(2) {
+            return None;
+        }
+        // SAFETY: as in `get_u32`, with 2-byte alignment.
+        Some(unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU16>() })
+    }
+
+    /// The aligned u16 at `off`; panics when out of bounds or unaligned
+    /// (for offsets that come from a fixed layout, never from input).
+    #[inline]
+    pub fn u16_at(&self, off: usize) -> &AtomicU16 {
+        self.get_u16(off)
+            .unwrap_or_else(|| panic!("u16 at {off:#x} outside a {}-byte mapping", self.len))
     }
 
     /// The 32-bit word at `offset`, or `None` when out of bounds or unaligned.

@@ -293,9 +293,6 @@ pub struct Vfio {
     container: Arc<File>,
     iova: IovaAllocator,
     address: PciAddress,
-    /// BAR0: (offset in the device descriptor, size).
-    bar0: (u64, u64),
-    bar0_flags: u32,
     /// Configuration space: (offset in the device descriptor, size).
     config: (u64, u64),
 }
@@ -393,18 +390,7 @@ impl Vfio {
         let device = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
         log::debug!("{name}: device descriptor {fd}");
 
-        // 9. Regions.
-        let bar0 = region_info(&name, &device, VFIO_PCI_BAR0_REGION_INDEX, "BAR0")?;
-        log::debug!(
-            "{name}: BAR0 at offset {:#x}, {} bytes, flags {:#x}",
-            bar0.offset,
-            bar0.size,
-            bar0.flags
-        );
-        if bar0.size == 0 {
-            return Err(Error::new(ErrorKind::Hardware, &name, "BAR0 has size 0")
-                .hint("check the device's BARs with `lspci -vv`; is it an ixgbe NIC?"));
-        }
+        // 9. Regions: configuration space now, BARs when mapped.
         let config = region_info(&name, &device, VFIO_PCI_CONFIG_REGION_INDEX, "config space")?;
         log::debug!(
             "{name}: config space at offset {:#x}, {} bytes, flags {:#x}",
@@ -431,8 +417,6 @@ impl Vfio {
             container,
             iova,
             address: *address,
-            bar0: (bar0.offset, bar0.size),
-            bar0_flags: bar0.flags,
             config: (config.offset, config.size),
         })
     }
@@ -601,34 +585,65 @@ impl Vfio {
         Ok(group_file)
     }
 
-    /// Maps BAR0 read-write and shared from the device descriptor; returns
-    /// the address and the length. The caller owns the mapping and must
-    /// `munmap` it with that length before the `Vfio` is dropped.
+    /// Maps BAR0 read-write and shared from the device descriptor; see
+    /// [`Vfio::map_bar`].
     pub fn map_bar0(&self) -> Result<(NonNull<u8>, usize)> {
+        self.map_bar(VFIO_PCI_BAR0_REGION_INDEX)
+    }
+
+    /// Maps memory BAR `index` (0 to 5) read-write and shared from the
+    /// device descriptor; returns the address and the length. The caller
+    /// owns the mapping and must `munmap` it with that length before the
+    /// `Vfio` is dropped.
+    pub fn map_bar(&self, index: u32) -> Result<(NonNull<u8>, usize)> {
         let name = self.name();
-        let (offset, size) = self.bar0;
-        if self.bar0_flags & VFIO_REGION_INFO_FLAG_MMAP == 0 {
+        let what = format!("BAR{index}");
+        let info = region_info(&name, &self.device, index, &what)?;
+        log::debug!(
+            "{name}: {what} at offset {:#x}, {} bytes, flags {:#x}",
+            info.offset,
+            info.size,
+            info.flags
+        );
+        if info.size == 0 {
+            return Err(
+                Error::new(ErrorKind::Hardware, &name, format!("{what} has size 0"))
+                    .hint("check the device's BARs with `lspci -vv`"),
+            );
+        }
+        if info.flags & VFIO_REGION_INFO_FLAG_MMAP == 0 {
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 &name,
-                "vfio-pci does not allow mapping BAR0",
+                format!("vfio-pci does not allow mapping {what}"),
             )
             .hint("use the sysfs backend (run as root)"));
         }
-        let len = usize::try_from(size)
+        let len = usize::try_from(info.size)
             .ok()
             .and_then(NonZeroUsize::new)
             .ok_or_else(|| {
                 Error::new(
                     ErrorKind::Memory,
                     &name,
-                    format!("BAR0 size {size} cannot be mapped"),
+                    format!("{what} size {} cannot be mapped", info.size),
                 )
             })?;
-        log::debug!("{name}: mapping BAR0 ({size} bytes at offset {offset:#x})");
-        let ptr = pci::map_shared(&name, &self.device, len, offset, "BAR0 of the VFIO device")?;
-        log::debug!("{name}: BAR0 mapped at {ptr:p}");
+        let ptr = pci::map_shared(
+            &name,
+            &self.device,
+            len,
+            info.offset,
+            &format!("{what} of the VFIO device"),
+        )?;
+        log::debug!("{name}: {what} mapped at {ptr:p}");
         Ok((ptr, len.get()))
+    }
+
+    /// Reads `out.len()` bytes of configuration space from `offset`.
+    pub fn read_config(&self, offset: u64, out: &mut [u8]) -> Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(&self.device, out, self.config.0 + offset)
+            .map_err(|e| Error::io(self.name(), "reading configuration space through VFIO", e))
     }
 
     /// Sets Bus Master Enable in the Command register through the VFIO
