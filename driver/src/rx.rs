@@ -15,8 +15,8 @@
 //! is reset (disabled, its ring re-armed, enabled again).
 
 use crate::desc::{self, Ring, RxDescKind};
-use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
+use crate::ixgbe::Ixgbe;
 use crate::memory::HUGE_PAGE;
 use crate::mempool::{self, Mempool, Packet};
 use crate::mmio::Tail;
@@ -46,8 +46,8 @@ pub struct RxCounters {
 }
 
 /// An attached receive queue.
-pub struct RxQueue<'a> {
-    dev: &'a Device,
+pub struct IxgbeRx<'a> {
+    dev: &'a Ixgbe,
     /// RDT (8.2.3.8.5), written once per batch.
     tail: Tail<'a>,
     pool: &'a Mempool,
@@ -67,13 +67,13 @@ pub struct RxQueue<'a> {
     dead: bool,
 }
 
-impl<'a> RxQueue<'a> {
+impl<'a> IxgbeRx<'a> {
     /// Attaches Rx queue `queue` of `dev` with a ring of `size` descriptors
     /// (a power of two from 8 to 8192) filled from `pool` (4.6.7.1).
     /// `drop_en` sets SRRCTL.DROP_EN: a full ring then drops this queue's
     /// frames instead of blocking the shared packet buffer (docs/DESIGN.md 5).
     pub fn attach(
-        dev: &'a Device,
+        dev: &'a Ixgbe,
         queue: u32,
         pool: &'a Mempool,
         size: u32,
@@ -138,7 +138,7 @@ impl<'a> RxQueue<'a> {
         if drop_en {
             srrctl |= regs::SRRCTL_DROP_EN;
         }
-        let mut q = RxQueue {
+        let mut q = IxgbeRx {
             dev,
             tail: dev.regs().tail(regs::rdt(queue)),
             pool,
@@ -379,7 +379,7 @@ impl<'a> RxQueue<'a> {
 /// Disables Rx queue `q` and waits until the device confirms (4.6.7.1.2):
 /// from then on it does no DMA for that queue. The supervisor uses it on
 /// the queues of a worker that died.
-pub fn disable(dev: &Device, q: u32) -> Result<()> {
+pub fn disable(dev: &Ixgbe, q: u32) -> Result<()> {
     dev.disable_queue(
         regs::rxdctl(q),
         regs::RXDCTL_ENABLE,
@@ -387,7 +387,7 @@ pub fn disable(dev: &Device, q: u32) -> Result<()> {
     )
 }
 
-impl Drop for RxQueue<'_> {
+impl Drop for IxgbeRx<'_> {
     fn drop(&mut self) {
         match self.disable() {
             Ok(()) => {}

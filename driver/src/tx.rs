@@ -3,8 +3,8 @@
 //! cleaning, and a clean detach (4.6.8.1.2).
 
 use crate::desc::{self, Ring};
-use crate::device::Device;
 use crate::error::{Error, ErrorKind, Result};
+use crate::ixgbe::Ixgbe;
 use crate::mempool::{Mempool, Packet};
 use crate::mmio::Tail;
 use crate::regs;
@@ -24,8 +24,8 @@ pub struct TxCounters {
 }
 
 /// An attached transmit queue.
-pub struct TxQueue<'a> {
-    dev: &'a Device,
+pub struct IxgbeTx<'a> {
+    dev: &'a Ixgbe,
     /// TDT (8.2.3.9.9), written once per batch.
     tail_reg: Tail<'a>,
     queue: u32,
@@ -46,10 +46,10 @@ pub struct TxQueue<'a> {
     attached: bool,
 }
 
-impl<'a> TxQueue<'a> {
+impl<'a> IxgbeTx<'a> {
     /// Attaches Tx queue `queue` of `dev` with a ring of `size` descriptors
     /// (a power of two from 8 to 8192), 4.6.8.1.
-    pub fn attach(dev: &'a Device, queue: u32, size: u32) -> Result<Self> {
+    pub fn attach(dev: &'a Ixgbe, queue: u32, size: u32) -> Result<Self> {
         let name = dev.name();
         if queue >= regs::NUM_QUEUES {
             return Err(Error::new(
@@ -95,7 +95,7 @@ impl<'a> TxQueue<'a> {
             || r.read(regs::txdctl(queue)) & regs::TXDCTL_ENABLE != 0,
         )?;
         log::debug!("{name}: tx queue {queue} attached, {size} descriptors at {base:#x}");
-        Ok(TxQueue {
+        Ok(IxgbeTx {
             dev,
             tail_reg: dev.regs().tail(regs::tdt(queue)),
             queue,
@@ -278,7 +278,7 @@ impl<'a> TxQueue<'a> {
 }
 
 /// Disables Tx queue `q` and waits until the device confirms (4.6.8.1).
-pub fn disable(dev: &Device, q: u32) -> Result<()> {
+pub fn disable(dev: &Ixgbe, q: u32) -> Result<()> {
     dev.disable_queue(
         regs::txdctl(q),
         regs::TXDCTL_ENABLE,
@@ -286,7 +286,7 @@ pub fn disable(dev: &Device, q: u32) -> Result<()> {
     )
 }
 
-impl Drop for TxQueue<'_> {
+impl Drop for IxgbeTx<'_> {
     fn drop(&mut self) {
         match self.disable() {
             Ok(()) => {}

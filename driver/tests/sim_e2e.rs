@@ -12,6 +12,11 @@ use ixy_driver::{
 use sim::{Lab, LabConfig, SimCounter};
 use std::time::{Duration, Instant};
 
+/// The registers of a simulated 82599.
+fn regs(d: &Device) -> &ixy_driver::Registers {
+    d.regs().expect("a simulated 82599 has registers")
+}
+
 const WAIT: Duration = Duration::from_secs(10);
 
 struct Setup {
@@ -312,7 +317,7 @@ fn drop_en_isolates_a_queue_that_is_never_served() {
     while stats.queues[1].rx_dropped < (frames.len() - to_q0.len() - 63) as u64
         && start.elapsed() < WAIT
     {
-        stats.update(dut.regs());
+        stats.update(regs(&dut));
     }
     assert_eq!(
         stats.queues[1].rx_dropped,
@@ -388,8 +393,8 @@ fn statistics_registers_agree_with_what_was_sent() {
     // Counters may lag the descriptors by a pass of the model: once the
     // lab is quiet, every frame is counted and no more will be.
     s.lab.quiesce(WAIT).expect("the lab goes quiet");
-    d.update(dut.regs());
-    t.update(tester.regs());
+    d.update(regs(&dut));
+    t.update(regs(&tester));
     assert_eq!(
         (t.tx_packets, t.tx_bytes),
         (1000, bytes + 4000),
@@ -447,7 +452,7 @@ fn ptp_timestamps_differ_by_the_simulated_cable_delay() {
         (there + back - want).abs() <= 14,
         "{there} + {back} ns vs 2 x {delay:?}"
     );
-    assert!(ixy_driver::timestamp::now(a.regs()) > 0, "the clock runs");
+    assert!(ixy_driver::timestamp::now(regs(&a)) > 0, "the clock runs");
 }
 
 /// Sends a PTP probe from one port to the other; returns rx - tx timestamp in ns.
@@ -471,10 +476,10 @@ fn one_way<'a>(
         rx.rx_batch(&mut inbox, 1);
     }
     assert!(inbox[0].timestamped(), "the Rx descriptor says timestamped");
-    let rx_ns = ixy_driver::timestamp::rx(to.regs()).expect("Rx timestamp latched");
+    let rx_ns = ixy_driver::timestamp::rx(regs(to)).expect("Rx timestamp latched");
     let mut tx_ns = None;
     while tx_ns.is_none() && start.elapsed() < WAIT {
-        tx_ns = ixy_driver::timestamp::tx(from.regs());
+        tx_ns = ixy_driver::timestamp::tx(regs(from));
     }
     rx_ns as i64 - tx_ns.expect("Tx timestamp latched") as i64
 }
@@ -483,12 +488,11 @@ fn one_way<'a>(
 fn frames_larger_than_a_buffer_are_dropped_whole_and_counted() {
     let s = lab("multi", |_| {});
     let dut = s.open(0, &InitConfig::default());
-    dut.regs().write(
+    regs(&dut).write(
         regs::HLREG0,
-        dut.regs().read(regs::HLREG0) | regs::HLREG0_JUMBOEN,
+        regs(&dut).read(regs::HLREG0) | regs::HLREG0_JUMBOEN,
     );
-    dut.regs()
-        .write(regs::MAXFRS, 9018 << regs::MAXFRS_MFS_SHIFT);
+    regs(&dut).write(regs::MAXFRS, 9018 << regs::MAXFRS_MFS_SHIFT);
     let tester = s.open(
         2,
         &InitConfig {
@@ -594,8 +598,7 @@ fn missed_frames_are_not_counted_as_received() {
     );
     // A 32 KiB packet buffer and a queue that is never served, without
     // DROP_EN: it blocks the buffer, which then misses frames.
-    dut.regs()
-        .write(regs::rxpbsize(0), 32 << regs::RXPBSIZE_SHIFT);
+    regs(&dut).write(regs::rxpbsize(0), 32 << regs::RXPBSIZE_SHIFT);
     let pool = Mempool::new(dut.dma(), "t-missed", 1024, 2048).unwrap();
     let _q0 = RxQueue::attach(&dut, 0, &pool, 64, false).unwrap();
     let _q1 = RxQueue::attach(&dut, 1, &pool, 64, false).unwrap();
@@ -619,7 +622,7 @@ fn missed_frames_are_not_counted_as_received() {
     let mut stats = ixy_driver::stats::PortStats::default();
     let start = Instant::now();
     while stats.rx_packets + stats.rx_missed < 600 && start.elapsed() < WAIT {
-        stats.update(dut.regs());
+        stats.update(regs(&dut));
         std::thread::yield_now();
     }
     assert!(stats.rx_missed > 0, "the full buffer missed frames");
@@ -645,7 +648,7 @@ fn systim_is_read_fresh_and_systiml_latches_systimh() {
             ..InitConfig::default()
         },
     );
-    let r = dut.regs();
+    let r = regs(&dut);
     let host = ixy_driver::tsc::monotonic_ns;
     let start = Instant::now();
     let ticking = || {
@@ -790,11 +793,11 @@ fn dd_on_a_descriptor_never_given_resets_the_queue() {
     p.data_mut().copy_from_slice(&first[0]);
     tx.tx_batch(&mut vec![p]);
     let start = Instant::now();
-    while t.dut.regs().read(regs::rdh(0)) != 1 && start.elapsed() < WAIT {
+    while regs(&t.dut).read(regs::rdh(0)) != 1 && start.elapsed() < WAIT {
         std::thread::yield_now();
     }
     assert_eq!(
-        t.dut.regs().read(regs::rdh(0)),
+        regs(&t.dut).read(regs::rdh(0)),
         1,
         "the frame was delivered"
     );

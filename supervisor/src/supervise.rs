@@ -443,7 +443,9 @@ impl<F: AppFactory> Supervisor<F> {
             .collect();
         let table = self.cfg.rss.reta_avoiding(&avoid);
         for dev in &self.devices {
-            driver::rss::write_reta(dev.regs(), &table);
+            if let Err(e) = dev.set_reta(&table) {
+                log::error!("{e}");
+            }
         }
         let mut to: Vec<u16> = table
             .iter()
@@ -522,6 +524,17 @@ impl<F: AppFactory> Supervisor<F> {
         let q = self.slots[i].index;
         let mut disabled = true;
         for dev in &self.devices {
+            let Some(dev) = dev.ixgbe() else {
+                // Virtio cannot stop one queue pair: the dead worker's
+                // buffers stay with the device until it is reset, and so
+                // does its memory (docs/DESIGN.md 4). `finish` reclaims it.
+                log::debug!(
+                    "worker {q}: {}: its DMA memory is kept until the device is reset",
+                    dev.name()
+                );
+                disabled = false;
+                continue;
+            };
             for r in [driver::rx::disable(dev, q), driver::tx::disable(dev, q)] {
                 match r {
                     // A device that is gone does no DMA: nothing to wait for.
@@ -537,7 +550,9 @@ impl<F: AppFactory> Supervisor<F> {
             }
         }
         if !disabled {
-            log::error!("worker {q}: queues not confirmed disabled; its DMA memory is kept, not freed under the NIC");
+            if self.devices.iter().all(|d| d.ixgbe().is_some()) {
+                log::error!("worker {q}: queues not confirmed disabled; its DMA memory is kept, not freed under the NIC");
+            }
             return;
         }
         let manifest = statsfile::dma_manifest(&self.cfg.run_dir, q);
@@ -589,7 +604,10 @@ impl<F: AppFactory> Supervisor<F> {
             if self.lost[p] {
                 continue;
             }
-            if !stats.update(dev.regs()) {
+            // Virtio has no statistics registers: its traffic is in the
+            // workers' counters.
+            let Some(regs) = dev.regs() else { continue };
+            if !stats.update(regs) {
                 // Vanished since the check: the next check reports it.
                 continue;
             }
@@ -602,12 +620,6 @@ impl<F: AppFactory> Supervisor<F> {
     /// Final statistics, summary, device reset, leftover memory; exit code.
     fn finish(mut self) -> Result<i32> {
         self.update_port_stats();
-        for i in 0..self.slots.len() {
-            let manifest = statsfile::dma_manifest(&self.cfg.run_dir, self.slots[i].index);
-            if let Err(e) = self.devices[0].dma().reclaim(&manifest) {
-                log::error!("worker {i}: {e}");
-            }
-        }
         crate::summary::print(
             &self
                 .slots
@@ -630,6 +642,14 @@ impl<F: AppFactory> Supervisor<F> {
         {
             if let Err(e) = dev.reset() {
                 log::warn!("{e}");
+            }
+        }
+        // After the reset: no device writes the workers' buffers any more
+        // (a virtio device held them until now).
+        for i in 0..self.slots.len() {
+            let manifest = statsfile::dma_manifest(&self.cfg.run_dir, self.slots[i].index);
+            if let Err(e) = self.devices[0].dma().reclaim(&manifest) {
+                log::error!("worker {i}: {e}");
             }
         }
         if self.device_lost {

@@ -499,7 +499,7 @@ impl<'a> Probes<'a> {
         if let Some(mut p) = self.pool.alloc() {
             if self.hw {
                 // A stale latch would swallow this probe's stamp.
-                let _ = timestamp::tx(tx.regs());
+                let _ = timestamp::tx(clock(tx));
             }
             p.set_len(self.size);
             build_probe(p.data_mut(), self.src_mac, self.dst_mac, self.seq);
@@ -533,7 +533,7 @@ impl<'a> Probes<'a> {
             return false;
         }
         match self.inflight.as_mut().filter(|f| f.tx.is_none()) {
-            Some(f) => match timestamp::tx(tx.regs()) {
+            Some(f) => match timestamp::tx(clock(tx)) {
                 Some(ts) => {
                     f.tx = Some(ts);
                     true
@@ -561,7 +561,7 @@ impl<'a> Probes<'a> {
         };
         if !hw {
             f.rx = Some(since(t0, t));
-        } else if let Some(ts) = p.timestamped().then(|| timestamp::rx(rx.regs())).flatten() {
+        } else if let Some(ts) = p.timestamped().then(|| timestamp::rx(clock(rx))).flatten() {
             f.rx = Some(ts);
         } else {
             out.lost_rx_stamp += 1;
@@ -642,7 +642,7 @@ impl<'a> Receiver<'a> {
             }
             if self.hw && p.timestamped() {
                 // Not the probe in flight: free the latch for it.
-                let _ = timestamp::rx(rx.regs());
+                let _ = timestamp::rx(clock(rx));
             }
             if id.is_some() {
                 out.late_probes += 1;
@@ -665,7 +665,7 @@ impl<'a> Receiver<'a> {
             }
             for p in self.batch.drain(..) {
                 if self.hw && p.timestamped() {
-                    let _ = timestamp::rx(rx.regs());
+                    let _ = timestamp::rx(clock(rx));
                 }
                 if flows::parse_tag(p.data()).is_some() {
                     out.load_received += 1;
@@ -755,8 +755,8 @@ impl ClockSync {
             return;
         }
         let o = measure_offset(
-            || timestamp::now(tx.regs()),
-            || timestamp::now(rx.regs()),
+            || timestamp::now(clock(tx)),
+            || timestamp::now(clock(rx)),
             SYNC_SAMPLES,
         );
         log::debug!(
@@ -815,6 +815,13 @@ fn since(t0: Instant, t: Instant) -> u64 {
     t.saturating_duration_since(t0).as_nanos() as u64
 }
 
+/// The 1588 clock's registers of a device with one: `measure_until`
+/// refuses hardware timestamps on any other before it starts.
+fn clock(d: &Device) -> &driver::Registers {
+    d.regs()
+        .expect("hardware timestamps were checked to be on ixgbe devices")
+}
+
 /// [`measure_until`] with a flag that is never set.
 pub fn measure(
     tx: &Device,
@@ -848,6 +855,11 @@ pub fn measure_until(
         return Err(driver::Error::new(driver::ErrorKind::InvalidInput, "", m));
     }
     let hw = cfg.timestamps == Timestamps::Hardware;
+    if let Some(d) = [tx, rx].into_iter().find(|d| hw && !d.has_ptp_clock()) {
+        return Err(d
+            .unsupported("the IEEE 1588 clock (hardware timestamps)")
+            .hint("use software timestamps (--timestamps software)"));
+    }
     let src_mac = tx.mac();
     let probe_pool = Mempool::new(tx.dma(), "latency-probes", 128, 2048)?;
     let load_pool = match cfg.load_mpps {
@@ -863,8 +875,8 @@ pub fn measure_until(
     let mut receiver = Receiver::attach(rx, &rx_pool, clock_identity(src_mac), hw)?;
     if hw {
         // Unlock latches holding stale values.
-        let _ = timestamp::tx(tx.regs());
-        let _ = timestamp::rx(rx.regs());
+        let _ = timestamp::tx(clock(tx));
+        let _ = timestamp::rx(clock(rx));
     }
 
     let mut out = Outcome::default();

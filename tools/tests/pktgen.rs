@@ -372,8 +372,8 @@ fn exactly_the_frames_asked_for_leave_the_tester_port() {
             driver::stats::PortStats::default(),
             driver::stats::PortStats::default(),
         );
-        tx.update(devs[0].regs());
-        rx.update(devs[1].regs());
+        tx.update(devs[0].regs().expect("a simulated 82599"));
+        rx.update(devs[1].regs().expect("a simulated 82599"));
         (tx.tx_packets, rx.rx_packets)
     };
     counters(&devs);

@@ -84,7 +84,7 @@ impl<'m> Vring<'m> {
     ///
     /// # Panics
     /// When the queue does not fit in `mem` or `base` is not 64-byte
-    /// aligned (queues are placed by [`super::Rings`], never from input).
+    /// aligned (queues are placed by `VirtioNet::init`, never from input).
     pub fn new(mem: &'m SharedMap, base: usize, bus: u64, layout: Layout) -> Self {
         assert!(base.is_multiple_of(64) && base + layout.len <= mem.len());
         Vring {

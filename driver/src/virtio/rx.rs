@@ -130,7 +130,10 @@ impl<'a> VirtioRx<'a> {
 
     /// Receives up to `max` frames, appending them to `out`; returns how
     /// many. Consumed slots are re-posted with fresh buffers, one
-    /// notification (if the device asks for one) per call.
+    /// notification (if the device asks for one) per call. Not inlined
+    /// into the backend-neutral [`crate::RxQueue`]: one call per batch.
+    #[inline(never)]
+    #[cold]
     pub fn rx_batch(&mut self, out: &mut Vec<Packet<'a>>, max: usize) -> usize {
         let done = self.q.ring.used_idx();
         if done == self.used {

@@ -101,7 +101,10 @@ impl<'a> VirtioTx<'a> {
 
     /// Sends packets from the front of `pkts` while slots are free, removes
     /// those it sent and returns how many: the rest stay for a later call.
-    /// One notification (if the device asks for one) per call.
+    /// One notification (if the device asks for one) per call. Not
+    /// inlined into [`crate::TxQueue`]: one call per batch.
+    #[inline(never)]
+    #[cold]
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
         self.clean();
         let n = pkts.len().min(self.free.len());

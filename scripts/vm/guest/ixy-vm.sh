@@ -3,6 +3,7 @@
 # on failure.
 #
 #   vm_bdf N              PCI address of NIC N (0..3)
+#   vm_peer N             the NIC cabled to NIC N (0<->2, 1<->3)
 #   vm_netdev BDF         kernel netdev name of a NIC bound to virtio-pci
 #   vm_bind_vfio BDF      unbind from its driver, bind to vfio-pci; prints
 #                         the IOMMU group; /dev/vfio/<group> is uid 1000's
@@ -13,15 +14,24 @@
 # the host wires NIC 0 <-> NIC 2 and NIC 1 <-> NIC 3 (point-to-point).
 . /etc/ixy-vm.conf
 
+# shellcheck disable=SC2034 # for test scripts
 VM_BDFS="0000:00:04.0 0000:00:05.0 0000:00:06.0 0000:00:07.0"
 VM_USER_UID=1000
 VM_USER_GID=1000
 
 vm_bdf() {
-    set -- $1 $VM_BDFS
-    [ "$1" -ge 0 ] 2>/dev/null && [ "$1" -le 3 ] || { echo "vm_bdf: no NIC $1" >&2; return 1; }
-    shift "$(($1 + 1))"
-    echo "$1"
+    case $1 in
+    0 | 1 | 2 | 3) echo "0000:00:0$(($1 + 4)).0" ;;
+    *) echo "vm_bdf: no NIC $1 (0..3)" >&2; return 1 ;;
+    esac
+}
+
+# The NIC at the other end of NIC N's cable.
+vm_peer() {
+    case $1 in
+    0 | 1 | 2 | 3) echo $((($1 + 2) % 4)) ;;
+    *) echo "vm_peer: no NIC $1 (0..3)" >&2; return 1 ;;
+    esac
 }
 
 vm_netdev() {

@@ -30,7 +30,7 @@ for n in 0 1 2 3; do
     # 0x1041: a modern-only (virtio 1.0) virtio-net function.
     check "NIC $n at $bdf is virtio-net 1af4:1041 ($id)" [ "$id" = "0x1af4:0x1041" ]
     check "NIC $n bound to virtio-pci" [ "$(vm_driver "$bdf")" = virtio-pci ]
-    vdev=$(basename "$(ls -d "$dev"/virtio* 2>/dev/null | head -n1)")
+    vdev=$(basename "$(echo "$dev"/virtio*)")
     net=$(vm_netdev "$bdf") || { bad "NIC $n has no netdev"; continue; }
     mac=$(cat "/sys/class/net/$net/address")
     check "NIC $n ($net) has MAC 52:54:00:00:00:0$n ($mac)" [ "$mac" = "52:54:00:00:00:0$n" ]
@@ -45,6 +45,23 @@ for n in 0 1 2 3; do
     check "NIC $n offers 4 queue pairs ($pairs rx/tx vector pairs)" [ "$pairs" = 4 ]
 done
 
+# ---- what run.sh put in: hugepages, --bin with its libraries, --file ----
+if [ "$IXY_VM_HUGEPAGES" -gt 0 ]; then
+    total=$(awk '/^HugePages_Total/ {print $2}' /proc/meminfo)
+    check "$IXY_VM_HUGEPAGES hugepages reserved ($total)" [ "$total" = "$IXY_VM_HUGEPAGES" ]
+    free0=$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)
+    vm_run_as_user fallocate -l 2097152 /dev/hugepages/smoke
+    free1=$(awk '/^HugePages_Free/ {print $2}' /proc/meminfo)
+    check "uid 1000 takes a hugepage in /dev/hugepages (free $free0 -> $free1)" [ "$free1" = $((free0 - 1)) ]
+    rm -f /dev/hugepages/smoke
+fi
+if [ -e /bin/ixy-vm-hello ]; then
+    if out=$(ixy-vm-hello 2>&1); then ok "a dynamically linked --bin runs: $out"; else bad "--bin ixy-vm-hello: $out"; fi
+fi
+if [ -e /srv/smoke-file ]; then
+    check "--file copied: $(cat /srv/smoke-file)" grep -q smoke /srv/smoke-file
+fi
+
 # ---- VFIO (vIOMMU only) ----
 if [ "$IXY_VM_IOMMU" = 1 ]; then
     bdf=$(vm_bdf 2)
@@ -57,37 +74,33 @@ if [ "$IXY_VM_IOMMU" = 1 ]; then
     else
         bad "NIC 2 bound to vfio-pci"
     fi
-    check "NIC 2 back on virtio-pci" vm_bind_kernel "$bdf"
+    check "NIC 2 back on virtio-pci ($(vm_netdev "$bdf" 2>&1))" vm_bind_kernel "$bdf"
 else
     check "no IOMMU groups without --iommu" [ ! -e "/sys/bus/pci/devices/$(vm_bdf 0)/iommu_group" ]
 fi
 
 # ---- the cables: frames from NIC a reach NIC b and nothing else ----
-nets=
-for n in 0 1 2 3; do
-    net=$(vm_netdev "$(vm_bdf $n)") || net=none
-    ip link set "$net" up 2>/dev/null
-    nets="$nets $net"
-done
-set -- $nets
-net0=$1 net1=$2 net2=$3 net3=$4
+net() { vm_netdev "$(vm_bdf "$1")"; }
+for n in 0 1 2 3; do ip link set "$(net $n)" up; done
 # Nobody else sends: no IPv6 in the guest or on the host's TAPs (the
 # driver tests rely on counting frames).
 sleep 1
-check "no stray frames on the cables (rx_packets: $(rx "$net0") $(rx "$net1") $(rx "$net2") $(rx "$net3"))" \
-    [ "$(rx "$net0")$(rx "$net1")$(rx "$net2")$(rx "$net3")" = 0000 ]
-# cable A B C D: NIC A's frames must reach NIC B (and B's answer A), and
-# never C or D.
+counts=$(for n in 0 1 2 3; do rx "$(net $n)"; done | tr '\n' ' ')
+check "no stray frames on the cables (rx_packets: $counts)" [ "$counts" = "0 0 0 0 " ]
+
+# cable A B C D: NIC A's frames reach NIC B (and B's answer A), never C
+# or D.
 cable() {
-    na=$1 nb=$2
-    eval "a=\$net$1 b=\$net$2 c=\$net$3 d=\$net$4"
+    a=$(net "$1") b=$(net "$2") c=$(net "$3") d=$(net "$4") na=$1 nb=$2
     ip addr add "10.0.$na.2/24" dev "$b"
-    set -- $(rx "$a") $(rx "$b") $(rx "$c") $(rx "$d")
+    before="$(rx "$a") $(rx "$b") $(rx "$c") $(rx "$d")"
     # Duplicate-address probes (sender IP 0.0.0.0): NIC B answers one
     # for its own address with no route involved, over the same cable.
     out=$(arping -D -f -c 5 -w 5 -I "$a" "10.0.$na.2" 2>&1)
-    set -- "$@" $(rx "$a") $(rx "$b") $(rx "$c") $(rx "$d")
+    after="$(rx "$a") $(rx "$b") $(rx "$c") $(rx "$d")"
     ip addr del "10.0.$na.2/24" dev "$b"
+    # shellcheck disable=SC2086 # four numbers, then four more
+    set -- $before $after
     echo "   rx_packets before->after: $a $1->$5, $b $2->$6, $c $3->$7, $d $4->$8"
     case $out in
     *"Received "[1-9]*) ok "NIC $na's probe answered by NIC $nb" ;;
