@@ -55,6 +55,8 @@ struct State {
     queues: Vec<QueueMem>,
     /// The RSS set-up, for the software hash when the device reports none.
     rss: Option<crate::rss::RssConfig>,
+    /// Every receive queue in use: (notification offset, queue index).
+    rx_kicks: Vec<(usize, u16)>,
 }
 
 /// One virtqueue's place in the queue memory.
@@ -486,7 +488,11 @@ impl VirtioNet {
             queues[usize::from(q)] = m;
         }
         b.write16(c + common::CONFIG_MSIX_VECTOR, NO_VECTOR);
+        let rx_kicks = (0..pairs)
+            .map(|p| (queues[usize::from(2 * p)].notify_off, 2 * p))
+            .collect();
         Ok(State {
+            rx_kicks,
             features,
             pairs,
             max_pairs,
@@ -635,6 +641,7 @@ impl VirtioNet {
             rss: s.rss.as_ref(),
             hash_report: s.features & feature::HASH_REPORT != 0,
             notify: self.notify_bar(),
+            rx_kicks: &s.rx_kicks,
         })
     }
 }
@@ -650,4 +657,6 @@ pub(crate) struct QueueAccess<'d> {
     pub(crate) rss: Option<&'d crate::rss::RssConfig>,
     pub(crate) hash_report: bool,
     pub(crate) notify: &'d Bar,
+    /// Every receive queue of the device: (notification offset, queue).
+    pub(crate) rx_kicks: &'d [(usize, u16)],
 }

@@ -222,7 +222,14 @@ impl<'a> VirtioRx<'a> {
             self.avail = self.avail.wrapping_add(added);
             self.q.ring.publish_avail(self.avail);
             if self.q.ring.needs_notify() {
-                self.q.notify.write16(self.q.mem.notify_off, 2 * self.pair);
+                // The device ran dry on this queue. QEMU's software RSS
+                // parks a frame steered here on the queue it came in on,
+                // and retries it only when *that* queue is notified: so
+                // every receive queue is, not only this one (a spurious
+                // notification is harmless, 2.6.10).
+                for &(off, queue) in self.q.rx_kicks {
+                    self.q.notify.write16(off, queue);
+                }
             }
         }
     }

@@ -18,6 +18,8 @@ struct Rig {
     notify: Bar,
     place: QueueMem,
     rss: RssConfig,
+    /// The receive queues' notifications: queues 2 and 6.
+    kicks: [(usize, u16); 2],
 }
 
 const NOTIFY_OFF: usize = 8;
@@ -35,6 +37,7 @@ impl Rig {
                 notify_off: NOTIFY_OFF,
             },
             rss: RssConfig::new(4, RssKey::Default).expect("rss"),
+            kicks: [(NOTIFY_OFF, 2), (NOTIFY_OFF + 4, 6)],
         }
     }
 
@@ -47,6 +50,7 @@ impl Rig {
             rss: Some(&self.rss),
             hash_report,
             notify: &self.notify,
+            rx_kicks: &self.kicks,
         }
     }
 
@@ -177,6 +181,11 @@ fn the_device_is_notified_only_when_it_asks() {
         rig.notify.read16(NOTIFY_OFF),
         2,
         "receiveq of pair 1 is queue 2"
+    );
+    assert_eq!(
+        rig.notify.read16(NOTIFY_OFF + 4),
+        6,
+        "and every other receive queue is notified too"
     );
 }
 
