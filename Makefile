@@ -8,7 +8,7 @@ TEST_FLAGS ?=
 # Seconds `make fuzz` runs each fuzz target.
 FUZZ_SECONDS ?= 30
 
-.PHONY: all build test test-faults demo bench fuzz lint fmt doc hugepages clean
+.PHONY: all build test test-vm test-faults demo bench fuzz lint fmt doc hugepages clean
 
 all: build
 
@@ -27,6 +27,14 @@ test:
 	@# The driver once more on the /dev/shm fallback instead of hugepages.
 	set -o pipefail; IXY_HUGEPAGES=off $(CARGO) test -p ixy-driver --test sim_e2e $(TEST_FLAGS) 2>&1 | tee -a target/test.log
 	@awk '/^test result:/ {p += $$4; f += $$6} END {printf "tests: %d passed, %d failed\n", p, f}' target/test.log
+
+## ixy-mp on QEMU's virtio-net in a TCG guest (scripts/vm/README.md): the
+## rig's own smoke test, then the supervisor, pktgen and VFIO tests that
+## `make test` also runs. Fetches QEMU and a kernel into a cache (no
+## install); needs root.
+test-vm:
+	./scripts/vm/smoke.sh
+	$(CARGO) test -p ixy-supervisor --test virtio_vm $(TEST_FLAGS)
 
 ## The fault suite's long form (RELIABILITY.md): a worker killed every 2 s
 ## for 20 s, a 5 s SIGSTOP, 10 s of bad frames; `make test` runs the short

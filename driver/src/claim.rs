@@ -296,6 +296,32 @@ impl Owned {
     }
 }
 
+impl Drop for Owned {
+    /// Resets the virtio devices and then frees the buffers their queues
+    /// had to leave with them ([`crate::memory::release_kept`]): virtio
+    /// cannot take buffers back from one queue, only a reset stops its DMA.
+    fn drop(&mut self) {
+        let virtio: Vec<&Device> = self
+            .devices
+            .iter()
+            .filter(|d| d.virtio().is_some())
+            .collect();
+        if virtio.is_empty() {
+            return;
+        }
+        for dev in virtio {
+            if let Err(e) = dev.reset() {
+                log::warn!("{e}; its buffers stay allocated");
+                return;
+            }
+        }
+        let n = crate::memory::release_kept();
+        if n > 0 {
+            log::debug!("{n} DMA region(s) freed after the virtio reset");
+        }
+    }
+}
+
 impl std::ops::Deref for Owned {
     type Target = [Device];
 

@@ -202,6 +202,27 @@ impl Device {
         }
     }
 
+    /// Stops queue (pair) `q` so that the device no longer touches its
+    /// rings or buffers, waiting until it confirms: the 82599 clears
+    /// RXDCTL/TXDCTL.ENABLE and waits for 0 to read back (4.6.7.1.2,
+    /// 4.6.8.1.2); virtio resets the queue pair and re-enables it empty
+    /// (`VIRTIO_F_RING_RESET`). Ok(false) when the device cannot stop one
+    /// queue (virtio without RING_RESET): its buffers stay with it until
+    /// the device is reset (docs/DESIGN.md 4).
+    pub fn stop_queue(&self, q: u32) -> Result<bool> {
+        match self {
+            Device::Ixgbe(d) => {
+                let rx = crate::rx::disable(d, q);
+                let tx = crate::tx::disable(d, q);
+                rx.and(tx).map(|()| true)
+            }
+            Device::Virtio(d) => match u16::try_from(q) {
+                Ok(pair) => d.reset_queue_pair(pair),
+                Err(_) => Err(self.unsupported(&format!("queue pair {q}"))),
+            },
+        }
+    }
+
     /// Whether the device timestamps IEEE 1588 frames (the 82599 does;
     /// virtio has no clock: tools use software timestamps there).
     pub fn has_ptp_clock(&self) -> bool {

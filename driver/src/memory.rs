@@ -540,18 +540,33 @@ impl DmaRegion {
     }
 }
 
+/// Regions given up while a device may still write them
+/// ([`DmaRegion::keep`]), freed by [`release_kept`].
+static KEPT: std::sync::Mutex<Vec<DmaRegion>> = std::sync::Mutex::new(Vec::new());
+
 impl DmaRegion {
     /// Gives the region up without freeing it: the mapping, the IOMMU
-    /// entry and the file stay, for a device that may still write it. The
-    /// process's exit unmaps it; the file (and so the memory) stays until
-    /// a supervisor reclaims it from the manifest after a device reset.
+    /// entry and the file stay, for a device that may still write it,
+    /// until [`release_kept`] after the device's reset. If the process
+    /// ends first (a worker exits without destructors), the file stays
+    /// until a supervisor reclaims it from the manifest after the reset.
     pub fn keep(self) {
         log::debug!(
             "DMA region {}: kept for a device that may still write it",
             self.path.display()
         );
-        std::mem::forget(self);
+        KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(self);
     }
+}
+
+/// Frees the regions this process kept for devices that could not stop
+/// writing them ([`DmaRegion::keep`]). Call it once every such device is
+/// reset ([`crate::Owned`] does when dropped). Returns how many.
+pub fn release_kept() -> usize {
+    let kept = std::mem::take(&mut *KEPT.lock().unwrap_or_else(|e| e.into_inner()));
+    let n = kept.len();
+    drop(kept);
+    n
 }
 
 impl Drop for DmaRegion {

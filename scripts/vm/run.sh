@@ -3,7 +3,8 @@
 # script in it, and exit with the script's exit code.
 #
 #   scripts/vm/run.sh [--iommu] [--smp N] [--mem MB] [--hugepages N]
-#       [--bin PATH]... [--file SRC:DEST]... [--timeout S] --script FILE
+#       [--bin PATH]... [--file SRC:DEST]... [--timeout S]
+#       [--nic-features OPTS] --script FILE
 #
 # The guest (an initramfs: busybox, the kernel's virtio/VFIO modules, the
 # --bin binaries in /bin with their shared libraries, the --file files,
@@ -12,7 +13,9 @@
 # 52:54:00:00:00:0N, 4 queue pairs, RSS; NIC 0 <-> NIC 2 and NIC 1 <->
 # NIC 3 are cabled through TAPs in a private network namespace. --iommu
 # adds an Intel vIOMMU (intel_iommu=on, translating) so that the NICs can
-# be bound to vfio-pci. Helpers for the script: guest/ixy-vm.sh.
+# be bound to vfio-pci. --nic-features replaces the NICs' "mq=on,rss=on"
+# (e.g. "mq=on,rss=off": a device without RSS, for the bad-input test).
+# Helpers for the script: guest/ixy-vm.sh.
 #
 # Exit: the script's code; 124 the guest hung (killed after --timeout,
 # default 120 s, 0 for none); 125 the rig failed (no QEMU, no cache, guest died
@@ -23,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 CACHE=${IXY_VM_CACHE:-$HOME/.cache/ixy-mp/vm}
 
 usage() {
-    sed -n '5,6p' "$0" | sed 's/^# *//' >&2
+    sed -n '5,7p' "$0" | sed 's/^# *//' >&2
     exit 2
 }
 die() {
@@ -31,7 +34,7 @@ die() {
     exit 125
 }
 
-iommu=0 smp=2 mem=1024 hugepages=0 timeout=120 script=
+iommu=0 smp=2 mem=1024 hugepages=0 timeout=120 script= features="mq=on,rss=on"
 bins=() files=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --bin) bins+=("${2:?}"); shift ;;
     --file) files+=("${2:?}"); shift ;;
     --timeout) timeout=${2:?}; shift ;;
+    --nic-features) features=${2:?}; shift ;;
     --script) script=${2:?}; shift ;;
     -h | --help) usage ;;
     *) echo "vm: unknown argument $1" >&2; usage ;;
@@ -174,7 +178,7 @@ for i in 0 1 2 3; do
         # Modern-only (disable-legacy=on): RSS (feature bit 60) and
         # iommu_platform need virtio 1.0; romfile=: no iPXE, faster boot.
         # vectors=10: 4 rx + 4 tx + control queue + config.
-        -device "virtio-net-pci,netdev=net$i,mq=on,rss=on,vectors=10,mac=52:54:00:00:00:0$i,addr=0x$((4 + i)),disable-legacy=on,romfile=$nicopt"
+        -device "virtio-net-pci,netdev=net$i,$features,vectors=10,mac=52:54:00:00:00:0$i,addr=0x$((4 + i)),disable-legacy=on,romfile=$nicopt"
     )
 done
 qargs+=(-append "$append")

@@ -524,35 +524,30 @@ impl<F: AppFactory> Supervisor<F> {
         let q = self.slots[i].index;
         let mut disabled = true;
         for dev in &self.devices {
-            let Some(dev) = dev.ixgbe() else {
-                // Virtio cannot stop one queue pair: the dead worker's
-                // buffers stay with the device until it is reset, and so
-                // does its memory (docs/DESIGN.md 4). `finish` reclaims it.
-                log::debug!(
-                    "worker {q}: {}: its DMA memory is kept until the device is reset",
-                    dev.name()
-                );
-                disabled = false;
-                continue;
-            };
-            for r in [driver::rx::disable(dev, q), driver::tx::disable(dev, q)] {
-                match r {
-                    // A device that is gone does no DMA: nothing to wait for.
-                    Err(e) if e.kind() == ErrorKind::DeviceLost => {
-                        log::debug!("worker {q}: {e}");
-                    }
-                    Err(e) => {
-                        log::error!("worker {q}: {e}");
-                        disabled = false;
-                    }
-                    Ok(()) => {}
+            match dev.stop_queue(q) {
+                Ok(true) => {}
+                // Virtio without RING_RESET: the dead worker's buffers stay
+                // with the device until it is reset, and so does their
+                // memory (docs/DESIGN.md 4); `finish` reclaims it.
+                Ok(false) => {
+                    log::info!(
+                        "worker {q}: {} cannot stop one queue pair; its DMA memory is kept until the device is reset",
+                        dev.name()
+                    );
+                    disabled = false;
+                }
+                // A device that is gone does no DMA: nothing to wait for.
+                Err(e) if e.kind() == ErrorKind::DeviceLost => {
+                    log::debug!("worker {q}: {e}");
+                }
+                Err(e) => {
+                    log::error!("worker {q}: {e}");
+                    disabled = false;
                 }
             }
         }
         if !disabled {
-            if self.devices.iter().all(|d| d.ixgbe().is_some()) {
-                log::error!("worker {q}: queues not confirmed disabled; its DMA memory is kept, not freed under the NIC");
-            }
+            log::warn!("worker {q}: queues not confirmed stopped; its DMA memory is kept, not freed under the device");
             return;
         }
         let manifest = statsfile::dma_manifest(&self.cfg.run_dir, q);

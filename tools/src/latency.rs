@@ -858,7 +858,7 @@ pub fn measure_until(
     if let Some(d) = [tx, rx].into_iter().find(|d| hw && !d.has_ptp_clock()) {
         return Err(d
             .unsupported("the IEEE 1588 clock (hardware timestamps)")
-            .hint("use software timestamps (--timestamps software)"));
+            .hint("use software timestamps (ixy-latency --software-timestamps)"));
     }
     let src_mac = tx.mac();
     let probe_pool = Mempool::new(tx.dma(), "latency-probes", 128, 2048)?;

@@ -169,6 +169,9 @@ pub struct DirectionReport {
     /// Flows with loss, duplicates or reordering (0 when not verifying:
     /// flows are only judged with `--verify`).
     pub bad_flows: u32,
+    /// The first [`MAX_BAD_FLOW_IDS`] of those flows, by index: which
+    /// flows suffered (a worker's restart should cost only its own).
+    pub bad_flow_ids: Vec<u32>,
     /// Frames received that were not of this direction.
     pub foreign: u64,
     /// Send rate achieved, Mpps.
@@ -176,6 +179,9 @@ pub struct DirectionReport {
     /// Receive rate achieved, Mpps.
     pub rx_mpps: f64,
 }
+
+/// How many bad flows a report names one by one.
+pub const MAX_BAD_FLOW_IDS: usize = 4096;
 
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,7 +267,7 @@ impl Report {
                     }
                 };
                 format!(
-                    "{{\"from\":{},\"to\":{},\"sent\":{},\"received\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"bad_flows\":{},\"foreign\":{},\"tx_mpps\":{:.6},\"rx_mpps\":{:.6}}}",
+                    "{{\"from\":{},\"to\":{},\"sent\":{},\"received\":{},\"lost\":{},\"duplicated\":{},\"reordered\":{},\"bad_flows\":{},\"bad_flow_ids\":{},\"foreign\":{},\"tx_mpps\":{:.6},\"rx_mpps\":{:.6}}}",
                     crate::json::json_string(&d.from),
                     crate::json::json_string(&d.to),
                     t.sent,
@@ -270,6 +276,18 @@ impl Report {
                     judged(t.duplicated),
                     judged(t.reordered),
                     judged(u64::from(d.bad_flows)),
+                    if self.verified {
+                        format!(
+                            "[{}]",
+                            d.bad_flow_ids
+                                .iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        )
+                    } else {
+                        "null".into()
+                    },
                     d.foreign,
                     d.tx_mpps,
                     d.rx_mpps
@@ -517,6 +535,16 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
                 } else {
                     0
                 },
+                bad_flow_ids: if cfg.verify {
+                    (0u32..)
+                        .zip(&per_flow)
+                        .filter(|(_, f)| f.lost + f.duplicated + f.reordered > 0)
+                        .map(|(i, _)| i)
+                        .take(MAX_BAD_FLOW_IDS)
+                        .collect()
+                } else {
+                    Vec::new()
+                },
                 foreign: d.verifier.foreign(),
                 tx_mpps: total.sent as f64 / seconds / 1e6,
                 rx_mpps: d.received as f64 / wall.min(seconds + 1.0) / 1e6,
@@ -562,6 +590,7 @@ mod tests {
                 reordered,
             },
             bad_flows: 0,
+            bad_flow_ids: Vec::new(),
             foreign: 0,
             tx_mpps: 1.0,
             rx_mpps: 1.0,
@@ -642,6 +671,7 @@ mod tests {
                     reordered: 0,
                 },
                 bad_flows: 0,
+                bad_flow_ids: Vec::new(),
                 foreign: 0,
                 tx_mpps: 0.1,
                 rx_mpps: 0.0,
@@ -663,7 +693,7 @@ mod tests {
         assert!(text.contains("not verified"), "{text}");
         let json = r.json();
         assert!(
-            json.contains("\"lost\":200,\"duplicated\":null,\"reordered\":null,\"bad_flows\":null"),
+            json.contains("\"lost\":200,\"duplicated\":null,\"reordered\":null,\"bad_flows\":null,\"bad_flow_ids\":null"),
             "{json}"
         );
         assert!(

@@ -294,6 +294,21 @@ fn verify_reports_loss_when_a_worker_is_killed() {
         "only the killed worker's flows: {}",
         report.text()
     );
+    // Each flow that suffered is one RSS gives worker 1 (two workers,
+    // the default key): the report names them.
+    let rss = driver::RssConfig::new(2, driver::RssKey::Default).expect("rss");
+    let ids = &report.directions[0].bad_flow_ids;
+    assert_eq!(ids.len() as u32, report.directions[0].bad_flows);
+    for &f in ids {
+        let src = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 0, 0, 0)) + f);
+        let q = rss.queue_for_ipv4_udp(
+            src,
+            std::net::Ipv4Addr::new(10, 1, 0, 1),
+            ixy_tools::flows::SRC_PORT,
+            ixy_tools::flows::DST_PORT,
+        );
+        assert_eq!(q, 1, "flow {f} is worker {q}'s, not the killed worker's");
+    }
     assert!(!report.ok());
     drop(devs);
     d.stop();

@@ -123,6 +123,12 @@ impl VirtioNet {
                 ));
             }
         }
+        match (&vfio, pci.iommu_group) {
+            (Some(_), Some(group)) => {
+                log::info!("{name}: through VFIO (IOMMU group {group}), bus addresses are IOVAs")
+            }
+            _ => log::info!("{name}: through sysfs, bus addresses are physical"),
+        }
         let mapper = match vfio {
             Some(v) => {
                 v.enable_bus_master()?;
@@ -287,7 +293,8 @@ impl VirtioNet {
             | feature::CTRL_VQ
             | feature::MQ
             | feature::RSS
-            | feature::HASH_REPORT;
+            | feature::HASH_REPORT
+            | feature::RING_RESET;
         Ok(offered & wanted)
     }
 
@@ -469,22 +476,7 @@ impl VirtioNet {
             usize::from(ctrl_q) + 1
         ];
         for (q, m) in places {
-            let ring = Vring::new(memory.mem(), m.base, memory.bus_addr(m.base), m.layout);
-            // Polling: no interrupts wanted.
-            ring.set_avail_flags(AVAIL_F_NO_INTERRUPT);
-            b.write16(c + common::QUEUE_SELECT, q);
-            b.write16(c + common::QUEUE_SIZE, m.layout.size);
-            b.write16(c + common::QUEUE_MSIX_VECTOR, NO_VECTOR);
-            b.write64(c + common::QUEUE_DESC, ring.desc_bus());
-            b.write64(c + common::QUEUE_DRIVER, ring.avail_bus());
-            b.write64(c + common::QUEUE_DEVICE, ring.used_bus());
-            b.write16(c + common::QUEUE_ENABLE, 1);
-            log::debug!(
-                "{}: queue {q}: {} entries at bus {:#x}",
-                self.name,
-                m.layout.size,
-                ring.desc_bus()
-            );
+            self.program_queue(&memory, q, m);
             queues[usize::from(q)] = m;
         }
         b.write16(c + common::CONFIG_MSIX_VECTOR, NO_VECTOR);
@@ -501,6 +493,74 @@ impl VirtioNet {
             queues,
             rss: cfg.rss.clone(),
         })
+    }
+
+    /// Gives queue `q` its rings in `memory` at `m` and enables it
+    /// (4.1.5.1.3); its memory must be zero (indices at 0).
+    fn program_queue(&self, memory: &DmaRegion, q: u16, m: QueueMem) {
+        let (b, c) = self.common();
+        let ring = Vring::new(memory.mem(), m.base, memory.bus_addr(m.base), m.layout);
+        // Polling: no interrupts wanted.
+        ring.set_avail_flags(AVAIL_F_NO_INTERRUPT);
+        b.write16(c + common::QUEUE_SELECT, q);
+        b.write16(c + common::QUEUE_SIZE, m.layout.size);
+        b.write16(c + common::QUEUE_MSIX_VECTOR, NO_VECTOR);
+        b.write64(c + common::QUEUE_DESC, ring.desc_bus());
+        b.write64(c + common::QUEUE_DRIVER, ring.avail_bus());
+        b.write64(c + common::QUEUE_DEVICE, ring.used_bus());
+        b.write16(c + common::QUEUE_ENABLE, 1);
+        log::debug!(
+            "{}: queue {q}: {} entries at bus {:#x}",
+            self.name,
+            m.layout.size,
+            ring.desc_bus()
+        );
+    }
+
+    /// Stops queue pair `pair` and gives it fresh, empty rings, so that no
+    /// buffer of its former owner stays with the device (virtio 1.2 2.6.1:
+    /// `queue_reset`, then re-enable). Ok(false) when the device did not
+    /// offer `VIRTIO_F_RING_RESET`: the buffers stay with the device until
+    /// it is reset (docs/DESIGN.md 4).
+    pub fn reset_queue_pair(&self, pair: u16) -> Result<bool> {
+        let state = self.initialised()?;
+        if state.features & feature::RING_RESET == 0 {
+            return Ok(false);
+        }
+        if pair >= state.pairs {
+            return Err(self.err(ErrorKind::InvalidInput, format!("no queue pair {pair}")));
+        }
+        let (b, c) = self.common();
+        for q in [2 * pair, 2 * pair + 1] {
+            b.write16(c + common::QUEUE_SELECT, q);
+            b.write16(c + common::QUEUE_RESET, 1);
+            let start = Instant::now();
+            // Virtio 1.2 4.1.4.3.1: the device presents 1 in queue_reset
+            // while the reset is ongoing, then 0 in queue_reset and in
+            // queue_enable once it is complete (Linux waits for both).
+            let done = || {
+                b.read16(c + common::QUEUE_RESET) == 0 && b.read16(c + common::QUEUE_ENABLE) == 0
+            };
+            while !done() {
+                self.check_present()?;
+                if start.elapsed() > Duration::from_secs(5) {
+                    return Err(self.err(
+                        ErrorKind::Timeout,
+                        format!("queue {q}: queue_reset and queue_enable did not read back 0 within 5 s (virtio 1.2 4.1.4.3.1)"),
+                    ));
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            let m = state.queues[usize::from(q)];
+            let len = m.extra + usize::from(m.layout.slots()) * HDR_SLOT;
+            state.memory.mem().fill(m.base, m.base + len, 0);
+            self.program_queue(&state.memory, q, m);
+        }
+        log::info!(
+            "{}: queue pair {pair} reset and re-enabled, empty",
+            self.name
+        );
+        Ok(true)
     }
 
     /// Sends the RSS configuration `rss` (key, indirection table, hash

@@ -59,6 +59,9 @@ pub mod feature {
     /// `VIRTIO_F_ACCESS_PLATFORM`: the device's DMA goes through the
     /// platform's IOMMU (bus addresses are IOVAs).
     pub const ACCESS_PLATFORM: u64 = 1 << 33;
+    /// `VIRTIO_F_RING_RESET` (virtio 1.2): one queue can be reset and
+    /// re-enabled while the others run.
+    pub const RING_RESET: u64 = 1 << 40;
 }
 
 /// Device status bits (2.1).
@@ -88,6 +91,8 @@ mod common {
     pub const QUEUE_DESC: usize = 32;
     pub const QUEUE_DRIVER: usize = 40;
     pub const QUEUE_DEVICE: usize = 48;
+    /// `queue_reset` (virtio 1.2, with `VIRTIO_F_RING_RESET`).
+    pub const QUEUE_RESET: usize = 58;
 }
 
 /// Offsets in `struct virtio_net_config` (5.1.4).
