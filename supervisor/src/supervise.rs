@@ -53,6 +53,9 @@ struct Slot {
     /// Over its restart budget: its RETA entries point to other queues
     /// until it runs again.
     given_up: bool,
+    /// Its RSS share is sent elsewhere while a virtio queue pair of it is
+    /// reset and it restarts (`release_worker`); back once it runs.
+    detoured: bool,
     /// Seen stalled at the last watch.
     stalled: bool,
 }
@@ -129,6 +132,7 @@ impl<F: AppFactory> Supervisor<F> {
                 budget: RestartBudget::new(cfg.max_restarts, cfg.restart_window),
                 restart_at: None,
                 given_up: false,
+                detoured: false,
                 stalled: false,
             });
         }
@@ -438,7 +442,7 @@ impl<F: AppFactory> Supervisor<F> {
         let avoid: Vec<u16> = self
             .slots
             .iter()
-            .filter(|s| s.given_up)
+            .filter(|s| s.given_up || s.detoured)
             .map(|s| s.index as u16)
             .collect();
         let table = self.cfg.rss.reta_avoiding(&avoid);
@@ -483,6 +487,7 @@ impl<F: AppFactory> Supervisor<F> {
             self.links[p] = (link, now);
         }
         let mut back = Vec::new();
+        let mut restore = false;
         for slot in &mut self.slots {
             if slot.pid.is_none() {
                 continue;
@@ -502,12 +507,16 @@ impl<F: AppFactory> Supervisor<F> {
                     log::info!("worker {}: running again after a stall", slot.index);
                 }
             }
-            if slot.given_up && slot.file.state() == State::Running {
+            if (slot.given_up || slot.detoured) && slot.file.state() == State::Running {
+                if slot.given_up {
+                    back.push(slot.index);
+                }
                 slot.given_up = false;
-                back.push(slot.index);
+                slot.detoured = false;
+                restore = true;
             }
         }
-        if !back.is_empty() {
+        if restore {
             self.steer();
             for i in back {
                 log::info!(
@@ -522,6 +531,22 @@ impl<F: AppFactory> Supervisor<F> {
     /// to confirm, then reclaims its DMA memory (docs/DESIGN.md 4).
     fn release_worker(&mut self, i: usize) {
         let q = self.slots[i].index;
+        let virtio: Vec<&driver::VirtioNet> =
+            self.devices.iter().filter_map(|d| d.virtio()).collect();
+        if !virtio.is_empty() && !self.stopping {
+            // QEMU's software RSS parks a frame steered to a queue without
+            // buffers on the queue it arrived on, and a queue reset purges
+            // what is parked there: another worker's frames too. So the
+            // dead worker's share goes elsewhere first, the device retries
+            // what it parked (now steered to a live queue), then the reset.
+            // The share comes back once the worker runs again.
+            self.slots[i].detoured = true;
+            self.steer();
+            for v in &virtio {
+                v.kick_receive_queues();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let mut disabled = true;
         for dev in &self.devices {
             match dev.stop_queue(q) {

@@ -114,15 +114,27 @@ fn boot(guest_script: &str, env: &str, vm_args: &[&str]) -> String {
         repo().join("scripts/vm/guest").join(guest_script).display()
     ));
     cmd.arg("--script").arg(&wrapper);
-    let out = cmd.output().expect("scripts/vm/run.sh runs");
+    let mut attempt = 0;
+    let text = loop {
+        attempt += 1;
+        let out = cmd.output().expect("scripts/vm/run.sh runs");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        // A guest that timed out before its script started (TCG on a
+        // loaded 2-core host) is booted once more; anything after the
+        // start is the test's and is judged.
+        if out.status.code() == Some(124) && !text.contains("IXY-TEST-START") && attempt == 1 {
+            eprintln!("the guest timed out before the test started; booting it again:\n{text}");
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "the guest failed ({}):\n{text}",
+            out.status
+        );
+        break text;
+    };
     let _ = std::fs::remove_dir_all(&dir);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the guest failed ({}):\n{text}",
-        out.status
-    );
     text
 }
 
@@ -241,10 +253,12 @@ fn forward(mode: &str, ring_reset: bool) {
         .filter(|&f| worker_of(&rss, f) == 0)
         .map(|f| frames_of(PHASE1, f) + frames_of(sent2, f))
         .sum();
-    assert_eq!(
-        w0["rx_packets"].as_u64(),
-        Some(want0),
-        "worker 0 lost nothing: {w0}"
+    // Worker 0 received all of its own flows' frames, and while worker 1
+    // restarted its share was detoured to worker 0 (virtio: see
+    // docs/DESIGN.md 4), so possibly some of worker 1's too.
+    assert!(
+        w0["rx_packets"].as_u64().is_some_and(|n| n >= want0),
+        "worker 0 lost nothing (at least {want0}): {w0}"
     );
     assert_eq!(w0["restarts"].as_u64(), Some(0), "{w0}");
     let w1 = &s2["workers"][1];

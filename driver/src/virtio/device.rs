@@ -303,8 +303,16 @@ impl VirtioNet {
     /// queue, DRIVER_OK, then the RSS configuration; waits for the link.
     /// `cfg.rss` sets the queue pairs (one without). The MAC address of
     /// `cfg.mac`, `cfg.promisc` and `cfg.timestamps` have no virtio
-    /// counterpart here and are ignored with a log line.
+    /// counterpart here and are ignored with a log line. Once per opened
+    /// device: a second call is refused.
     pub fn init(&self, cfg: &InitConfig) -> Result<()> {
+        if self.state.get().is_some() {
+            // The queues' memory is set once: a second set-up would leave
+            // the device pointing at memory this one frees.
+            return Err(self
+                .err(ErrorKind::InvalidInput, "the device is initialised already")
+                .hint("open it again (Device::open) to initialise it afresh"));
+        }
         log::info!("{}: resetting and initialising (virtio-net)", self.name);
         self.reset()?;
         self.set_status(status::ACKNOWLEDGE);
@@ -365,15 +373,9 @@ impl VirtioNet {
             status::ACKNOWLEDGE | status::DRIVER | status::FEATURES_OK | status::DRIVER_OK,
         );
         log::debug!("{}: DRIVER_OK", self.name);
-        let state = match self.state.set(state) {
-            Ok(()) => self.state.get().expect("just set"),
-            Err(fresh) => {
-                // A second init reuses the first one's memory: `fresh`
-                // (identical in layout) is dropped unused.
-                drop(fresh);
-                self.state.get().expect("set before")
-            }
-        };
+        // Checked empty at the start, and `&self` methods run on one thread
+        // (the supervisor's, or a tool's).
+        let state = self.state.get_or_init(|| state);
         if features & feature::CTRL_VQ != 0 && features & feature::MQ != 0 {
             self.configure_rss(state, state.rss.as_ref())?;
         }
@@ -493,6 +495,17 @@ impl VirtioNet {
             queues,
             rss: cfg.rss.clone(),
         })
+    }
+
+    /// Notifies every receive queue in use: the device retries frames it
+    /// could not place (QEMU: those it parked when a queue had no
+    /// buffers), steering them anew.
+    pub fn kick_receive_queues(&self) {
+        if let Some(s) = self.state.get() {
+            for &(off, q) in &s.rx_kicks {
+                self.notify_bar().write16(off, q);
+            }
+        }
     }
 
     /// Gives queue `q` its rings in `memory` at `m` and enables it

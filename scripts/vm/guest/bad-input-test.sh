@@ -10,6 +10,8 @@
 # Output lines: "EXIT <code>" and "MESSAGE <last line of stderr>" per
 # refused run; for the fallback "PKTGEN {json}" and "FALLBACK_EXIT <code>".
 set -u
+# The test has started (a boot that never gets here may be retried).
+echo IXY-TEST-START
 . /lib/ixy-vm.sh
 D0=$(vm_bdf 0) D1=$(vm_bdf 1) D2=$(vm_bdf 2) D3=$(vm_bdf 3)
 for n in 0 1 2 3; do

@@ -16,6 +16,8 @@
 # <code> <message>", "SUPERVISOR_EXIT <code>",
 # "HUGEPAGE_FILES <n>", and the supervisor's log as "SUPLOG ..." lines.
 set -u
+# The test has started (a boot that never gets here may be retried).
+echo IXY-TEST-START
 . /lib/ixy-vm.sh
 mode=${IXY_MODE:-sysfs}
 D0=$(vm_bdf 0) D1=$(vm_bdf 1) D2=$(vm_bdf 2) D3=$(vm_bdf 3)
