@@ -194,16 +194,31 @@ impl Default for HashFields {
 impl HashFields {
     /// The MRQC field-enable bits (8.2.3.7.12) for these fields.
     pub fn mrqc_bits(&self) -> u32 {
+        self.select([
+            regs::MRQC_RSS_FIELD_IPV4,
+            regs::MRQC_RSS_FIELD_IPV4_TCP,
+            regs::MRQC_RSS_FIELD_IPV4_UDP,
+            regs::MRQC_RSS_FIELD_IPV6,
+            regs::MRQC_RSS_FIELD_IPV6_TCP,
+            regs::MRQC_RSS_FIELD_IPV6_UDP,
+        ])
+    }
+
+    /// `bits[i]` OR-ed for every enabled field `i`, in the order IPv4,
+    /// IPv4/TCP, IPv4/UDP, IPv6, IPv6/TCP, IPv6/UDP: these fields in
+    /// another device's encoding (virtio's hash types).
+    pub fn select(&self, bits: [u32; 6]) -> u32 {
         [
-            (self.ipv4, regs::MRQC_RSS_FIELD_IPV4),
-            (self.ipv4_tcp, regs::MRQC_RSS_FIELD_IPV4_TCP),
-            (self.ipv4_udp, regs::MRQC_RSS_FIELD_IPV4_UDP),
-            (self.ipv6, regs::MRQC_RSS_FIELD_IPV6),
-            (self.ipv6_tcp, regs::MRQC_RSS_FIELD_IPV6_TCP),
-            (self.ipv6_udp, regs::MRQC_RSS_FIELD_IPV6_UDP),
+            self.ipv4,
+            self.ipv4_tcp,
+            self.ipv4_udp,
+            self.ipv6,
+            self.ipv6_tcp,
+            self.ipv6_udp,
         ]
         .iter()
-        .filter(|(on, _)| *on)
+        .zip(bits)
+        .filter(|(on, _)| **on)
         .fold(0, |acc, (_, bit)| acc | bit)
     }
 }

@@ -545,6 +545,8 @@ impl<F: AppFactory> Supervisor<F> {
             for v in &virtio {
                 v.kick_receive_queues();
             }
+            // Nothing tells when the device has retried them: 20 ms is
+            // many times what QEMU takes, and a worker dies rarely.
             std::thread::sleep(Duration::from_millis(20));
         }
         let mut disabled = true;

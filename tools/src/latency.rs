@@ -499,7 +499,7 @@ impl<'a> Probes<'a> {
         if let Some(mut p) = self.pool.alloc() {
             if self.hw {
                 // A stale latch would swallow this probe's stamp.
-                let _ = timestamp::tx(clock(tx));
+                let _ = tx_stamp(tx);
             }
             p.set_len(self.size);
             build_probe(p.data_mut(), self.src_mac, self.dst_mac, self.seq);
@@ -533,7 +533,7 @@ impl<'a> Probes<'a> {
             return false;
         }
         match self.inflight.as_mut().filter(|f| f.tx.is_none()) {
-            Some(f) => match timestamp::tx(clock(tx)) {
+            Some(f) => match tx_stamp(tx) {
                 Some(ts) => {
                     f.tx = Some(ts);
                     true
@@ -561,7 +561,7 @@ impl<'a> Probes<'a> {
         };
         if !hw {
             f.rx = Some(since(t0, t));
-        } else if let Some(ts) = p.timestamped().then(|| timestamp::rx(clock(rx))).flatten() {
+        } else if let Some(ts) = p.timestamped().then(|| rx_stamp(rx)).flatten() {
             f.rx = Some(ts);
         } else {
             out.lost_rx_stamp += 1;
@@ -642,7 +642,7 @@ impl<'a> Receiver<'a> {
             }
             if self.hw && p.timestamped() {
                 // Not the probe in flight: free the latch for it.
-                let _ = timestamp::rx(clock(rx));
+                let _ = rx_stamp(rx);
             }
             if id.is_some() {
                 out.late_probes += 1;
@@ -665,7 +665,7 @@ impl<'a> Receiver<'a> {
             }
             for p in self.batch.drain(..) {
                 if self.hw && p.timestamped() {
-                    let _ = timestamp::rx(clock(rx));
+                    let _ = rx_stamp(rx);
                 }
                 if flows::parse_tag(p.data()).is_some() {
                     out.load_received += 1;
@@ -754,11 +754,7 @@ impl ClockSync {
         if now < self.next {
             return;
         }
-        let o = measure_offset(
-            || timestamp::now(clock(tx)),
-            || timestamp::now(clock(rx)),
-            SYNC_SAMPLES,
-        );
+        let o = measure_offset(|| clock_now(tx), || clock_now(rx), SYNC_SAMPLES);
         log::debug!(
             "clock offset {} - {}: {:+} ns ± {} ns (best of {} samples)",
             rx.name(),
@@ -815,11 +811,20 @@ fn since(t0: Instant, t: Instant) -> u64 {
     t.saturating_duration_since(t0).as_nanos() as u64
 }
 
-/// The 1588 clock's registers of a device with one: `measure_until`
-/// refuses hardware timestamps on any other before it starts.
-fn clock(d: &Device) -> &driver::Registers {
-    d.regs()
-        .expect("hardware timestamps were checked to be on ixgbe devices")
+/// The Tx timestamp latched by `d`'s 1588 clock; `None` without one
+/// (`measure_until` refuses hardware timestamps there before it starts).
+fn tx_stamp(d: &Device) -> Option<u64> {
+    d.regs().and_then(timestamp::tx)
+}
+
+/// The Rx timestamp latched by `d`'s 1588 clock (see [`tx_stamp`]).
+fn rx_stamp(d: &Device) -> Option<u64> {
+    d.regs().and_then(timestamp::rx)
+}
+
+/// `d`'s 1588 clock now, 0 without one (see [`tx_stamp`]).
+fn clock_now(d: &Device) -> u64 {
+    d.regs().map_or(0, timestamp::now)
 }
 
 /// [`measure_until`] with a flag that is never set.
@@ -875,8 +880,8 @@ pub fn measure_until(
     let mut receiver = Receiver::attach(rx, &rx_pool, clock_identity(src_mac), hw)?;
     if hw {
         // Unlock latches holding stale values.
-        let _ = timestamp::tx(clock(tx));
-        let _ = timestamp::rx(clock(rx));
+        let _ = tx_stamp(tx);
+        let _ = rx_stamp(rx);
     }
 
     let mut out = Outcome::default();

@@ -33,17 +33,8 @@ pub mod hash_type {
 
 /// The hash types that `fields` enables, as the 82599 would hash.
 pub fn hash_types(fields: &HashFields) -> u32 {
-    [
-        (fields.ipv4, hash_type::IPV4),
-        (fields.ipv4_tcp, hash_type::TCPV4),
-        (fields.ipv4_udp, hash_type::UDPV4),
-        (fields.ipv6, hash_type::IPV6),
-        (fields.ipv6_tcp, hash_type::TCPV6),
-        (fields.ipv6_udp, hash_type::UDPV6),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .fold(0, |acc, (_, bit)| acc | bit)
+    use hash_type::*;
+    fields.select([IPV4, TCPV4, UDPV4, IPV6, TCPV6, UDPV6])
 }
 
 /// `struct virtio_net_rss_config` (5.1.6.5.7.1) for `rss`: its hash types

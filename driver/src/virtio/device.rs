@@ -26,9 +26,14 @@ const NO_VECTOR: u16 = 0xFFFF;
 #[derive(Debug)]
 pub struct VirtioNet {
     name: String,
-    /// The mapped BARs that hold the structures, by BAR index. Dropped
-    /// before `dma`, which may hold the VFIO device they were mapped from.
-    bars: Vec<(u8, Bar)>,
+    /// The mapped BARs that hold the structures. Dropped before `dma`,
+    /// which may hold the VFIO device they were mapped from.
+    bars: Vec<Bar>,
+    /// Where the common configuration, the notification area and the
+    /// device configuration lie in `bars`.
+    common: Place,
+    notify: Place,
+    device: Place,
     caps: Caps,
     /// Queue memory and negotiated state, set by [`VirtioNet::init`].
     state: OnceLock<State>,
@@ -36,6 +41,13 @@ pub struct VirtioNet {
     ctrl_avail: Mutex<u16>,
     dma: DmaContext,
     numa_node: Option<u32>,
+}
+
+/// Where a virtio structure lies: a BAR of `VirtioNet::bars`, an offset.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    bar: usize,
+    offset: usize,
 }
 
 /// What [`VirtioNet::init`] set up.
@@ -97,24 +109,23 @@ impl VirtioNet {
             caps.notify_off_multiplier,
             caps.device
         );
+        // Each BAR the structures name is mapped once; each structure is
+        // then (index in `bars`, offset), checked to lie inside it.
         let mut bars: Vec<(u8, Bar)> = Vec::new();
-        for region in [caps.common, caps.notify, caps.device] {
-            if bars.iter().any(|(b, _)| *b == region.bar) {
-                continue;
-            }
-            let (ptr, len) = match &vfio {
-                Some(v) => v.map_bar(u32::from(region.bar))?,
-                None => pci.map_resource(u32::from(region.bar))?,
+        let mut place = |region: Region| -> Result<Place> {
+            let at = match bars.iter().position(|(b, _)| *b == region.bar) {
+                Some(at) => at,
+                None => {
+                    let (ptr, len) = match &vfio {
+                        Some(v) => v.map_bar(u32::from(region.bar))?,
+                        None => pci.map_resource(u32::from(region.bar))?,
+                    };
+                    // SAFETY: a fresh mapping of the BAR, owned from now on.
+                    bars.push((region.bar, unsafe { Bar::from_mapping(ptr, len) }));
+                    bars.len() - 1
+                }
             };
-            // SAFETY: a fresh mapping of the BAR, owned from now on.
-            let bar = unsafe { Bar::from_mapping(ptr, len) };
-            bars.push((region.bar, bar));
-        }
-        for region in [caps.common, caps.notify, caps.device] {
-            let len = bars
-                .iter()
-                .find(|(b, _)| *b == region.bar)
-                .map_or(0, |(_, m)| m.len());
+            let len = bars[at].1.len();
             if region.offset as usize + region.length as usize > len {
                 return Err(Error::new(
                     ErrorKind::Hardware,
@@ -122,7 +133,15 @@ impl VirtioNet {
                     format!("virtio structure at {region} lies outside its {len}-byte BAR"),
                 ));
             }
-        }
+            Ok(Place {
+                bar: at,
+                offset: region.offset as usize,
+            })
+        };
+        let common = place(caps.common)?;
+        let notify = place(caps.notify)?;
+        let device = place(caps.device)?;
+        let bars = bars.into_iter().map(|(_, b)| b).collect();
         match (&vfio, pci.iommu_group) {
             (Some(_), Some(group)) => {
                 log::info!("{name}: through VFIO (IOMMU group {group}), bus addresses are IOVAs")
@@ -144,6 +163,9 @@ impl VirtioNet {
         Ok(VirtioNet {
             name,
             bars,
+            common,
+            notify,
+            device,
             caps,
             state: OnceLock::new(),
             ctrl_avail: Mutex::new(0),
@@ -167,25 +189,17 @@ impl VirtioNet {
         self.numa_node
     }
 
-    fn bar(&self, region: Region) -> &Bar {
-        self.bars
-            .iter()
-            .find(|(b, _)| *b == region.bar)
-            .map(|(_, m)| m)
-            .expect("every structure's BAR is mapped at open")
-    }
-
     fn common(&self) -> (&Bar, usize) {
-        (self.bar(self.caps.common), self.caps.common.offset as usize)
+        (&self.bars[self.common.bar], self.common.offset)
     }
 
     fn device_cfg(&self) -> (&Bar, usize) {
-        (self.bar(self.caps.device), self.caps.device.offset as usize)
+        (&self.bars[self.device.bar], self.device.offset)
     }
 
     /// The notify BAR, for the queues.
     pub(crate) fn notify_bar(&self) -> &Bar {
-        self.bar(self.caps.notify)
+        &self.bars[self.notify.bar]
     }
 
     fn status(&self) -> u8 {

@@ -107,9 +107,9 @@ impl<'a> VirtioTx<'a> {
     #[cold]
     pub fn tx_batch(&mut self, pkts: &mut Vec<Packet<'a>>) -> usize {
         self.clean();
-        let n = pkts.len().min(self.free.len());
-        for (k, p) in pkts[..n].iter().enumerate() {
-            let slot = self.free.pop().expect("n <= free slots");
+        let mut n = 0;
+        for p in pkts.iter() {
+            let Some(slot) = self.free.pop() else { break };
             let (pool, idx) = p.parts();
             self.q
                 .ring
@@ -118,9 +118,10 @@ impl<'a> VirtioTx<'a> {
             self.q.ring.set_posted(slot, true);
             self.q
                 .ring
-                .set_avail(self.avail.wrapping_add(k as u16), 2 * slot);
+                .set_avail(self.avail.wrapping_add(n as u16), 2 * slot);
             self.counters.packets += 1;
             self.counters.bytes += p.len() as u64;
+            n += 1;
         }
         Packet::forget_front(pkts, n);
         if n > 0 {

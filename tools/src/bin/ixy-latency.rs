@@ -236,15 +236,7 @@ fn from_captures(args: &Args, before: &PathBuf, after: &PathBuf) -> Result<(), F
             histogram::bar_chart(l, 60)
         )
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err((1, format!("writing to stdout: {e}")));
-        }
-    }
+    print_out(&text)?;
     if l.count() == 0 {
         return Err((1, "no tagged frame is in both captures".into()));
     }
@@ -307,15 +299,7 @@ fn measure_and_print(
     } else {
         text(tx.name(), rx.name(), cfg, &out)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err((1, format!("writing to stdout: {e}")));
-        }
-    }
+    print_out(&text)?;
     if out.latencies.count() == 0 && out.stopped {
         return Err((
             1,
@@ -429,4 +413,18 @@ fn json(tx: &str, rx: &str, cfg: &Config, out: &Outcome) -> String {
         }
     }
     histogram::json(&out.latencies, out.lost(), &extra)
+}
+
+/// Writes the report to stdout; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err((1, format!("writing to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
