@@ -178,6 +178,21 @@ impl SharedMap {
         Some(unsafe { &*self.ptr.as_ptr().add(offset).cast::<AtomicU64>() })
     }
 
+    /// The two aligned u64s of the 16 bytes at `offset` (a descriptor),
+    /// or `None` when out of bounds or unaligned: one check for both.
+    #[inline]
+    pub fn get_u64_pair(&self, offset: usize) -> Option<[&AtomicU64; 2]> {
+        if !self.in_bounds(offset, 16) || !offset.is_multiple_of(8) {
+            return None;
+        }
+        // SAFETY: as in `get_u64`; both words lie inside the mapping
+        // (checked above) and are 8-byte aligned.
+        Some(unsafe {
+            let p = self.ptr.as_ptr().add(offset).cast::<AtomicU64>();
+            [&*p, &*p.add(1)]
+        })
+    }
+
     /// The aligned u32 at `off`; panics when out of bounds or unaligned
     /// (for offsets that come from a fixed layout, never from input).
     #[inline]
@@ -294,6 +309,15 @@ mod tests {
         assert!(m.get_u32(4094).is_none());
         assert!(m.get_u32(6).is_none());
         assert!(m.get_u64(4).is_none());
+        let [lo, hi] = m.get_u64_pair(4080).unwrap();
+        lo.store(1, Ordering::Relaxed);
+        hi.store(2, Ordering::Relaxed);
+        assert_eq!(again.u64_at(4088).load(Ordering::Relaxed), 2);
+        assert!(
+            m.get_u64_pair(4088).is_none(),
+            "the second word is past the end"
+        );
+        assert!(m.get_u64_pair(4).is_none(), "unaligned");
         assert!(!m.write_bytes(4090, &[0; 8]));
         assert!(m.write_bytes(100, b"abc"));
         let mut out = [0u8; 3];

@@ -214,10 +214,8 @@ impl Translator {
     /// Reads a 16-byte descriptor as two little-endian qwords.
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
         let (m, off) = self.find(iova, 16, DESC)?;
-        Some([
-            m.get_u64(off)?.load(Ordering::Acquire),
-            m.get_u64(off + 8)?.load(Ordering::Acquire),
-        ])
+        let [lo, hi] = m.get_u64_pair(off)?;
+        Some([lo.load(Ordering::Acquire), hi.load(Ordering::Acquire)])
     }
 
     /// Writes a 16-byte descriptor; the second qword (which holds DD) is
@@ -227,14 +225,12 @@ impl Translator {
         let Some((m, off)) = self.find(iova, 16, DESC) else {
             return false;
         };
-        match (m.get_u64(off), m.get_u64(off + 8)) {
-            (Some(lo), Some(hi)) => {
-                lo.store(desc[0], Ordering::Relaxed);
-                hi.store(desc[1], Ordering::Release);
-                true
-            }
-            _ => false,
-        }
+        let Some([lo, hi]) = m.get_u64_pair(off) else {
+            return false;
+        };
+        lo.store(desc[0], Ordering::Relaxed);
+        hi.store(desc[1], Ordering::Release);
+        true
     }
 
     /// Number of regions currently mapped.

@@ -352,6 +352,36 @@ fn write_back_held(ring: &mut TxRingState, iommu: &mut Translator) {
         .for_each(|(iova, d)| write_back(iommu, iova, d));
 }
 
+/// The frame a descriptor makes on its own, when it is the common one:
+/// a data descriptor (legacy, or advanced with DTYP data) with EOP, a
+/// length above 0 and within [`MAX_TX_FRAME`], and (advanced) a PAYLEN
+/// equal to that length. Its length and what it asks; `None` for any
+/// other descriptor, which [`fetch_frame`]'s general loop handles.
+#[inline]
+fn single_descriptor(d: [u64; 2]) -> Option<(usize, FrameDesc)> {
+    let cmd = d[1] as u32;
+    let len = (cmd & regs::ADVTXD_DTALEN_MASK) as usize;
+    if cmd & regs::TXD_CMD_EOP == 0 || len == 0 || len > MAX_TX_FRAME {
+        return None;
+    }
+    let dext = cmd & regs::TXD_CMD_DEXT != 0;
+    if dext
+        && (cmd & regs::ADVTXD_DTYP_MASK != regs::ADVTXD_DTYP_DATA
+            || ((d[1] >> 32) as u32 >> regs::ADVTXD_PAYLEN_SHIFT) as usize != len)
+    {
+        return None;
+    }
+    Some((
+        len,
+        FrameDesc {
+            count: 1,
+            timestamp: dext && cmd & regs::ADVTXD_MAC_TSTAMP != 0,
+            ifcs: cmd & regs::TXD_CMD_IFCS != 0,
+            malformed: None,
+        },
+    ))
+}
+
 /// Reads the descriptors of the frame at the head of `ring` (each
 /// with its IOVA into `fetched`) and DMAs its data into `data`.
 /// `Ok(None)`: no complete frame before `tail`. `Err`: IOMMU fault.
@@ -365,6 +395,18 @@ fn fetch_frame(
 ) -> Result<Option<FrameDesc>, ()> {
     let (base, size) = (ring.base, ring.size);
     let mut idx = ring.head;
+    if idx == tail {
+        return Ok(None);
+    }
+    let iova = base + u64::from(idx) * 16;
+    let d = iommu.read_desc(iova).ok_or(())?;
+    if let Some((len, fd)) = single_descriptor(d) {
+        if !iommu.read_append(d[0], len, data) {
+            return Err(());
+        }
+        fetched.push((iova, d));
+        return Ok(Some(fd));
+    }
     let mut fd = FrameDesc {
         count: 0,
         timestamp: false,

@@ -1131,3 +1131,57 @@ fn an_inline_lab_answers_sync_from_its_step() {
     assert_eq!(std::iter::from_fn(|| rx.poll(&f.dut)).count(), 10);
     f.lab.resume().expect("resume");
 }
+
+/// One Tx descriptor as a driver writes it: buffer address, then the
+/// command dword (length, DTYP, CMD) and, for advanced ones, PAYLEN.
+fn put_tx_desc(tx: &ixy_sim::harness::TxRing, i: u32, addr: u64, cmd: u32, paylen: u32) {
+    let olinfo = paylen << regs::ADVTXD_PAYLEN_SHIFT;
+    tx.mem.write_u64(i as usize * 16, addr);
+    tx.mem.write_u64(
+        i as usize * 16 + 8,
+        u64::from(cmd) | u64::from(olinfo) << 32,
+    );
+}
+
+#[test]
+fn every_tx_descriptor_form_is_sent_and_malformed_frames_are_dropped_but_completed() {
+    let f = fixture("txforms", |_| {});
+    let mut rx = f.rx(&f.dut, 0, 64, 2048, true);
+    let tx = f.tx(&f.tester, 0, 64);
+    let frames: Vec<Vec<u8>> = (0..6).map(|i| flow_frame(&f, i, 128)).collect();
+    let buf = |i: usize| 64 * 16 + i * 2048;
+    for (i, frame) in frames.iter().enumerate() {
+        assert!(tx.mem.write(buf(i), frame));
+    }
+    let addr = |i: usize| tx.mem.iova() + buf(i) as u64;
+    let adv = regs::TXD_CMD_DEXT | regs::ADVTXD_DTYP_DATA | regs::TXD_CMD_IFCS;
+    let last = regs::TXD_CMD_EOP | regs::TXD_CMD_RS;
+    // Frame 0: an offload context descriptor, then one data descriptor.
+    put_tx_desc(&tx, 0, 0, regs::TXD_CMD_DEXT | regs::ADVTXD_DTYP_CTXT, 0);
+    put_tx_desc(&tx, 1, addr(0), adv | last | 128, 128);
+    // Frame 1: two data descriptors; PAYLEN (the frame's) on the first.
+    put_tx_desc(&tx, 2, addr(1), adv | 60, 128);
+    put_tx_desc(&tx, 3, addr(1) + 60, adv | last | 68, 0);
+    // Frame 2: a legacy descriptor (7.2.3.2.2).
+    put_tx_desc(&tx, 4, addr(2), regs::TXD_CMD_IFCS | last | 128, 0);
+    // Frame 3: PAYLEN differs from the data length: malformed.
+    put_tx_desc(&tx, 5, addr(3), adv | last | 128, 100);
+    // Frame 4: a data descriptor of length 0: malformed.
+    put_tx_desc(&tx, 6, addr(4), adv | last, 0);
+    // Frame 5: a plain one after them.
+    put_tx_desc(&tx, 7, addr(5), adv | last | 128, 128);
+    f.tester.write(regs::tdt(0), 8);
+    let got = receive(&f.dut, &mut rx, 4);
+    let sent: Vec<&Vec<u8>> = got.iter().map(|(_, data)| data).collect();
+    assert_eq!(
+        sent,
+        [&frames[0], &frames[1], &frames[2], &frames[5]],
+        "the well-formed frames arrive whole, in ring order"
+    );
+    assert!(wait_for(WAIT, || f.tester.read(regs::tdh(0)) == 8));
+    for i in [1, 3, 4, 5, 6, 7] {
+        assert!(tx_done(&tx, i), "descriptor {i} (RS) written back with DD");
+    }
+    assert_eq!(f.sim_counter(&f.tester, SimCounter::TxMalformed), 2);
+    assert_eq!(settled(&f.lab, &f.tester, regs::GPTC), 4);
+}
