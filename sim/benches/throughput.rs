@@ -14,7 +14,8 @@
 //! both; the gap between the rows is what a polling driver costs the model.
 //!
 //! Run with `cargo bench -p ixy-sim` (or `make bench`). `IXY_BENCH_SECONDS`
-//! sets the rounds of 1 s per row (default 3). Prints Mpps.
+//! sets the rounds of 1 s per row (default 3); `IXY_BENCH_SIZES` the
+//! frame sizes with FCS, 64 to 1518 (default `64,1518`). Prints Mpps.
 
 use driver::regs;
 use ixy_sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
@@ -166,7 +167,19 @@ fn main() {
     }
     let lab = Lab::start(cfg).expect("lab starts");
     let mut rig = rig(&Where::of(&lab), 0, 2);
-    for len in [60, 1514] {
+    // IXY_BENCH_SIZES: the frame sizes to run, with FCS ("64,1518").
+    let sizes: Vec<usize> = std::env::var("IXY_BENCH_SIZES")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .filter_map(|n| n.trim().parse::<usize>().ok())
+                .filter(|&n| (64..=1518).contains(&n))
+                .map(|n| n - 4)
+                .collect()
+        })
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![60, 1514]);
+    for &len in &sizes {
         for light in [true, false] {
             rig.row(len, light, rounds, "");
         }
