@@ -119,6 +119,13 @@ impl Port {
         };
         let mut done = 0;
         while done < budget {
+            if turn.wthresh == 0 {
+                let run = self.transmit_run(q, &turn, cx, budget - done, done > 0);
+                done += run;
+                if run > 0 {
+                    continue;
+                }
+            }
             if done > 0 && cx.line_rate && self.wire_free_ps > cx.now_ps {
                 break;
             }
@@ -223,21 +230,7 @@ impl Port {
         let ring = &mut self.txq[q as usize];
         ring.head = idx;
         ring.done_total += u64::from(desc.count);
-        // When the frame became available, for pacing (unpaced, the
-        // record only needs to stay bounded, which `observe_tail` sees to).
-        let mut ready_ps = cx.now_ps;
-        if cx.line_rate {
-            while ring
-                .seen_at
-                .front()
-                .is_some_and(|&(total, _)| total < ring.done_total)
-            {
-                ring.seen_at.pop_front();
-            }
-            if let Some(&(_, t)) = ring.seen_at.front() {
-                ready_ps = t.min(cx.now_ps);
-            }
-        }
+        let ready_ps = ready_ps(ring, cx);
         self.tx_dirty |= 1 << q;
         if let Some(why) = desc.malformed {
             self.warn_once(why, || {
@@ -249,6 +242,62 @@ impl Port {
         }
         self.send(turn, data, &desc, ready_ps, cx);
         Tx::Sent
+    }
+
+    /// The common case of a turn, a run at a time: frames of one data
+    /// descriptor each ([`single_descriptor`]) written back at once
+    /// (WTHRESH 0), without the general path's bookkeeping for frames of
+    /// several descriptors and held write-backs. Stops at the first other
+    /// descriptor and at an IOMMU fault, leaving it to
+    /// [`Port::transmit_one`], which handles (and reports) every case;
+    /// stops, as the turn does, when paced frames fill the wire (after
+    /// the first frame of the turn: `started`). Returns the frames sent.
+    fn transmit_run(
+        &mut self,
+        q: u32,
+        turn: &Turn,
+        cx: &mut TxContext,
+        budget: usize,
+        started: bool,
+    ) -> usize {
+        if self.txq[q as usize].faulted_tail == Some(turn.tail) {
+            return 0;
+        }
+        let mut n = 0;
+        while n < budget {
+            if (started || n > 0) && cx.line_rate && self.wire_free_ps > cx.now_ps {
+                break;
+            }
+            let ring = &mut self.txq[q as usize];
+            if ring.head == turn.tail {
+                break;
+            }
+            let iova = ring.base + u64::from(ring.head) * 16;
+            let Some(d) = cx.iommu.read_desc(iova) else {
+                break;
+            };
+            let Some((len, desc)) = single_descriptor(d) else {
+                break;
+            };
+            let mut data = cx.free.pop().unwrap_or_default();
+            data.clear();
+            if !cx.iommu.read_append(d[0], len, &mut data) {
+                cx.free.push(data);
+                break;
+            }
+            if d[1] as u32 & regs::TXD_CMD_RS != 0 {
+                write_back(cx.iommu, iova, d);
+            }
+            ring.head = ring_add(ring.head, 1, ring.size);
+            ring.done_total += 1;
+            let ready_ps = ready_ps(ring, cx);
+            self.send(turn, data, &desc, ready_ps, cx);
+            n += 1;
+        }
+        if n > 0 {
+            self.tx_dirty |= 1 << q;
+        }
+        n
     }
 
     fn tx_fault(&mut self, q: u32, tail: u32) {
@@ -337,6 +386,26 @@ impl Port {
         self.regs.write(regs::TXSTMPH, (t >> 32) as u32);
         self.regs.set_bits(regs::TSYNCTXCTL, regs::TSYNCTXCTL_VALID);
     }
+}
+
+/// When the frame just completed on `ring` became available (its TDT
+/// write), for pacing; now when unpaced (the record then only needs to
+/// stay bounded, which `observe_tail` sees to).
+#[inline]
+fn ready_ps(ring: &mut TxRingState, cx: &TxContext) -> u64 {
+    if !cx.line_rate {
+        return cx.now_ps;
+    }
+    while ring
+        .seen_at
+        .front()
+        .is_some_and(|&(total, _)| total < ring.done_total)
+    {
+        ring.seen_at.pop_front();
+    }
+    ring.seen_at
+        .front()
+        .map_or(cx.now_ps, |&(_, t)| t.min(cx.now_ps))
 }
 
 /// Writes a processed Tx descriptor back: its contents as fetched, DD set
