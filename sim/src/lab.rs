@@ -611,10 +611,6 @@ const TAP_BURST: usize = 64;
 /// as the MAC of a real sender would.
 const MIN_FRAME_NO_FCS: usize = 60;
 
-/// Frames the packet buffer collects from the wire before a pass moves
-/// them to host memory (and at the end of the pass, whatever is there).
-const RX_DMA_BURST: usize = 32;
-
 fn ps(d: Duration) -> u64 {
     u64::try_from(d.as_nanos())
         .unwrap_or(u64::MAX / 2_000)
@@ -939,18 +935,7 @@ impl Engine {
             work += self.exchange_taps(now);
         }
         for (port, wire) in self.ports.iter_mut().zip(&mut self.wires) {
-            while wire.front().is_some_and(|f| f.arrival_ps <= now) {
-                let Some(frame) = wire.pop_front() else { break };
-                work += 1;
-                if let Some(rejected) = port.receive(frame) {
-                    self.free.push(rejected);
-                }
-                // DMA keeps pace with the wire: drain as frames arrive,
-                // a burst at a time.
-                if port.rx_fifo.len() >= RX_DMA_BURST {
-                    work += port.deliver(&mut self.iommu, &mut self.free);
-                }
-            }
+            work += port.receive_arrived(wire, now, &mut self.iommu, &mut self.free);
             work += port.deliver(&mut self.iommu, &mut self.free);
             port.publish();
             // A drained deque starts again at its first slot: its ring

@@ -10,7 +10,11 @@ use crate::wire::WireFrame;
 use driver::desc::RxWriteBack;
 use driver::regs;
 use driver::simfmt::bar::SimCounter;
+use std::collections::VecDeque;
 
+/// Frames received into the packet buffer before they are moved on into
+/// host memory while more arrive.
+const RX_DMA_BURST: usize = 32;
 /// Frames moved from the packet buffer to host memory per port and pass.
 const RX_BUDGET: usize = 64;
 /// Legacy Rx write-back status bits (7.1.5.1): DD and EOP.
@@ -80,10 +84,38 @@ pub struct RxEntry {
 }
 
 impl Port {
+    /// Receives the frames of `wire` whose last bit has arrived by `now`
+    /// ([`Port::receive`]), and moves them on into host memory a burst at
+    /// a time as they come: DMA keeps pace with the wire. Returns the
+    /// frames handled.
+    pub fn receive_arrived(
+        &mut self,
+        wire: &mut VecDeque<WireFrame>,
+        now: u64,
+        iommu: &mut Translator,
+        free: &mut Vec<Vec<u8>>,
+    ) -> usize {
+        let mut work = 0;
+        while wire.front().is_some_and(|f| f.arrival_ps <= now) {
+            let Some(frame) = wire.pop_front() else {
+                break;
+            };
+            work += 1;
+            if let Some(rejected) = self.receive(frame) {
+                free.push(rejected);
+            }
+            if self.rx_fifo.len() >= RX_DMA_BURST {
+                work += self.deliver(iommu, free);
+            }
+        }
+        work
+    }
+
     /// A frame arrives from the wire (7.1.1): checked, filtered, counted,
     /// classified and stored in the packet buffer, or dropped and counted.
     /// Returns the frame's buffer when it was not kept.
-    pub fn receive(&mut self, frame: WireFrame) -> Option<Vec<u8>> {
+    #[inline]
+    fn receive(&mut self, frame: WireFrame) -> Option<Vec<u8>> {
         if !self.operational() || !self.link_up {
             self.count_sim(SimCounter::RxLinkDown);
             return Some(frame.data);
