@@ -315,6 +315,9 @@ impl Port {
     }
 
     /// Puts a frame on the wire: CRC, padding, pacing, counters, timestamp.
+    /// Inlined into its two callers: called, it costs 35 instructions per
+    /// frame more (callgrind on `model_profile`).
+    #[inline(always)]
     fn send(
         &mut self,
         turn: &Turn,
