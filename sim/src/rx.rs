@@ -85,9 +85,10 @@ pub struct RxEntry {
 
 impl Port {
     /// Receives the frames of `wire` whose last bit has arrived by `now`
-    /// ([`Port::receive`]), and moves them on into host memory a burst at
-    /// a time as they come: DMA keeps pace with the wire. Returns the
-    /// frames handled.
+    /// (checked, filtered, counted, classified and stored in the packet
+    /// buffer, or dropped and counted: 7.1.1), and moves them on into
+    /// host memory a burst at a time as they come: DMA keeps pace with
+    /// the wire. Returns the frames handled.
     pub fn receive_arrived(
         &mut self,
         wire: &mut VecDeque<WireFrame>,
