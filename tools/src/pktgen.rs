@@ -176,7 +176,9 @@ pub struct DirectionReport {
     pub foreign: u64,
     /// Send rate achieved, Mpps.
     pub tx_mpps: f64,
-    /// Receive rate achieved, Mpps.
+    /// Receive rate achieved, Mpps: frames received over the time they
+    /// were sent, or until the last one arrived if that was later (the
+    /// wait for frames that never come is not receive time).
     pub rx_mpps: f64,
 }
 
@@ -313,6 +315,8 @@ struct Direction<'a> {
     verifier: Verifier,
     tx: TxQueue<'a>,
     received: u64,
+    /// When the last of this direction's frames arrived, from the start.
+    last_received: Duration,
 }
 
 /// Claims, opens and initialises the devices (promiscuous, no RSS); they
@@ -379,6 +383,7 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
             verifier: Verifier::new(stream as u32, cfg.flows),
             tx: TxQueue::attach(&devs[t], 0, 1024)?,
             received: 0,
+            last_received: Duration::ZERO,
         });
     }
     let start = Instant::now();
@@ -461,6 +466,7 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
                 {
                     Some(d) => {
                         d.received += 1;
+                        d.last_received = elapsed;
                         // Only our own frames keep the wait for the rest going.
                         last_rx = now;
                         if cfg.verify {
@@ -505,7 +511,6 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
         }
     }
     let seconds = send_seconds.max(1e-9);
-    let wall = start.elapsed().as_secs_f64().max(1e-9);
     let names: Vec<String> = devs.iter().map(|d| d.name().to_string()).collect();
     let directions = dirs
         .iter()
@@ -547,7 +552,9 @@ pub fn run_until(cfg: &Config, devs: &[Device], stop: &AtomicBool) -> driver::Re
                 },
                 foreign: d.verifier.foreign(),
                 tx_mpps: total.sent as f64 / seconds / 1e6,
-                rx_mpps: d.received as f64 / wall.min(seconds + 1.0) / 1e6,
+                // Over the time frames were sent, or arrived if they
+                // kept arriving after that; not the wait for lost ones.
+                rx_mpps: d.received as f64 / seconds.max(d.last_received.as_secs_f64()) / 1e6,
                 total,
             }
         })

@@ -475,3 +475,32 @@ fn sigint_and_sigterm_stop_with_a_summary_and_free_the_dma_memory() {
         );
     }
 }
+
+#[test]
+fn the_receive_rate_is_over_the_time_frames_arrived_not_the_wait_for_lost_ones() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (lab, devices) = loop_lab("rxrate");
+    // Five frames never arrive: pktgen then waits its full second for
+    // them after sending stops. That second is not receive time.
+    lab.control("drop 3 5").expect("drop");
+    let devs = pktgen::open(&devices).expect("tester ports");
+    let report = pktgen::run(&config(devices.to_vec(), 20_000, false), &devs).expect("pktgen");
+    let d = &report.directions[0];
+    assert_eq!(
+        (d.total.sent, d.total.lost),
+        (20_000, 5),
+        "{}",
+        report.text()
+    );
+    // Sent at 0.05 Mpps over 0.4 s and received as sent: the receive
+    // rate is the send rate, less the five frames.
+    let expected = d.tx_mpps * d.total.received as f64 / d.total.sent as f64;
+    assert!(
+        (d.rx_mpps - expected).abs() < 0.05 * expected,
+        "rx {} Mpps, expected about {expected}: {}",
+        d.rx_mpps,
+        report.text()
+    );
+    drop(devs);
+    lab.stop();
+}
