@@ -22,10 +22,12 @@ pub struct Translator {
     table: Table,
     generation: Option<u64>,
     regions: Vec<Region>,
-    /// The region of the last hit, per kind of access ([`DATA`],
-    /// [`DESC`]): a driver's rings and its packet buffers are usually in
-    /// different regions, and a frame's DMA alternates between them.
-    last: [usize; 2],
+    /// The region of the last hit in each 2 MiB window of IOVAs, by the
+    /// window's number modulo [`HINTS`]: every queue's ring and buffers,
+    /// and each worker's mempool, sit in windows of their own, so DMA that
+    /// alternates between queues (RSS) and pools still finds its region
+    /// at once instead of searching the table.
+    hints: [u32; HINTS],
     /// Entries whose file could not be mapped, why, and whether a DMA
     /// there has been reported: a driver may delete a region's file while
     /// unmapping it (`sim/README.md` 4.4), which is no fault until a DMA
@@ -43,10 +45,16 @@ struct Region {
     map: SharedMap,
 }
 
-/// [`Translator::find`]'s cache slot for packet data.
-const DATA: usize = 0;
-/// [`Translator::find`]'s cache slot for descriptors.
-const DESC: usize = 1;
+/// Windows of IOVAs whose last region [`Translator::find`] remembers.
+const HINTS: usize = 256;
+/// Bits of an IOVA below its window number (2 MiB, a huge page).
+const HINT_SHIFT: u32 = 21;
+
+/// [`Translator::find`]'s slot for `iova`.
+#[inline]
+fn hint_slot(iova: u64) -> usize {
+    (iova >> HINT_SHIFT) as usize % HINTS
+}
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -60,7 +68,7 @@ impl Translator {
             table,
             generation: None,
             regions: Vec::new(),
-            last: [0; 2],
+            hints: [0; HINTS],
             unmappable: Vec::new(),
         }
     }
@@ -98,7 +106,7 @@ impl Translator {
             }
         }
         self.regions.sort_by_key(|r| r.entry.iova);
-        self.last = [0; 2];
+        self.hints = [0; HINTS];
     }
 
     /// Notes an entry that cannot be mapped now: silent until a DMA goes
@@ -114,28 +122,27 @@ impl Translator {
     }
 
     /// The mapping and offset holding `len` bytes at `iova`, if one does.
-    /// The region of the last hit of the same kind (`slot`: [`DATA`] or
-    /// [`DESC`]) is tried first, inline: a queue's DMA stays in one region
-    /// for long runs.
+    /// The region last hit in the same 2 MiB window is tried first,
+    /// inline: a queue's DMA stays in one region for long runs.
     #[inline]
-    fn find(&mut self, iova: u64, len: usize, slot: usize) -> Option<(&SharedMap, usize)> {
-        let last = self.last[slot];
-        let hit = self.regions.get(last).and_then(|r| {
+    fn find(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
+        let hint = self.hints[hint_slot(iova)] as usize;
+        let hit = self.regions.get(hint).and_then(|r| {
             let off = iova.checked_sub(r.entry.iova)?;
             (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
         });
         match hit {
-            Some(off) => Some((&self.regions[last].map, off)),
-            None => self.find_slow(iova, len, slot),
+            Some(off) => Some((&self.regions[hint].map, off)),
+            None => self.find_slow(iova, len),
         }
     }
 
-    /// [`Translator::find`] beyond the last region hit.
+    /// [`Translator::find`] beyond the hinted region.
     #[cold]
-    fn find_slow(&mut self, iova: u64, len: usize, slot: usize) -> Option<(&SharedMap, usize)> {
+    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
         let found = self.lookup(iova, len);
         if let Some(idx) = found {
-            self.last[slot] = idx;
+            self.hints[hint_slot(iova)] = idx as u32;
         }
         if found.is_none() {
             self.explain_fault(iova);
@@ -194,26 +201,26 @@ impl Translator {
 
     /// DMA read; false is an IOMMU fault.
     pub fn read(&mut self, iova: u64, out: &mut [u8]) -> bool {
-        self.find(iova, out.len(), DATA)
+        self.find(iova, out.len())
             .is_some_and(|(m, off)| m.read_bytes(off, out))
     }
 
     /// DMA read of `len` bytes appended to `out`; false is an IOMMU fault
     /// (and `out` is unchanged).
     pub fn read_append(&mut self, iova: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        self.find(iova, len, DATA)
+        self.find(iova, len)
             .is_some_and(|(m, off)| m.append_bytes(off, len, out))
     }
 
     /// DMA write; false is an IOMMU fault.
     pub fn write(&mut self, iova: u64, data: &[u8]) -> bool {
-        self.find(iova, data.len(), DATA)
+        self.find(iova, data.len())
             .is_some_and(|(m, off)| m.write_bytes(off, data))
     }
 
     /// Reads a 16-byte descriptor as two little-endian qwords.
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
-        let (m, off) = self.find(iova, 16, DESC)?;
+        let (m, off) = self.find(iova, 16)?;
         let [lo, hi] = m.get_u64_pair(off)?;
         Some([lo.load(Ordering::Acquire), hi.load(Ordering::Acquire)])
     }
@@ -222,7 +229,7 @@ impl Translator {
     /// stored last, with release ordering, so a driver that sees DD sees
     /// the whole descriptor and the data before it.
     pub fn write_desc(&mut self, iova: u64, desc: [u64; 2]) -> bool {
-        let Some((m, off)) = self.find(iova, 16, DESC) else {
+        let Some((m, off)) = self.find(iova, 16) else {
             return false;
         };
         let Some([lo, hi]) = m.get_u64_pair(off) else {
@@ -241,5 +248,46 @@ impl Translator {
     /// Whether no region is mapped.
     pub fn is_empty(&self) -> bool {
         self.regions.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions_sharing_a_hint_slot_each_translate_to_their_own_file() {
+        let dir = std::env::temp_dir().join(format!("ixy-iommu-hints-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let table = Table::create(&dir.join("iommu")).unwrap();
+        // Three regions: a and b in IOVA windows that share a hint slot
+        // (HINTS windows apart), c in a slot of its own.
+        let window = 1u64 << HINT_SHIFT;
+        let iovas = [window, window * (HINTS as u64 + 1), window * 3];
+        assert_eq!(hint_slot(iovas[0]), hint_slot(iovas[1]));
+        let maps: Vec<SharedMap> = (0..3)
+            .map(|i| {
+                let path = dir.join(format!("r{i}"));
+                let m = SharedMap::create(&path, 4096).unwrap();
+                table.map(iovas[i], 4096, &path, 0).unwrap();
+                m
+            })
+            .collect();
+        let mut t = Translator::new(Table::open(&dir.join("iommu")).unwrap());
+        t.refresh();
+        // Alternating between them, every DMA lands in the right file.
+        for round in 0..4u8 {
+            for (i, &iova) in iovas.iter().enumerate() {
+                assert!(t.write(iova + 100, &[round, i as u8]));
+            }
+            for (i, m) in maps.iter().enumerate() {
+                let mut got = [0u8; 2];
+                assert!(m.read_bytes(100, &mut got));
+                assert_eq!(got, [round, i as u8], "region {i}, round {round}");
+            }
+        }
+        // Just past a region's end faults, hint or not.
+        assert!(!t.write(iovas[0] + 4095, &[0, 0]));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
