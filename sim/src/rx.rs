@@ -168,10 +168,8 @@ impl Port {
             return Some(frame.data);
         }
         self.stats.rx_good(wire_len);
-        if parsed.dst == [0xFF; 6] {
-            self.stats.add(regs::BPRC, 1);
-        } else if parsed.dst[0] & 1 != 0 {
-            self.stats.add(regs::MPRC, 1);
+        if parsed.dst[0] & 1 != 0 {
+            self.stats.rx_group(parsed.dst == [0xFF; 6]);
         }
         let rss = self.rss.classify(&parsed);
         let timestamped = parsed.ptp.is_some() && self.latch_rx_timestamp(&parsed, frame.rx_sfd_ps);

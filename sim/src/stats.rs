@@ -73,7 +73,14 @@ pub struct Pending {
     rx_queue: [Traffic; STAT_INDEXES],
     /// Statistics indexes with pending sums: bit i for Tx, bit 16 + i Rx.
     queues_used: u32,
+    /// Broadcast and multicast frames sent and received, in the order of
+    /// [`GROUP_COUNTERS`]: plain sums, as every frame of a broadcast
+    /// stream (pktgen's default) adds to two of them.
+    groups: [u32; 4],
 }
+
+/// The registers of [`Pending::groups`]: BPTC, MPTC, BPRC, MPRC.
+const GROUP_COUNTERS: [u32; 4] = [regs::BPTC, regs::MPTC, regs::BPRC, regs::MPRC];
 
 impl Default for Pending {
     fn default() -> Self {
@@ -87,6 +94,7 @@ impl Default for Pending {
             rx_good: Traffic::default(),
             rx_queue: [Traffic::default(); STAT_INDEXES],
             queues_used: 0,
+            groups: [0; 4],
         }
     }
 }
@@ -134,6 +142,19 @@ impl Pending {
         self.queues_used |= 1 << (16 + i);
     }
 
+    /// A frame to a group address sent (BPTC for broadcast, else MPTC).
+    #[inline]
+    pub fn tx_group(&mut self, broadcast: bool) {
+        self.groups[usize::from(!broadcast)] += 1;
+    }
+
+    /// A good frame to a group address received (BPRC for broadcast, else
+    /// MPRC).
+    #[inline]
+    pub fn rx_group(&mut self, broadcast: bool) {
+        self.groups[2 + usize::from(!broadcast)] += 1;
+    }
+
     fn add_entry(&mut self, reg: u32, high: Option<u32>, n: u64) {
         let s = slot(reg);
         match &mut self.table[s] {
@@ -151,6 +172,11 @@ impl Pending {
 
     /// Adds everything pending to the registers.
     pub fn flush(&mut self, r: &Regs) {
+        for (n, reg) in self.groups.iter_mut().zip(GROUP_COUNTERS) {
+            if *n > 0 {
+                r.count(reg, std::mem::take(n));
+            }
+        }
         // TPT counts what GPTC counts: the model sends no bad frames.
         if self.tx.frames > 0 {
             r.count(regs::TPT, self.tx.frames as u32);

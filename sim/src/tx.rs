@@ -356,12 +356,7 @@ impl Port {
             return;
         };
         if data.first().is_some_and(|b| b & 1 != 0) {
-            let reg = if data.get(..6) == Some(&[0xFF; 6]) {
-                regs::BPTC
-            } else {
-                regs::MPTC
-            };
-            self.stats.add(reg, 1);
+            self.stats.tx_group(data.get(..6) == Some(&[0xFF; 6]));
         }
         self.stats.tx_frame(turn.stat_idx, len);
         let rx_sfd_ps = departure + cx.cable_delay_ps;

@@ -175,6 +175,8 @@ fn frame_from_port_2_arrives_on_port_0_with_write_back() {
     assert!(tx.send(&f.tester, &bcast, 0));
     assert_eq!(receive(&f.dut, &mut rx, 1).len(), 1);
     assert_eq!(settled(&f.lab, &f.dut, regs::BPRC), 1);
+    assert_eq!(settled(&f.lab, &f.tester, regs::BPTC), 1);
+    assert_eq!(settled(&f.lab, &f.tester, regs::MPTC), 0);
 }
 
 #[test]
@@ -217,6 +219,14 @@ fn multicast_frames_pass_the_table_when_the_filter_is_enabled() {
         settled(&f.lab, &f.dut, regs::MPRC),
         1,
         "one multicast frame received"
+    );
+    assert_eq!(
+        (
+            settled(&f.lab, &f.tester, regs::MPTC),
+            settled(&f.lab, &f.tester, regs::BPTC)
+        ),
+        (4, 0),
+        "four multicast frames sent, filtered or not"
     );
 }
 
