@@ -5,7 +5,10 @@
 //! the model spent on them (the feeding is not timed): the frames per
 //! second one model thread could move if feeding cost nothing.
 //!
-//! `cargo run --release -p ixy-sim --example model_profile -- [FRAMES] [LEN] [RING]`
+//! With QUEUES above 1, RSS spreads 64 UDP flows over that many Rx queues
+//! of the DUT, each with its own ring, as with one worker per queue.
+//!
+//! `cargo run --release -p ixy-sim --example model_profile -- [FRAMES] [LEN] [RING] [QUEUES]`
 
 use ixy_sim::harness::{self, udp_frame, Dma, RxRing, TxRing};
 use ixy_sim::{Bar, Lab, LabConfig};
@@ -16,6 +19,11 @@ fn main() {
     let frames: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let len: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(60);
     let size: u32 = args.next().and_then(|s| s.parse().ok()).unwrap_or(2048);
+    let queues: u32 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .clamp(1, 16);
     let mut cfg = LabConfig::new(&format!("profile-{}", std::process::id()));
     cfg.line_rate = false;
     let mut lab = Lab::start(cfg).expect("lab starts");
@@ -26,19 +34,24 @@ fn main() {
     harness::init_port(&tester, true, wait).expect("tester init");
     let bytes = size as usize * (16 + 2048);
     let dma = |name: &str| Dma::new(&lab.iommu_path(), &lab.dir().join(name), bytes).expect("DMA");
-    let mut rx = RxRing::new(&dut, 0, dma("rx0"), size, 2048, true).expect("Rx ring");
+    let mut rx: Vec<RxRing> = (0..queues)
+        .map(|q| RxRing::new(&dut, q, dma(&format!("rx{q}")), size, 2048, true).expect("Rx ring"))
+        .collect();
+    if queues > 1 {
+        // A fixed key; any key spreads the 64 flows.
+        let key: [u8; 40] = std::array::from_fn(|i| [0x6d, 0x5a, 0x56, 0xda][i % 4] ^ i as u8);
+        harness::program_rss(&dut, &key, queues);
+    }
     let mut tx = TxRing::new(&tester, 0, dma("tx2"), size, 2048).expect("Tx ring");
     lab.run_inline().expect("inline");
-    let frame = udp_frame(
-        ixy_sim::lab::mac_of(0),
-        [10, 0, 0, 1],
-        [10, 1, 0, 1],
-        1,
-        2,
-        len,
-        0,
-    );
-    assert!(tx.prefill(&frame), "frame fits a buffer");
+    let flows: Vec<Vec<u8>> = (0..64u8)
+        .map(|i| {
+            let src = [10, 0, 0, i];
+            udp_frame(ixy_sim::lab::mac_of(0), src, [10, 1, 0, 1], 1, 2, len, 0)
+        })
+        .collect();
+    let frame = &flows[0];
+    assert!(tx.prefill_flows(&flows), "frames fit a buffer");
     let mut received = 0u64;
     let mut busy = std::time::Duration::ZERO;
     while received < frames {
@@ -55,7 +68,7 @@ fn main() {
         let start = std::time::Instant::now();
         lab.step();
         busy += start.elapsed();
-        received += rx.recycle(&dut) as u64;
+        received += rx.iter_mut().map(|r| r.recycle(&dut) as u64).sum::<u64>();
     }
     let ns = busy.as_nanos() as f64 / received as f64;
     println!(

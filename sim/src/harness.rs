@@ -445,10 +445,22 @@ impl TxRing {
     /// Writes `frame` into every buffer of the ring once, for
     /// [`TxRing::push_again`]. False when it does not fit a buffer.
     pub fn prefill(&mut self, frame: &[u8]) -> bool {
-        if frame.len() > self.buf_size || frame.is_empty() {
+        self.prefill_flows(std::slice::from_ref(&frame))
+    }
+
+    /// Writes `frames[i % frames.len()]` into buffer `i` of the ring, for
+    /// [`TxRing::push_again`] (the frames must be of one length): a
+    /// generator cycling through flows. False when one does not fit a
+    /// buffer, or there are none.
+    pub fn prefill_flows<F: AsRef<[u8]>>(&mut self, frames: &[F]) -> bool {
+        let fits = |f: &F| !f.as_ref().is_empty() && f.as_ref().len() <= self.buf_size;
+        if frames.is_empty() || !frames.iter().all(fits) {
             return false;
         }
-        (0..self.size).all(|i| self.mem.write(self.buf_off(i), frame))
+        (0..self.size).all(|i| {
+            let frame = frames[i as usize % frames.len()].as_ref();
+            self.mem.write(self.buf_off(i), frame)
+        })
     }
 
     /// Queues the `len`-byte frame [`TxRing::prefill`] wrote, writing only
@@ -502,6 +514,32 @@ impl TxRing {
     pub fn idle(&mut self) -> bool {
         self.free_slots() == self.size - 1
     }
+}
+
+/// Turns RSS on (82599 datasheet 7.1.2.8): `key` into RSSRK, the
+/// redirection table spread round robin over `queues` queues, every hash
+/// field enabled in MRQC.
+pub fn program_rss(bar: &Bar, key: &[u8; 40], queues: u32) {
+    for (i, k) in key.chunks_exact(4).enumerate() {
+        bar.write(
+            regs::rssrk(i as u32),
+            u32::from_le_bytes([k[0], k[1], k[2], k[3]]),
+        );
+    }
+    for i in 0..32u32 {
+        let e = |j: u32| (4 * i + j) % queues.max(1);
+        bar.write(regs::reta(i), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
+    }
+    bar.write(
+        regs::MRQC,
+        regs::MRQC_RSSEN
+            | regs::MRQC_RSS_FIELD_IPV4
+            | regs::MRQC_RSS_FIELD_IPV4_TCP
+            | regs::MRQC_RSS_FIELD_IPV4_UDP
+            | regs::MRQC_RSS_FIELD_IPV6
+            | regs::MRQC_RSS_FIELD_IPV6_TCP
+            | regs::MRQC_RSS_FIELD_IPV6_UDP,
+    );
 }
 
 /// Builds an IPv4/UDP frame (without FCS) of `len` bytes from `src_ip`

@@ -218,11 +218,11 @@ impl HashInput {
         }
     }
 
+    #[inline]
     fn push(&mut self, bytes: &[u8]) {
-        for (d, s) in self.buf.iter_mut().skip(self.len).zip(bytes) {
-            *d = *s;
-        }
-        self.len = (self.len + bytes.len()).min(MAX_HASH_INPUT);
+        let n = bytes.len().min(MAX_HASH_INPUT - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
     }
 
     fn as_slice(&self) -> &[u8] {

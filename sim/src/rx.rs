@@ -15,6 +15,9 @@ use std::collections::VecDeque;
 /// Frames received into the packet buffer before they are moved on into
 /// host memory while more arrive.
 const RX_DMA_BURST: usize = 32;
+/// Queues whose registers one delivery keeps at once (direct-mapped by
+/// queue number).
+const TURN_CACHE: usize = 16;
 /// Frames moved from the packet buffer to host memory per port and pass.
 const RX_BUDGET: usize = 64;
 /// Legacy Rx write-back status bits (7.1.5.1): DD and EOP.
@@ -293,27 +296,40 @@ impl Port {
                 "HLREG0.RXCRCSTRP and RDRXCTL.CRCSTRIP disagree (datasheet 8.2.3.8.8 requires both equal); HLREG0 wins".into()
             });
         }
-        let mut turn: Option<RxTurn> = None;
+        // Each queue's registers, read once per delivery: with RSS the
+        // frames alternate between queues, and reading them per run would
+        // read them per frame.
+        let mut turns: [Option<RxTurn>; TURN_CACHE] = [None; TURN_CACHE];
+        // The common case needs the FCS stripped and no write-back fault
+        // pending ([`Port::place`]).
+        let common = strip && self.corrupt.remaining == 0;
         let mut done = 0;
         while done < RX_BUDGET {
-            let Some(q) = self.rx_fifo.front().map(|e| e.queue) else {
-                break;
-            };
-            let t = match turn {
-                Some(t) if t.q == q => t,
-                _ => *turn.insert(self.rx_turn(q)),
-            };
-            if strip {
-                let run = self.deliver_run(t, iommu, free, RX_BUDGET - done);
-                done += run;
-                if run > 0 {
-                    continue;
-                }
-            }
             // Taken out for its DMA, put back at the head when blocked.
             let Some(mut entry) = self.rx_fifo.pop_front() else {
                 break;
             };
+            let q = entry.queue;
+            let slot = &mut turns[q as usize % TURN_CACHE];
+            if slot.is_none_or(|t| t.q != q) {
+                *slot = Some(self.rx_turn(q));
+            }
+            let Some(t) = slot.as_mut() else {
+                break;
+            };
+            if common {
+                match self.place(t, entry, iommu, free) {
+                    Ok(()) => {
+                        done += 1;
+                        continue;
+                    }
+                    Err(back) => entry = back,
+                }
+            }
+            let t = *t;
+            // The general path may move the queue's head and tail: its
+            // registers are read again for the next frame.
+            turns[q as usize % TURN_CACHE] = None;
             match self.dma_frame(t, strip, &mut entry, iommu) {
                 Dma::Blocked => {
                     self.rx_fifo.push_front(entry);
@@ -333,58 +349,42 @@ impl Port {
         done
     }
 
-    /// The common case of delivery, a run of frames at a time: one-buffer
-    /// frames, FCS stripped, into queue `t.q` while the descriptors up to
-    /// the RDT last read last and no write-back fault is pending. The
-    /// queue's checks are made once per run, not per frame. Stops at the
-    /// first frame that is not such, and at an IOMMU fault, leaving that
-    /// frame to [`Port::dma_frame`], which handles (and reports) every
-    /// case. Returns the frames delivered.
-    fn deliver_run(
+    /// DMA of a frame in the common case: one buffer, FCS stripped (the
+    /// caller checks), into queue `t.q` while `t.known` descriptors up to
+    /// the RDT last read remain. Data now, the write-back with the burst's
+    /// ([`Port::flush_write_backs`]). Any other case, and an IOMMU fault,
+    /// hands the frame back for [`Port::dma_frame`], which handles (and
+    /// reports) every case.
+    #[inline]
+    fn place(
         &mut self,
-        t: RxTurn,
+        t: &mut RxTurn,
+        entry: RxEntry,
         iommu: &mut Translator,
         free: &mut Vec<Vec<u8>>,
-        budget: usize,
-    ) -> usize {
+    ) -> Result<(), RxEntry> {
+        let len = entry.data.len();
+        if t.known == 0 || len > t.bsize {
+            return Err(entry);
+        }
         let ring = &self.rxq[t.q as usize];
-        if !ring.enabled || !t.supported || self.corrupt.remaining > 0 {
-            return 0;
+        let (size, head) = (ring.size, ring.head);
+        let at = ring.base + u64::from(head) * 16;
+        if !iommu
+            .read_desc(at)
+            .is_some_and(|d| iommu.write(d[0], &entry.data))
+        {
+            return Err(entry);
         }
-        let (base, size, mut head) = (ring.base, ring.size, ring.head);
-        let known = if ring.tail >= size || ring.faulted_tail == Some(ring.tail) {
-            0
-        } else {
-            ring_add(ring.tail, size - head, size) as usize
-        };
-        let mut n = 0;
-        while n < budget.min(known) {
-            let Some(entry) = self
-                .rx_fifo
-                .pop_front_if(|e| e.queue == t.q && e.data.len() <= t.bsize)
-            else {
-                break;
-            };
-            let at = base + u64::from(head) * 16;
-            let data = &entry.data;
-            if !iommu.read_desc(at).is_some_and(|d| iommu.write(d[0], data)) {
-                self.rx_fifo.push_front(entry);
-                break;
-            }
-            let len = data.len();
-            self.rx_write_backs
-                .push((at, write_back(&entry, t.advanced, true, len)));
-            self.stats.rx_queued(t.stat_idx, len);
-            self.rx_fifo_bytes -= len + 4;
-            free.push(entry.data);
-            head = ring_add(head, 1, size);
-            n += 1;
-        }
-        if n > 0 {
-            self.rxq[t.q as usize].head = head;
-            self.rx_dirty |= 1 << t.q;
-        }
-        n
+        t.known -= 1;
+        self.rx_write_backs
+            .push((at, write_back(&entry, t.advanced, true, len)));
+        self.rxq[t.q as usize].head = ring_add(head, 1, size);
+        self.rx_dirty |= 1 << t.q;
+        self.stats.rx_queued(t.stat_idx, len);
+        self.rx_fifo_bytes -= len + 4;
+        free.push(entry.data);
+        Ok(())
     }
 
     /// Writes the descriptors of the one-buffer frames this delivery
@@ -409,13 +409,24 @@ impl Port {
         let desc_type = srrctl & regs::SRRCTL_DESCTYPE_MASK;
         let bsize = (srrctl & regs::SRRCTL_BSIZEPKT_MASK) as usize * 1024;
         let advanced = desc_type == regs::SRRCTL_DESCTYPE_ADV_ONEBUF;
+        let supported = bsize != 0 && (advanced || desc_type == regs::SRRCTL_DESCTYPE_LEGACY);
+        let ring = &self.rxq[q as usize];
+        let usable = ring.enabled
+            && supported
+            && ring.tail < ring.size
+            && ring.faulted_tail != Some(ring.tail);
         RxTurn {
             q,
             srrctl,
             bsize,
             advanced,
-            supported: bsize != 0 && (advanced || desc_type == regs::SRRCTL_DESCTYPE_LEGACY),
+            supported,
             stat_idx: self.stat_index(regs::rqsmr(q / 4), q),
+            known: if usable {
+                ring_add(ring.tail, ring.size - ring.head, ring.size)
+            } else {
+                0
+            },
         }
     }
 
@@ -581,6 +592,10 @@ struct RxTurn {
     supported: bool,
     /// The statistics index RQSMR maps the queue to.
     stat_idx: u32,
+    /// Descriptors up to the RDT last read that [`Port::place`] may still
+    /// use; 0 when the queue is disabled, its descriptor type unsupported
+    /// or its tail invalid or at a fault (the general path then decides).
+    known: u32,
 }
 
 enum Dma {

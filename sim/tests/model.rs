@@ -5,7 +5,7 @@ mod common;
 
 use common::{fixture, receive, send_all, WAIT};
 use driver::regs;
-use ixy_sim::harness::{udp_frame, wait_for};
+use ixy_sim::harness::{program_rss, udp_frame, wait_for};
 use ixy_sim::{Bar, SimCounter};
 use std::time::Duration;
 
@@ -287,31 +287,7 @@ fn aliased_registers_read_and_write_as_one() {
     assert_eq!(settled(&f.lab, &f.tester, regs::qptc_alias(0)), 1);
 }
 
-/// Programs RSS: key, RETA entry j -> queue j % queues, all hash fields.
-fn program_rss(bar: &Bar, key: &[u8; 40], queues: u32) {
-    for i in 0..10 {
-        let k = &key[4 * i..4 * i + 4];
-        bar.write(
-            regs::rssrk(i as u32),
-            u32::from_le_bytes([k[0], k[1], k[2], k[3]]),
-        );
-    }
-    for i in 0..32u32 {
-        let e = |j: u32| (4 * i + j) % queues;
-        bar.write(regs::reta(i), e(0) | e(1) << 8 | e(2) << 16 | e(3) << 24);
-    }
-    bar.write(
-        regs::MRQC,
-        regs::MRQC_RSSEN
-            | regs::MRQC_RSS_FIELD_IPV4
-            | regs::MRQC_RSS_FIELD_IPV4_TCP
-            | regs::MRQC_RSS_FIELD_IPV4_UDP
-            | regs::MRQC_RSS_FIELD_IPV6
-            | regs::MRQC_RSS_FIELD_IPV6_TCP
-            | regs::MRQC_RSS_FIELD_IPV6_UDP,
-    );
-}
-
+/// The Microsoft verification key (82599 datasheet 7.1.2.8.3).
 const MS_KEY: [u8; 40] = [
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
     0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
