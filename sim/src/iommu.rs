@@ -22,12 +22,9 @@ pub struct Translator {
     table: Table,
     generation: Option<u64>,
     regions: Vec<Region>,
-    /// The region of the last hit in each 2 MiB window of IOVAs, by the
-    /// window's number modulo [`HINTS`]: every queue's ring and buffers,
-    /// and each worker's mempool, sit in windows of their own, so DMA that
-    /// alternates between queues (RSS) and pools still finds its region
-    /// at once instead of searching the table.
-    hints: [u32; HINTS],
+    /// The region of the last hit per kind of access ([`DATA`],
+    /// [`DESC`]), for callers without a [`RegionHint`] of their own.
+    last: [RegionHint; 2],
     /// Entries whose file could not be mapped, why, and whether a DMA
     /// there has been reported: a driver may delete a region's file while
     /// unmapping it (`sim/README.md` 4.4), which is no fault until a DMA
@@ -45,16 +42,20 @@ struct Region {
     map: SharedMap,
 }
 
-/// Windows of IOVAs whose last region [`Translator::find`] remembers.
-const HINTS: usize = 256;
-/// Bits of an IOVA below its window number (2 MiB, a huge page).
-const HINT_SHIFT: u32 = 21;
+/// The region a caller's last DMA hit, tried first on its next one: a
+/// queue's ring and buffers stay in one region for long runs. A queue
+/// keeps its own (`RxRingState`, `TxRingState`), so that DMA alternating
+/// between queues (RSS) and their pools still finds each region at once;
+/// the hint is at hand before the address is (the address often comes
+/// from a descriptor just read). A stale or wrong hint only costs a
+/// search of the table.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RegionHint(usize);
 
-/// [`Translator::find`]'s slot for `iova`.
-#[inline]
-fn hint_slot(iova: u64) -> usize {
-    (iova >> HINT_SHIFT) as usize % HINTS
-}
+/// [`Translator`]'s own hint for packet data.
+const DATA: usize = 0;
+/// [`Translator`]'s own hint for descriptors.
+const DESC: usize = 1;
 
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -68,7 +69,7 @@ impl Translator {
             table,
             generation: None,
             regions: Vec::new(),
-            hints: [0; HINTS],
+            last: [RegionHint::default(); 2],
             unmappable: Vec::new(),
         }
     }
@@ -106,7 +107,7 @@ impl Translator {
             }
         }
         self.regions.sort_by_key(|r| r.entry.iova);
-        self.hints = [0; HINTS];
+        self.last = [RegionHint::default(); 2];
     }
 
     /// Notes an entry that cannot be mapped now: silent until a DMA goes
@@ -121,36 +122,39 @@ impl Translator {
         self.unmappable.push((entry, why, false));
     }
 
-    /// The mapping and offset holding `len` bytes at `iova`, if one does.
-    /// The region last hit in the same 2 MiB window is tried first,
-    /// inline: a queue's DMA stays in one region for long runs.
+    /// The region index and offset holding `len` bytes at `iova`, if one
+    /// does: the `hint`'s region, inline, then the table.
     #[inline]
-    fn find(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
-        let hint = self.hints[hint_slot(iova)] as usize;
-        let hit = self.regions.get(hint).and_then(|r| {
-            let off = iova.checked_sub(r.entry.iova)?;
-            (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
-        });
-        match hit {
-            Some(off) => Some((&self.regions[hint].map, off)),
-            None => self.find_slow(iova, len),
+    fn locate(&mut self, iova: u64, len: usize, hint: &mut RegionHint) -> Option<(usize, usize)> {
+        let idx = hint.0;
+        match self.offset_in(idx, iova, len) {
+            Some(off) => Some((idx, off)),
+            None => self.locate_slow(iova, len, hint),
         }
     }
 
-    /// [`Translator::find`] beyond the hinted region.
+    /// The offset of `len` bytes at `iova` in region `idx`, if it holds them.
+    #[inline]
+    fn offset_in(&self, idx: usize, iova: u64, len: usize) -> Option<usize> {
+        let r = self.regions.get(idx)?;
+        let off = iova.checked_sub(r.entry.iova)?;
+        (off.checked_add(len as u64)? <= r.entry.len).then_some(off as usize)
+    }
+
+    /// [`Translator::locate`] beyond the hinted region; the hint follows.
     #[cold]
-    fn find_slow(&mut self, iova: u64, len: usize) -> Option<(&SharedMap, usize)> {
-        let found = self.lookup(iova, len);
-        if let Some(idx) = found {
-            self.hints[hint_slot(iova)] = idx as u32;
-        }
-        if found.is_none() {
+    fn locate_slow(
+        &mut self,
+        iova: u64,
+        len: usize,
+        hint: &mut RegionHint,
+    ) -> Option<(usize, usize)> {
+        let Some(idx) = self.lookup(iova, len) else {
             self.explain_fault(iova);
-        }
-        found.map(|idx| {
-            let r = &self.regions[idx];
-            (&r.map, (iova - r.entry.iova) as usize)
-        })
+            return None;
+        };
+        *hint = RegionHint(idx);
+        Some((idx, (iova - self.regions[idx].entry.iova) as usize))
     }
 
     /// Says once per entry why a DMA into an entry that could not be
@@ -201,27 +205,64 @@ impl Translator {
 
     /// DMA read; false is an IOMMU fault.
     pub fn read(&mut self, iova: u64, out: &mut [u8]) -> bool {
-        self.find(iova, out.len())
-            .is_some_and(|(m, off)| m.read_bytes(off, out))
+        let mut hint = self.last[DATA];
+        let ok = self
+            .locate(iova, out.len(), &mut hint)
+            .is_some_and(|(idx, off)| self.regions[idx].map.read_bytes(off, out));
+        self.last[DATA] = hint;
+        ok
     }
 
     /// DMA read of `len` bytes appended to `out`; false is an IOMMU fault
     /// (and `out` is unchanged).
     pub fn read_append(&mut self, iova: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        self.find(iova, len)
-            .is_some_and(|(m, off)| m.append_bytes(off, len, out))
+        let mut hint = self.last[DATA];
+        let ok = self.read_append_in(iova, len, out, &mut hint);
+        self.last[DATA] = hint;
+        ok
+    }
+
+    /// [`Translator::read_append`] with the caller's hint.
+    #[inline]
+    pub fn read_append_in(
+        &mut self,
+        iova: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+        hint: &mut RegionHint,
+    ) -> bool {
+        self.locate(iova, len, hint)
+            .is_some_and(|(idx, off)| self.regions[idx].map.append_bytes(off, len, out))
     }
 
     /// DMA write; false is an IOMMU fault.
     pub fn write(&mut self, iova: u64, data: &[u8]) -> bool {
-        self.find(iova, data.len())
-            .is_some_and(|(m, off)| m.write_bytes(off, data))
+        let mut hint = self.last[DATA];
+        let ok = self.write_in(iova, data, &mut hint);
+        self.last[DATA] = hint;
+        ok
+    }
+
+    /// [`Translator::write`] with the caller's hint.
+    #[inline]
+    pub fn write_in(&mut self, iova: u64, data: &[u8], hint: &mut RegionHint) -> bool {
+        self.locate(iova, data.len(), hint)
+            .is_some_and(|(idx, off)| self.regions[idx].map.write_bytes(off, data))
     }
 
     /// Reads a 16-byte descriptor as two little-endian qwords.
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
-        let (m, off) = self.find(iova, 16)?;
-        let [lo, hi] = m.get_u64_pair(off)?;
+        let mut hint = self.last[DESC];
+        let d = self.read_desc_in(iova, &mut hint);
+        self.last[DESC] = hint;
+        d
+    }
+
+    /// [`Translator::read_desc`] with the caller's hint.
+    #[inline]
+    pub fn read_desc_in(&mut self, iova: u64, hint: &mut RegionHint) -> Option<[u64; 2]> {
+        let (idx, off) = self.locate(iova, 16, hint)?;
+        let [lo, hi] = self.regions[idx].map.get_u64_pair(off)?;
         Some([lo.load(Ordering::Acquire), hi.load(Ordering::Acquire)])
     }
 
@@ -229,10 +270,19 @@ impl Translator {
     /// stored last, with release ordering, so a driver that sees DD sees
     /// the whole descriptor and the data before it.
     pub fn write_desc(&mut self, iova: u64, desc: [u64; 2]) -> bool {
-        let Some((m, off)) = self.find(iova, 16) else {
-            return false;
-        };
-        let Some([lo, hi]) = m.get_u64_pair(off) else {
+        let mut hint = self.last[DESC];
+        let ok = self.write_desc_in(iova, desc, &mut hint);
+        self.last[DESC] = hint;
+        ok
+    }
+
+    /// [`Translator::write_desc`] with the caller's hint.
+    #[inline]
+    pub fn write_desc_in(&mut self, iova: u64, desc: [u64; 2], hint: &mut RegionHint) -> bool {
+        let Some([lo, hi]) = self
+            .locate(iova, 16, hint)
+            .and_then(|(idx, off)| self.regions[idx].map.get_u64_pair(off))
+        else {
             return false;
         };
         lo.store(desc[0], Ordering::Relaxed);
@@ -256,15 +306,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn regions_sharing_a_hint_slot_each_translate_to_their_own_file() {
+    fn a_hint_only_speeds_a_lookup_never_misdirects_it() {
         let dir = std::env::temp_dir().join(format!("ixy-iommu-hints-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let table = Table::create(&dir.join("iommu")).unwrap();
-        // Three regions: a and b in IOVA windows that share a hint slot
-        // (HINTS windows apart), c in a slot of its own.
-        let window = 1u64 << HINT_SHIFT;
-        let iovas = [window, window * (HINTS as u64 + 1), window * 3];
-        assert_eq!(hint_slot(iovas[0]), hint_slot(iovas[1]));
+        let iovas = [0x20_0000u64, 0x60_0000, 0x40_0000];
         let maps: Vec<SharedMap> = (0..3)
             .map(|i| {
                 let path = dir.join(format!("r{i}"));
@@ -275,10 +321,20 @@ mod tests {
             .collect();
         let mut t = Translator::new(Table::open(&dir.join("iommu")).unwrap());
         t.refresh();
-        // Alternating between them, every DMA lands in the right file.
+        // One hint shared by every access (always the wrong region for
+        // the next), one per region, and hints beyond the table: every
+        // DMA lands in its own file.
+        let mut shared = RegionHint::default();
+        let mut own = [RegionHint::default(); 3];
+        let mut bogus = RegionHint(99);
         for round in 0..4u8 {
             for (i, &iova) in iovas.iter().enumerate() {
-                assert!(t.write(iova + 100, &[round, i as u8]));
+                let hint = match round % 3 {
+                    0 => &mut shared,
+                    1 => &mut own[i],
+                    _ => &mut bogus,
+                };
+                assert!(t.write_in(iova + 100, &[round, i as u8], hint));
             }
             for (i, m) in maps.iter().enumerate() {
                 let mut got = [0u8; 2];
@@ -286,8 +342,10 @@ mod tests {
                 assert_eq!(got, [round, i as u8], "region {i}, round {round}");
             }
         }
-        // Just past a region's end faults, hint or not.
-        assert!(!t.write(iovas[0] + 4095, &[0, 0]));
+        // Past a region's end faults, whatever the hint says.
+        let mut at_0 = own[0];
+        assert!(!t.write_in(iovas[0] + 4095, &[0, 0], &mut at_0));
+        assert!(t.read_desc_in(iovas[1] + 4090, &mut own[1]).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

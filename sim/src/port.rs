@@ -5,6 +5,7 @@
 use crate::alias::Aliases;
 use crate::bar::Regs;
 use crate::clock::Clock;
+use crate::iommu::RegionHint;
 use crate::rss::PortRss;
 use crate::rx::{Corruption, RxConfig, RxEntry};
 use crate::stats::Pending;
@@ -49,6 +50,18 @@ pub struct RxRingState {
     pub faulted_tail: Option<u32>,
     /// A fault on this queue was logged since it was enabled.
     pub fault_logged: bool,
+    /// The regions of its descriptors and of its buffers, as last hit.
+    pub hints: QueueHints,
+}
+
+/// Where a queue's DMA went last: its ring's region and its buffers'
+/// ([`RegionHint`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct QueueHints {
+    /// The descriptor ring's region.
+    pub desc: RegionHint,
+    /// The buffers' region (a mempool).
+    pub data: RegionHint,
 }
 
 /// The model's state of a Tx queue's descriptor ring, as latched when the
@@ -80,6 +93,8 @@ pub struct TxRingState {
     /// With TXDCTL.WTHRESH > 0: processed descriptors waiting for their
     /// write-back, as (IOVA, contents when fetched) (7.2.3.5.1).
     pub held: Vec<(u64, [u64; 2])>,
+    /// The regions of its descriptors and of its buffers, as last hit.
+    pub hints: QueueHints,
 }
 
 /// A simulated port.
@@ -102,9 +117,10 @@ pub struct Port {
     /// Scratch for the transmit path: the descriptors of the frame being
     /// sent, with their IOVAs, kept for their write-back.
     pub(crate) tx_fetched: Vec<(u64, [u64; 2])>,
-    /// Rx write-backs of the frames a [`Port::deliver`] moved, written
+    /// Rx write-backs (descriptor IOVA, queue, words) of the frames a
+    /// [`Port::deliver`] moved, written
     /// together at its end (`rx::flush_write_backs`).
-    pub(crate) rx_write_backs: Vec<(u64, [u64; 2])>,
+    pub(crate) rx_write_backs: Vec<(u64, u32, [u64; 2])>,
     /// Rx queues whose head moved since the last [`Port::publish`], a bit
     /// per queue.
     pub(crate) rx_dirty: u128,
@@ -482,6 +498,7 @@ impl Port {
             tail: head,
             faulted_tail: None,
             fault_logged: false,
+            hints: QueueHints::default(),
         };
         self.regs.write(RX_QUEUE_STATE + 4 * q, regs::RXDCTL_ENABLE);
         log::debug!(

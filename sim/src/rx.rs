@@ -367,18 +367,19 @@ impl Port {
         if t.known == 0 || len > t.bsize {
             return Err(entry);
         }
-        let ring = &self.rxq[t.q as usize];
+        let ring = &mut self.rxq[t.q as usize];
         let (size, head) = (ring.size, ring.head);
         let at = ring.base + u64::from(head) * 16;
+        let hints = &mut ring.hints;
         if !iommu
-            .read_desc(at)
-            .is_some_and(|d| iommu.write(d[0], &entry.data))
+            .read_desc_in(at, &mut hints.desc)
+            .is_some_and(|d| iommu.write_in(d[0], &entry.data, &mut hints.data))
         {
             return Err(entry);
         }
         t.known -= 1;
         self.rx_write_backs
-            .push((at, write_back(&entry, t.advanced, true, len)));
+            .push((at, t.q, write_back(&entry, t.advanced, true, len)));
         self.rxq[t.q as usize].head = ring_add(head, 1, size);
         self.rx_dirty |= 1 << t.q;
         self.stats.rx_queued(t.stat_idx, len);
@@ -393,8 +394,9 @@ impl Port {
     /// per frame). A driver polling DD flat out then takes the line from
     /// the model once per burst, not once per frame.
     fn flush_write_backs(&mut self, iommu: &mut Translator) {
-        for &(at, wb) in &self.rx_write_backs {
-            if !iommu.write_desc(at, wb) {
+        for &(at, q, wb) in &self.rx_write_backs {
+            let hint = &mut self.rxq[q as usize].hints.desc;
+            if !iommu.write_desc_in(at, wb, hint) {
                 // The descriptor was read at this address in the same
                 // pass; only an unmap since then gets here.
                 self.regs.count_sim(SimCounter::IommuFaults, 1);
@@ -522,7 +524,7 @@ impl Port {
             let ok = iommu.read_desc(at).is_some_and(|d| iommu.write(d[0], data));
             if ok {
                 let wb = write_back(entry, advanced, true, data.len());
-                self.rx_write_backs.push((at, wb));
+                self.rx_write_backs.push((at, q, wb));
             }
             !ok
         } else {

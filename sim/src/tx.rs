@@ -273,7 +273,7 @@ impl Port {
                 break;
             }
             let iova = ring.base + u64::from(ring.head) * 16;
-            let Some(d) = cx.iommu.read_desc(iova) else {
+            let Some(d) = cx.iommu.read_desc_in(iova, &mut ring.hints.desc) else {
                 break;
             };
             let Some((len, desc)) = single_descriptor(d) else {
@@ -281,12 +281,16 @@ impl Port {
             };
             let mut data = cx.free.pop().unwrap_or_default();
             data.clear();
-            if !cx.iommu.read_append(d[0], len, &mut data) {
+            if !cx
+                .iommu
+                .read_append_in(d[0], len, &mut data, &mut ring.hints.data)
+            {
                 cx.free.push(data);
                 break;
             }
             if d[1] as u32 & regs::TXD_CMD_RS != 0 {
-                write_back(cx.iommu, iova, d);
+                cx.iommu
+                    .write_desc_in(iova, done_desc(d), &mut ring.hints.desc);
             }
             ring.head = ring_add(ring.head, 1, ring.size);
             ring.done_total += 1;
@@ -406,10 +410,16 @@ fn ready_ps(ring: &mut TxRingState, cx: &TxContext) -> u64 {
         .map_or(cx.now_ps, |&(_, t)| t.min(cx.now_ps))
 }
 
-/// Writes a processed Tx descriptor back: its contents as fetched, DD set
-/// in the status (bit 0 of the upper dword, 7.2.3.2.4).
+/// Writes a processed Tx descriptor back ([`done_desc`]).
 fn write_back(iommu: &mut Translator, iova: u64, d: [u64; 2]) {
-    iommu.write_desc(iova, [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]);
+    iommu.write_desc(iova, done_desc(d));
+}
+
+/// A Tx descriptor as written back: as fetched, DD set in the status
+/// (bit 0 of the upper dword, 7.2.3.2.4).
+#[inline]
+fn done_desc(d: [u64; 2]) -> [u64; 2] {
+    [d[0], d[1] | (u64::from(regs::TXD_STAT_DD) << 32)]
 }
 
 /// Writes back every descriptor a queue holds (TXDCTL.WTHRESH > 0).
