@@ -205,21 +205,30 @@ impl Translator {
 
     /// DMA read; false is an IOMMU fault.
     pub fn read(&mut self, iova: u64, out: &mut [u8]) -> bool {
-        let mut hint = self.last[DATA];
-        let ok = self
-            .locate(iova, out.len(), &mut hint)
-            .is_some_and(|(idx, off)| self.regions[idx].map.read_bytes(off, out));
-        self.last[DATA] = hint;
-        ok
+        self.with_own_hint(DATA, |t, hint| {
+            t.locate(iova, out.len(), hint)
+                .is_some_and(|(idx, off)| t.regions[idx].map.read_bytes(off, out))
+        })
+    }
+
+    /// Runs `f` with the translator's own hint for this `kind` of access,
+    /// for callers without one.
+    #[inline]
+    fn with_own_hint<R>(
+        &mut self,
+        kind: usize,
+        f: impl FnOnce(&mut Self, &mut RegionHint) -> R,
+    ) -> R {
+        let mut hint = self.last[kind];
+        let r = f(self, &mut hint);
+        self.last[kind] = hint;
+        r
     }
 
     /// DMA read of `len` bytes appended to `out`; false is an IOMMU fault
     /// (and `out` is unchanged).
     pub fn read_append(&mut self, iova: u64, len: usize, out: &mut Vec<u8>) -> bool {
-        let mut hint = self.last[DATA];
-        let ok = self.read_append_in(iova, len, out, &mut hint);
-        self.last[DATA] = hint;
-        ok
+        self.with_own_hint(DATA, |t, hint| t.read_append_in(iova, len, out, hint))
     }
 
     /// [`Translator::read_append`] with the caller's hint.
@@ -237,10 +246,7 @@ impl Translator {
 
     /// DMA write; false is an IOMMU fault.
     pub fn write(&mut self, iova: u64, data: &[u8]) -> bool {
-        let mut hint = self.last[DATA];
-        let ok = self.write_in(iova, data, &mut hint);
-        self.last[DATA] = hint;
-        ok
+        self.with_own_hint(DATA, |t, hint| t.write_in(iova, data, hint))
     }
 
     /// [`Translator::write`] with the caller's hint.
@@ -252,10 +258,7 @@ impl Translator {
 
     /// Reads a 16-byte descriptor as two little-endian qwords.
     pub fn read_desc(&mut self, iova: u64) -> Option<[u64; 2]> {
-        let mut hint = self.last[DESC];
-        let d = self.read_desc_in(iova, &mut hint);
-        self.last[DESC] = hint;
-        d
+        self.with_own_hint(DESC, |t, hint| t.read_desc_in(iova, hint))
     }
 
     /// [`Translator::read_desc`] with the caller's hint.
@@ -270,10 +273,7 @@ impl Translator {
     /// stored last, with release ordering, so a driver that sees DD sees
     /// the whole descriptor and the data before it.
     pub fn write_desc(&mut self, iova: u64, desc: [u64; 2]) -> bool {
-        let mut hint = self.last[DESC];
-        let ok = self.write_desc_in(iova, desc, &mut hint);
-        self.last[DESC] = hint;
-        ok
+        self.with_own_hint(DESC, |t, hint| t.write_desc_in(iova, desc, hint))
     }
 
     /// [`Translator::write_desc`] with the caller's hint.

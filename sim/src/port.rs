@@ -118,8 +118,8 @@ pub struct Port {
     /// sent, with their IOVAs, kept for their write-back.
     pub(crate) tx_fetched: Vec<(u64, [u64; 2])>,
     /// Rx write-backs (descriptor IOVA, queue, words) of the frames a
-    /// [`Port::deliver`] moved, written
-    /// together at its end (`rx::flush_write_backs`).
+    /// [`Port::deliver`] moved, written together at its end
+    /// (`rx::flush_write_backs`).
     pub(crate) rx_write_backs: Vec<(u64, u32, [u64; 2])>,
     /// Rx queues whose head moved since the last [`Port::publish`], a bit
     /// per queue.

@@ -311,11 +311,9 @@ impl Port {
             };
             let q = entry.queue;
             let slot = &mut turns[q as usize % TURN_CACHE];
-            if slot.is_none_or(|t| t.q != q) {
-                *slot = Some(self.rx_turn(q));
-            }
-            let Some(t) = slot.as_mut() else {
-                break;
+            let t = match slot {
+                Some(t) if t.q == q => t,
+                _ => slot.insert(self.rx_turn(q)),
             };
             if common {
                 match self.place(t, entry, iommu, free) {

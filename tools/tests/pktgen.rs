@@ -493,10 +493,12 @@ fn the_receive_rate_is_over_the_time_frames_arrived_not_the_wait_for_lost_ones()
         report.text()
     );
     // Sent at 0.05 Mpps over 0.4 s and received as sent: the receive
-    // rate is the send rate, less the five frames.
+    // rate is the send rate, less the five frames. The margin allows a
+    // model thread that lags on a loaded 2-core machine (80 ms); counting
+    // the wait for the lost frames gives 0.014 Mpps, 72 % low.
     let expected = d.tx_mpps * d.total.received as f64 / d.total.sent as f64;
     assert!(
-        (d.rx_mpps - expected).abs() < 0.05 * expected,
+        (d.rx_mpps - expected).abs() < 0.2 * expected,
         "rx {} Mpps, expected about {expected}: {}",
         d.rx_mpps,
         report.text()
