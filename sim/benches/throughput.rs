@@ -13,6 +13,11 @@
 //! writes without pause, as a busy worker does). Silicon runs the same in
 //! both; the gap between the rows is what a polling driver costs the model.
 //!
+//! Then the same cable with pacing on, fed flat out: the rate must reach
+//! 10 GbE line rate and never pass it (14.88 Mpps at 64 B, 812,744 fps at
+//! 1518 B). Then that lab idle, rings enabled: the model's share of a core.
+//! Last, two model threads on two cables, on machines with 4 cores.
+//!
 //! Run with `cargo bench -p ixy-sim` (or `make bench`). `IXY_BENCH_SECONDS`
 //! sets the rounds of 1 s per row (default 3); `IXY_BENCH_SIZES` the
 //! frame sizes with FCS, 64 to 1518 (default `64,1518`). Prints Mpps.
@@ -159,8 +164,9 @@ fn main() {
     let mut cfg = LabConfig::new(&format!("bench-{}", std::process::id()));
     cfg.line_rate = false;
     // The model on core 1, this feeding thread on core 0: no migrations.
+    let model_core = (cores >= 2).then_some(1);
+    cfg.core = model_core;
     if cores >= 2 {
-        cfg.core = Some(1);
         ixy_sim::lab::pin_to_core(0).expect("pin the bench thread");
     } else {
         println!("one core only: the feeder and the model share it (oversubscribed)");
@@ -186,7 +192,51 @@ fn main() {
     }
     drop(rig);
     lab.stop();
+    paced(&sizes, rounds, model_core);
     two_threads(cores, rounds);
+}
+
+/// With pacing on (the default of a lab): the same cable fed flat out
+/// must never run above 10 GbE line rate (the best round is printed), and
+/// must reach it. Then the lab left idle with its rings still enabled:
+/// the model's share of a core (this thread sleeps meanwhile).
+fn paced(sizes: &[usize], rounds: u64, model_core: Option<usize>) {
+    let mut cfg = LabConfig::new(&format!("bench-paced-{}", std::process::id()));
+    cfg.core = model_core;
+    let lab = Lab::start(cfg).expect("lab starts");
+    let mut rig = rig(&Where::of(&lab), 0, 2);
+    for &len in sizes {
+        rig.row(len, false, rounds, "paced at 10 Gbit/s, ");
+    }
+    // Let the model's idle back-off settle (it sleeps after 1 ms idle).
+    std::thread::sleep(Duration::from_millis(200));
+    let window = Duration::from_secs(2);
+    let before = cpu_seconds();
+    std::thread::sleep(window);
+    let used = before.zip(cpu_seconds()).map(|(a, b)| b - a);
+    match used {
+        Some(used) => println!(
+            "sim idle: the model thread used {:.1} % of a core over {} s without traffic \
+             (4 ports, rings enabled on 0 and 2; resolution 0.5 %)",
+            100.0 * used / window.as_secs_f64(),
+            window.as_secs()
+        ),
+        None => println!("sim idle: /proc/self/stat unreadable, not measured"),
+    }
+    drop(rig);
+    lab.stop();
+}
+
+/// CPU time (user + system) this process has used, from
+/// `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // `rest` starts at field 3, so fields 14 and 15 are at 11 and 12.
+    Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
 /// `--threads 2`: cables 0-2 and 1-3 on two model threads (cores 2 and 3),
