@@ -117,6 +117,11 @@ pub struct Port {
     /// Scratch for the transmit path: the descriptors of the frame being
     /// sent, with their IOVAs, kept for their write-back.
     pub(crate) tx_fetched: Vec<(u64, [u64; 2])>,
+    /// The DD write-backs (descriptor IOVA, words) of a run of
+    /// single-descriptor frames, written together at its end
+    /// (`Port::transmit_run`). Kept here, not on the stack, so that no
+    /// run clears it.
+    pub(crate) tx_run_write_backs: [(u64, [u64; 2]); crate::tx::TX_BURST],
     /// Rx write-backs (descriptor IOVA, queue, words) of the frames a
     /// [`Port::deliver`] moved, written together at its end
     /// (`rx::flush_write_backs`).
@@ -187,6 +192,7 @@ impl Port {
             tx_enabled: Vec::new(),
             tx_next: 0,
             tx_fetched: Vec::new(),
+            tx_run_write_backs: [(0, [0; 2]); crate::tx::TX_BURST],
             rx_write_backs: Vec::new(),
             tx_holding: false,
             rx_dirty: 0,

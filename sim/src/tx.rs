@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 const TX_BUDGET: usize = 128;
 /// Frames one queue sends in a turn of the round robin: its tail and
 /// registers are read once per turn, not once per frame.
-const TX_BURST: usize = 32;
+pub(crate) const TX_BURST: usize = 32;
 /// Largest frame the model assembles from descriptors (no TSO).
 const MAX_TX_FRAME: usize = 16 * 1024;
 /// Minimum frame without FCS, reached by padding when HLREG0.TXPADEN is set.
@@ -268,7 +268,6 @@ impl Port {
             return 0;
         }
         let mut n = 0;
-        let mut write_backs = [(0u64, [0u64; 2]); TX_BURST];
         let mut held = 0;
         while n < budget.min(TX_BURST) {
             if (started || n > 0) && cx.line_rate && self.wire_free_ps > cx.now_ps {
@@ -295,7 +294,7 @@ impl Port {
                 break;
             }
             if d[1] as u32 & regs::TXD_CMD_RS != 0 {
-                write_backs[held] = (iova, done_desc(d));
+                self.tx_run_write_backs[held] = (iova, done_desc(d));
                 held += 1;
             }
             ring.head = ring_add(ring.head, 1, ring.size);
@@ -305,7 +304,7 @@ impl Port {
             n += 1;
         }
         let hint = &mut self.txq[q as usize].hints.desc;
-        for &(iova, wb) in &write_backs[..held] {
+        for &(iova, wb) in &self.tx_run_write_backs[..held] {
             // Read from this address in this run: only an unmap since
             // then gets here.
             if !cx.iommu.write_desc_in(iova, wb, hint) {
