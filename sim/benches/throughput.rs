@@ -134,11 +134,23 @@ impl Where {
 /// Sets up tester port `from` to send into DUT port `to`: both ports
 /// initialised, a 2048-descriptor ring on queue 0 of each.
 fn rig(lab: &Where, to: usize, from: usize) -> Rig {
+    init(lab, &[to, from]);
+    rings(lab, to, from)
+}
+
+/// Initialises `ports` (promiscuous) and waits for their links.
+fn init(lab: &Where, ports: &[usize]) {
+    for &p in ports {
+        let bar = Bar::open(&driver::simfmt::bar_path(&lab.dir, p)).expect("BAR");
+        harness::init_port(&bar, true, Duration::from_secs(10)).expect("port init");
+    }
+}
+
+/// A 2048-descriptor Rx ring on queue 0 of port `to` and a Tx ring on
+/// queue 0 of port `from` (the same port for a cable fed both ways).
+fn rings(lab: &Where, to: usize, from: usize) -> Rig {
     let dut = Bar::open(&driver::simfmt::bar_path(&lab.dir, to)).expect("DUT BAR");
     let tester = Bar::open(&driver::simfmt::bar_path(&lab.dir, from)).expect("tester BAR");
-    let wait = Duration::from_secs(10);
-    harness::init_port(&dut, true, wait).expect("DUT init");
-    harness::init_port(&tester, true, wait).expect("tester init");
     let dma = |name: String, len: usize| {
         Dma::new(&lab.iommu, &lab.dir.join(name), len).expect("DMA region")
     };
@@ -256,9 +268,11 @@ fn cpu_seconds() -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) as f64 / 100.0)
 }
 
-/// `--threads 2`: cables 0-2 and 1-3 on two model threads (cores 2 and 3),
-/// each fed flat out with 64-byte frames by its own thread (cores 0 and
-/// 1). Needs 4 cores; says so and stops on fewer.
+/// `--threads 2`, each model thread fed flat out with 64-byte frames by
+/// its own thread: first cables 0-2 and 1-3, a cable per thread, one
+/// direction each; then one cable fed both ways, its two ports on two
+/// threads (`sim/README.md` 5.1). Model threads on cores 2 and 3, feeders
+/// on 0 and 1: needs 4 cores; says so and stops on fewer.
 fn two_threads(cores: usize, rounds: u64) {
     if cores < 4 {
         println!(
@@ -268,34 +282,45 @@ fn two_threads(cores: usize, rounds: u64) {
         return;
     }
     let mut cfg = LabConfig::new(&format!("bench2-{}", std::process::id()));
-    cfg.line_rate = false;
-    cfg.threads = 2;
-    cfg.core = Some(2);
+    (cfg.line_rate, cfg.threads, cfg.core) = (false, 2, Some(2));
+    let total = fed_in_pairs(cfg.clone(), [(0, 2), (1, 3)], rounds);
+    println!(
+        "sim throughput, 2 model threads, a cable each, 64 B frames, flat-out feeders: \
+         {total:.2} Mpps in all (line rate on both: 29.76)"
+    );
+    cfg.name = format!("bench2b-{}", std::process::id());
+    (cfg.ports, cfg.cables) = (2, vec![(0, 1)]);
+    let total = fed_in_pairs(cfg, [(0, 0), (1, 1)], rounds);
+    println!(
+        "sim throughput, 2 model threads, one cable both ways, 64 B frames, flat-out feeders: \
+         {total:.2} Mpps in all (line rate both ways: 29.76)"
+    );
+}
+
+/// Starts the lab of `cfg`, and feeds it from two threads (cores 0 and
+/// 1), thread k with Rx port and Tx port `pairs[k]`; returns the sum of
+/// their medians.
+fn fed_in_pairs(cfg: LabConfig, pairs: [(usize, usize); 2], rounds: u64) -> f64 {
     let lab = Lab::start(cfg).expect("lab starts");
     let place = Where::of(&lab);
-    let total: f64 = std::thread::scope(|s| {
+    let ports: Vec<usize> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    init(&place, &ports);
+    let total = std::thread::scope(|s| {
         let lab = &place;
-        let feeders: Vec<_> = [(0, 2), (1, 3)]
+        let feeders: Vec<_> = pairs
             .into_iter()
             .enumerate()
             .map(|(k, (to, from))| {
                 s.spawn(move || {
                     ixy_sim::lab::pin_to_core(k).expect("pin a feeder");
-                    let mut rig = rig(lab, to, from);
-                    rig.row(
-                        60,
-                        false,
-                        rounds,
-                        &format!("cable {to}-{from}, model thread {k}, "),
-                    )
-                    .0
+                    let mut rig = rings(lab, to, from);
+                    let label = format!("Rx port {to}, Tx port {from}, feeder {k}, ");
+                    rig.row(60, false, rounds, &label).0
                 })
             })
             .collect();
         feeders.into_iter().map(|f| f.join().expect("feeder")).sum()
     });
-    println!(
-        "sim throughput, 2 model threads, 64 B frames, flat-out feeders: {total:.2} Mpps in all"
-    );
     lab.stop();
+    total
 }

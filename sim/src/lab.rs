@@ -2,6 +2,7 @@
 //! polling thread that runs the model and the control socket.
 
 use crate::control;
+use crate::crossing::{LinkFlags, SplitEnd};
 use crate::iommu::{Table, Translator};
 use crate::port::{Port, Timing};
 use crate::shard::{self, Router};
@@ -544,6 +545,12 @@ struct Engine {
     peer: Vec<Option<usize>>,
     /// Frames in flight, indexed by destination port.
     wires: Vec<VecDeque<WireFrame>>,
+    /// Per port: its end of a cable whose other port runs on another
+    /// model thread (`crossing`), if so.
+    split: Vec<Option<SplitEnd>>,
+    /// Whether each port of the lab would bring its link up, for the
+    /// threads at the other end of split cables.
+    links: Arc<LinkFlags>,
     iommu: Translator,
     free: Vec<Vec<u8>>,
     line_rate: bool,
@@ -664,6 +671,16 @@ impl Engine {
             peer_of[a] = Some(b);
             peer_of[b] = Some(a);
         }
+        // A cable whose ports went to two threads becomes two cross wires.
+        let group_of = |p: usize| groups.iter().position(|g| g.contains(&p));
+        let mut split_of: Vec<Option<SplitEnd>> = (0..cfg.ports).map(|_| None).collect();
+        for &(a, b) in &cfg.cables {
+            if group_of(a) != group_of(b) {
+                let (end_a, end_b) = SplitEnd::pair(a, b);
+                (split_of[a], split_of[b]) = (Some(end_a), Some(end_b));
+            }
+        }
+        let links = LinkFlags::new(cfg.ports);
         let mut info = format!(
             "ports={}\ncables={}\ntaps={}\nline_rate={}\ncable_delay_ns={}\n",
             cfg.ports,
@@ -705,6 +722,8 @@ impl Engine {
                 lab_ports: cfg.ports,
                 peer: group.iter().map(|&p| peer_of[p].and_then(local)).collect(),
                 wires: group.iter().map(|_| VecDeque::new()).collect(),
+                split: group.iter().map(|&p| split_of[p].take()).collect(),
+                links: Arc::clone(&links),
                 iommu: Translator::new(table),
                 free: Vec::new(),
                 line_rate: cfg.line_rate,
@@ -801,6 +820,7 @@ impl Engine {
     fn quiet_wires(&self) -> bool {
         self.wires.iter().all(VecDeque::is_empty)
             && self.taps.iter().flatten().all(|t| t.out.is_empty())
+            && self.split.iter().flatten().all(SplitEnd::quiet)
     }
 
     /// Sleeps for `d` while idle; with TAP devices, wakes as soon as the
@@ -886,10 +906,11 @@ impl Engine {
         let mut work = 0;
         let capturing = self.captures.iter().any(Option::is_some);
         for (i, port) in self.ports.iter_mut().enumerate() {
-            let wire = match (self.peer[i], &mut self.taps[i]) {
-                (Some(j), _) => Some(&mut self.wires[j]),
-                (None, Some(end)) => Some(&mut end.out),
-                (None, None) => None,
+            let wire = match (self.peer[i], &mut self.split[i], &mut self.taps[i]) {
+                (Some(j), _, _) => Some(&mut self.wires[j]),
+                (None, Some(end), _) => Some(&mut end.outbox),
+                (None, None, Some(end)) => Some(&mut end.out),
+                (None, None, None) => None,
             };
             let sent_before = wire.as_ref().map_or(0, |w| w.len());
             let mut cx = TxContext {
@@ -902,6 +923,9 @@ impl Engine {
             };
             work += port.transmit(&mut cx);
             port.publish();
+            if let Some(end) = &mut self.split[i] {
+                end.hand_over(&mut self.free);
+            }
             if capturing {
                 let at = CaptureBase {
                     epoch_unix_ns: self.epoch_unix_ns,
@@ -921,23 +945,40 @@ impl Engine {
         }
         for i in 0..self.ports.len() {
             let a = &self.ports[i];
-            let up = match self.peer[i] {
-                Some(j) => {
-                    let b = &self.ports[j];
-                    a.an_done(now) && b.an_done(now) && !a.forced_down && !b.forced_down
+            let ready = |p: &Port| p.an_done(now) && !p.forced_down;
+            let up = match (self.peer[i], &self.split[i]) {
+                (Some(j), _) => ready(a) && ready(&self.ports[j]),
+                (None, Some(end)) => {
+                    self.links.set(a.index, ready(a));
+                    ready(a) && self.links.get(end.peer)
                 }
                 // A TAP is always there to link with.
-                None => self.taps[i].is_some() && a.an_done(now) && !a.forced_down,
+                (None, None) => self.taps[i].is_some() && ready(a),
             };
             self.ports[i].set_link(up);
         }
         if self.taps.iter().any(Option::is_some) {
             work += self.exchange_taps(now);
         }
-        for (port, wire) in self.ports.iter_mut().zip(&mut self.wires) {
+        for ((port, wire), split) in self
+            .ports
+            .iter_mut()
+            .zip(&mut self.wires)
+            .zip(&mut self.split)
+        {
+            if let Some(end) = split.as_mut() {
+                end.take(wire);
+            }
             work += port.receive_arrived(wire, now, &mut self.iommu, &mut self.free);
-            work += port.deliver(&mut self.iommu, &mut self.free);
+            let delivered = port.deliver(&mut self.iommu, &mut self.free);
+            work += delivered;
             port.publish();
+            if let Some(end) = split.as_mut() {
+                // Settled: nothing left on the wire, and the packet buffer
+                // drained or blocked for want of descriptors.
+                let settled = wire.is_empty() && (delivered == 0 || port.rx_fifo.is_empty());
+                end.settle(settled, &mut self.free);
+            }
             // A drained deque starts again at its first slot: its ring
             // otherwise walks its whole capacity, a cold line per frame.
             if wire.is_empty() {
@@ -987,6 +1028,12 @@ impl Engine {
             }
             C::Capture { path, .. } => {
                 let index = self.ports[port].index;
+                if let Some(end) = &self.split[port] {
+                    return format!(
+                        "error: the cable of port {index} runs on two model threads (port {} on another); a capture needs both ends on one (fewer --threads)",
+                        end.peer
+                    );
+                }
                 match path {
                     None => {
                         let was = self.captures[port].take();
@@ -1026,7 +1073,13 @@ impl Engine {
             C::Sync { .. } => "error: sync is answered by the polling loop".into(),
             C::Status => {
                 let mut out = String::from("ok");
-                for ((p, peer), tap) in self.ports.iter().zip(&self.peer).zip(&self.taps) {
+                for (((p, peer), tap), split) in self
+                    .ports
+                    .iter()
+                    .zip(&self.peer)
+                    .zip(&self.taps)
+                    .zip(&self.split)
+                {
                     let state = if p.removed {
                         "removed"
                     } else if p.link_up {
@@ -1038,10 +1091,11 @@ impl Engine {
                     out += &format!(
                         "\nport{} link={state} peer={} rx_queues={rx} tx_queues={} buffered={}",
                         p.index,
-                        match (peer, tap) {
-                            (Some(j), _) => self.ports[*j].index.to_string(),
-                            (None, Some(end)) => format!("tap:{}", end.tap.name()),
-                            (None, None) => "-".to_string(),
+                        match (peer, split, tap) {
+                            (Some(j), _, _) => self.ports[*j].index.to_string(),
+                            (None, Some(end), _) => end.peer.to_string(),
+                            (None, None, Some(end)) => format!("tap:{}", end.tap.name()),
+                            (None, None, None) => "-".to_string(),
                         },
                         p.tx_enabled.len(),
                         p.rx_fifo.len(),

@@ -32,6 +32,7 @@ pub mod alias;
 pub mod bar;
 pub mod clock;
 pub mod control;
+pub(crate) mod crossing;
 pub mod frame;
 pub mod fuzz;
 pub mod harness;

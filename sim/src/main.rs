@@ -31,7 +31,9 @@ options:
   --unlimited           lift the 10 Gbit/s line rate of every cable
   --threads N           model threads, 1-16 (default: 1); cables (both their
                         ports) and lone ports are dealt out among them, so a
-                        bigger machine moves several cables at full speed at once
+                        bigger machine moves several cables at full speed at once;
+                        with more threads than those, cables split (a thread
+                        per port), so one cable can run at full speed both ways
   --core N              pin the model's polling thread to CPU core N
                         (with --threads, thread k to core N+k)
   --link-delay-ms MS    reset/AN restart to link up, 0-60000 (default: 10)

@@ -4,7 +4,10 @@
 //! A cable is the unit of work: both of its ports belong to the same
 //! thread, so frames never cross threads and threads share nothing
 //! writable in the fast path (like the workers). Ports without a cable are
-//! units of their own.
+//! units of their own. Only when there are more threads than units are
+//! cables split, first cable first, so that each direction's sender has a
+//! thread of its own; their frames then cross threads a pass's worth at a
+//! time (`crossing`).
 
 use crate::control::{self, Command};
 use crate::lab::Request;
@@ -12,11 +15,24 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// The ports each of up to `threads` model threads owns, in port order:
-/// cables and lone ports dealt out round robin. Fewer groups than
-/// `threads` when there are fewer units; never an empty group.
+/// cables and lone ports dealt out round robin; with more threads than
+/// those units, cables split into their two ports (in cable order) until
+/// there are as many units as threads. Fewer groups than `threads` when
+/// there are fewer ports; never an empty group.
 pub fn groups(ports: usize, cables: &[(usize, usize)], threads: usize) -> Vec<Vec<usize>> {
-    let mut units: Vec<Vec<usize>> = cables.iter().map(|&(a, b)| vec![a, b]).collect();
     let cabled = |p: usize| cables.iter().any(|&(a, b)| a == p || b == p);
+    let lone = (0..ports).filter(|&p| !cabled(p)).count();
+    let split = threads
+        .saturating_sub(cables.len() + lone)
+        .min(cables.len());
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    for (k, &(a, b)) in cables.iter().enumerate() {
+        if k < split {
+            units.extend([vec![a], vec![b]]);
+        } else {
+            units.push(vec![a, b]);
+        }
+    }
     units.extend((0..ports).filter(|&p| !cabled(p)).map(|p| vec![p]));
     units.sort_by_key(|u| u.iter().copied().min());
     let n = threads.clamp(1, units.len().max(1));
@@ -153,11 +169,17 @@ mod tests {
             groups(4, &[(0, 2), (1, 3)], 2),
             vec![vec![0, 2], vec![1, 3]]
         );
-        // More threads than units: one group per unit.
+        // More threads than units: cables split, first cable first, so
+        // that a cable's two directions run on two threads.
+        assert_eq!(
+            groups(4, &[(0, 2), (1, 3)], 3),
+            vec![vec![0], vec![1, 3], vec![2]]
+        );
         assert_eq!(
             groups(4, &[(0, 2), (1, 3)], 8),
-            vec![vec![0, 2], vec![1, 3]]
+            vec![vec![0], vec![1], vec![2], vec![3]]
         );
+        assert_eq!(groups(2, &[(0, 1)], 2), vec![vec![0], vec![1]]);
         // Lone ports are units of their own.
         assert_eq!(groups(3, &[(0, 1)], 2), vec![vec![0, 1], vec![2]]);
         assert_eq!(groups(2, &[], 4), vec![vec![0], vec![1]]);

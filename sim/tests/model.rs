@@ -1152,6 +1152,102 @@ fn sync_covers_every_model_thread() {
     assert_eq!(std::iter::from_fn(|| rx1.poll(&port1)).count(), 200);
 }
 
+/// `--threads 2` on a lab with one cable: its two ports run on two model
+/// threads (a thread per direction's sender), and the cable still behaves
+/// as one: frames cross both ways whole, in order and counted, `sync`
+/// waits for frames on their way to the other thread, the link follows
+/// either end, and a capture (which needs both ends) is refused clearly.
+#[test]
+fn a_cable_split_over_two_model_threads_carries_both_ways_as_one() {
+    let mut cfg = common::config("split");
+    (cfg.ports, cfg.cables, cfg.threads) = (2, vec![(0, 1)], 2);
+    let lab = ixy_sim::Lab::start(cfg).expect("lab starts");
+    let bars: Vec<Bar> = (0..2)
+        .map(|p| Bar::open(&lab.bar_path(p)).expect("BAR"))
+        .collect();
+    for bar in &bars {
+        ixy_sim::harness::init_port(bar, false, WAIT).expect("port init");
+    }
+    // Each end sees the other's side on its thread's next pass.
+    for bar in &bars {
+        assert!(wait_for(WAIT, || bar.read(regs::LINKS) & regs::LINKS_UP != 0));
+    }
+    let status = lab.control("status").expect("status");
+    assert!(status.contains("port0 link=up peer=1"), "{status}");
+    assert!(status.contains("port1 link=up peer=0"), "{status}");
+    let dma = |name: &str| {
+        let len = 512 * (16 + 2048);
+        ixy_sim::harness::Dma::new(&lab.iommu_path(), &lab.dir().join(name), len)
+            .expect("DMA region")
+    };
+    let mut rx: Vec<_> = (0..2)
+        .map(|p| {
+            ixy_sim::harness::RxRing::new(&bars[p], 0, dma(&format!("rx{p}")), 512, 2048, false)
+        })
+        .collect::<Result<_, _>>()
+        .expect("Rx rings");
+    let mut tx: Vec<_> = (0..2)
+        .map(|p| ixy_sim::harness::TxRing::new(&bars[p], 0, dma(&format!("tx{p}")), 512, 2048))
+        .collect::<Result<_, _>>()
+        .expect("Tx rings");
+    // 400 frames each way, queued at once on both ends.
+    let n = 400u64;
+    let frames = |to: usize| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                udp_frame(
+                    ixy_sim::lab::mac_of(to),
+                    [10, 0, 0, 1],
+                    [10, 1, 0, 1],
+                    1,
+                    2,
+                    60 + (i % 7) as usize,
+                    i,
+                )
+            })
+            .collect()
+    };
+    let sent = [frames(1), frames(0)];
+    for (p, batch) in sent.iter().enumerate() {
+        for frame in batch {
+            assert!(tx[p].push(frame, 0));
+        }
+        tx[p].flush(&bars[p]);
+    }
+    // No waiting but the barrier: every frame is in host memory after it.
+    lab.quiesce(WAIT).expect("both threads quiet");
+    for (p, expect) in [(1, &sent[0]), (0, &sent[1])] {
+        let got: Vec<Vec<u8>> = std::iter::from_fn(|| rx[p].poll(&bars[p]))
+            .map(|(_, data)| data)
+            .collect();
+        assert_eq!(
+            got.len(),
+            n as usize,
+            "port {p} received all before sync returned"
+        );
+        assert!(got == *expect, "port {p}: frames whole and in order");
+        assert_eq!(bars[p].read(regs::GPRC), n as u32);
+        assert_eq!(bars[1 - p].read(regs::GPTC), n as u32);
+    }
+    // The link follows the far end, which runs on the other thread.
+    lab.control("link 0 down").expect("link down");
+    assert!(wait_for(WAIT, || bars[1].read(regs::LINKS)
+        & regs::LINKS_UP
+        == 0));
+    lab.control("link 0 up").expect("link up");
+    assert!(wait_for(WAIT, || bars[1].read(regs::LINKS)
+        & regs::LINKS_UP
+        != 0));
+    let capture = lab.dir().join("split.pcap");
+    let answer = lab
+        .control(&format!("capture 1 {}", capture.display()))
+        .expect_err("a capture of a split cable is refused");
+    assert!(
+        answer.starts_with("error: the cable of port 1 runs on two model threads"),
+        "{answer}"
+    );
+}
+
 #[test]
 fn an_inline_lab_answers_sync_from_its_step() {
     let mut f = fixture("sync-inline", |_| {});
