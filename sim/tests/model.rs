@@ -1157,10 +1157,18 @@ fn sync_covers_every_model_thread() {
 /// as one: frames cross both ways whole, in order and counted, `sync`
 /// waits for frames on their way to the other thread, the link follows
 /// either end, and a capture (which needs both ends) is refused clearly.
+/// Unpaced, then paced (frames then wait on the receiving thread's wire
+/// until they are due).
 #[test]
 fn a_cable_split_over_two_model_threads_carries_both_ways_as_one() {
-    let mut cfg = common::config("split");
+    split_cable("split", false);
+    split_cable("split-paced", true);
+}
+
+fn split_cable(name: &str, line_rate: bool) {
+    let mut cfg = common::config(name);
     (cfg.ports, cfg.cables, cfg.threads) = (2, vec![(0, 1)], 2);
+    cfg.line_rate = line_rate;
     let lab = ixy_sim::Lab::start(cfg).expect("lab starts");
     let bars: Vec<Bar> = (0..2)
         .map(|p| Bar::open(&lab.bar_path(p)).expect("BAR"))
