@@ -922,7 +922,7 @@ impl Engine {
                 wire,
             };
             work += port.transmit(&mut cx);
-            port.publish();
+            port.publish_heads();
             if let Some(end) = &mut self.split[i] {
                 end.hand_over(&mut self.free);
             }

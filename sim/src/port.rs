@@ -546,13 +546,21 @@ impl Port {
     /// model at every frame; still after the write-backs) and the
     /// statistics.
     pub fn publish(&mut self) {
+        self.publish_heads();
+        self.stats.flush(&self.regs);
+    }
+
+    /// Publishes the queue heads the model moved (as [`Port::publish`]),
+    /// leaving the statistics for the pass's last publication: flushing
+    /// them costs a dozen atomic additions to the BAR, which once per
+    /// pass is enough for any reader (`sync` waits for a whole pass).
+    pub fn publish_heads(&mut self) {
         for q in queues(std::mem::take(&mut self.rx_dirty)) {
             self.regs.write(regs::rdh(q), self.rxq[q as usize].head);
         }
         for q in queues(std::mem::take(&mut self.tx_dirty)) {
             self.regs.write(regs::tdh(q), self.txq[q as usize].head);
         }
-        self.stats.flush(&self.regs);
     }
 
     /// Counts a simulator event on this port.
