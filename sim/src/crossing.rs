@@ -84,8 +84,13 @@ impl SplitEnd {
         }
     }
 
-    /// Moves the frames the peer sent onto this port's own wire.
+    /// Moves the frames the peer sent onto this port's own wire. Takes
+    /// the lock only when there are some: everything in flight and not
+    /// taken by this end is queued (the sender counts before it queues).
     pub fn take(&mut self, wire: &mut VecDeque<WireFrame>) {
+        if self.inbound.in_flight.load(Ordering::Acquire) == self.taken {
+            return;
+        }
         let mut inbound = lock(&self.inbound.frames);
         self.taken += inbound.len() as u64;
         wire.append(&mut inbound);
